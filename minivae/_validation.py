@@ -1,0 +1,89 @@
+"""One small set of checks used by every public entry point.
+
+Each check raises ValueError or TypeError with a sentence that names the
+argument, what was expected and what was received. Hot paths never call these
+more than once per public call.
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _where(owner):
+    return f"{owner}: " if owner else ""
+
+
+def check_positive_int(value, name, owner=None):
+    """Return `value` as int, or raise if it is not an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_where(owner)}{name} must be a positive integer, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{_where(owner)}{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def as_pair(value, name, owner=None):
+    """Accept an int or a pair of ints, each >= 1 (Keras kernel_size/strides)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise TypeError(f"{_where(owner)}{name} must be an int or a pair of ints, "
+                        f"got {value!r}") from None
+    if len(pair) != 2:
+        raise ValueError(f"{_where(owner)}{name} must be an int or a pair of ints, "
+                         f"got {len(pair)} values: {value!r}")
+    return tuple(check_positive_int(v, name, owner) for v in pair)
+
+
+def check_choice(value, name, options, owner=None):
+    """Return `value` if it is one of `options` (strings compared lower-cased)."""
+    key = value.lower() if isinstance(value, str) else value
+    if key not in options:
+        shown = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{_where(owner)}unknown {name} {value!r}; expected one of {shown}")
+    return key
+
+
+def check_probability(value, name, owner=None, include_one=False):
+    """Return float(value) if it lies in [0, 1) (or [0, 1] with include_one)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{_where(owner)}{name} must be a number, got {value!r}")
+    value = float(value)
+    upper_ok = value <= 1.0 if include_one else value < 1.0
+    if not (value >= 0.0 and upper_ok):
+        bracket = "]" if include_one else ")"
+        raise ValueError(f"{_where(owner)}{name} must lie in [0, 1{bracket}, got {value}")
+    return value
+
+
+def check_float_array(x, name, owner=None, ndim=None):
+    """Return `x` as a floating ndarray (no copy when it already is one)."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{_where(owner)}{name} must be an array of numbers: {exc}") from None
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{_where(owner)}{name} must be a floating-point array, "
+                        f"got dtype {x.dtype}; convert it first, e.g. x.astype('float32') / 255")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{_where(owner)}{name} must have {ndim} dimensions, "
+                         f"got shape {x.shape}")
+    return x
+
+
+def check_finite(x, name, owner=None):
+    """Raise ValueError if `x` holds NaN or infinity."""
+    if not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or inf)")
+    return x
+
+
+def format_shape(shape):
+    """(32, 32, 1) -> '(batch, 32, 32, 1)': shapes with the batch axis named."""
+    return "(" + ", ".join(["batch"] + [str(s) for s in shape]) + ")"

@@ -1,0 +1,187 @@
+"""Numerical gradients by central differences, and the checks built on them.
+
+The error metric (docs/gradcheck.md). For an analytic gradient a and a
+numerical one n of the same quantity,
+
+    relative_error(a, n) = max_i |a_i - n_i| / max(max_i |a_i|, max_i |n_i|)
+
+the largest entrywise error measured against the gradient's own scale (0 when
+both are zero). Unlike the entrywise |a_i - n_i| / (|a_i| + |n_i|) it does not
+explode on entries that are zero up to rounding. A quantity passes when
+relative_error <= rtol, or when every entry satisfies torch.autograd.gradcheck's
+|a_i - n_i| <= atol + rtol_entry * |n_i| (atol 1e-5, rtol 1e-3), so nothing
+torch would accept fails here.
+
+Tolerances. In float64 with eps = 1e-6 the central difference has truncation
+error O(eps^2 f''') ~ 1e-12 and rounding error ~ 1e-16 |f| / eps ~ 1e-10 |f|;
+smooth layers land near 1e-9 relative error, so the default rtol = 1e-6 leaves
+three orders of margin while a wrong backward (typically error ~ 1) fails.
+Piecewise-linear layers (ReLU, LeakyReLU) are exact away from their kink; test
+points must keep |x| > eps from it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validation import check_finite
+
+TORCH_ATOL, TORCH_RTOL = 1e-5, 1e-3
+
+
+def numerical_gradient(f, x, eps=1e-6, indices=None):
+    """Central-difference gradient of the scalar f(x) with respect to the array x.
+
+    x is perturbed in place, one entry at a time, and restored exactly, so f may
+    read x through another reference (a layer's parameter, say). x must be a
+    float64 array of finite values. `indices` (flat positions) limits the work
+    to those entries; the others are returned as NaN.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"numerical_gradient: x must be a float64 ndarray, got "
+                        f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}; "
+                        f"finite differences in float32 are too coarse to check anything")
+    check_finite(x, "x", "numerical_gradient")
+    if not eps > 0:
+        raise ValueError(f"numerical_gradient: eps must be > 0, got {eps}")
+    if not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient: x must be C-contiguous so it can be perturbed "
+                         "in place")
+    flat = x.reshape(-1)
+    grad = np.full(x.shape, np.nan) if indices is not None else np.zeros(x.shape)
+    gflat = grad.reshape(-1)
+    for i in (range(flat.size) if indices is None else indices):
+        orig = flat[i]
+        flat[i] = orig + eps
+        f_plus = float(f(x))
+        flat[i] = orig - eps
+        f_minus = float(f(x))
+        flat[i] = orig
+        gflat[i] = (f_plus - f_minus) / (2 * eps)
+    if not np.all(np.isfinite(gflat if indices is None else gflat[list(indices)])):
+        raise ValueError("numerical_gradient: f returned a non-finite value near x")
+    return grad
+
+
+def relative_error(analytic, numeric):
+    """max |a - n| / max(max |a|, max |n|): the metric described in the module docstring."""
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = max(np.max(np.abs(a)), np.max(np.abs(n)))
+    return 0.0 if scale == 0 else float(np.max(np.abs(a - n)) / scale)
+
+
+@dataclass
+class CheckResult:
+    """One checked quantity: "x" for the input, or a parameter's name."""
+    name: str
+    shape: tuple
+    max_abs_error: float
+    relative_error: float
+    passed: bool
+
+
+class GradCheckReport(list):
+    """A list of CheckResult with `passed` and a printable table."""
+
+    @property
+    def passed(self):
+        return all(r.passed for r in self)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            for r in self:
+                if r.name == key:
+                    return r
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def worst(self):
+        return max((r.relative_error for r in self), default=0.0)
+
+    def __str__(self):
+        lines = [f"{'quantity':<32} {'shape':<20} {'max abs err':>12} {'rel err':>10}  result"]
+        for r in self:
+            lines.append(f"{r.name:<32} {str(r.shape):<20} {r.max_abs_error:>12.2e} "
+                         f"{r.relative_error:>10.2e}  {'ok' if r.passed else 'FAIL'}")
+        return "\n".join(lines)
+
+
+def _compare(name, analytic, numeric, rtol, mask=None):
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if mask is not None:
+        a, n = a.reshape(-1)[mask], n.reshape(-1)[mask]
+    rel = relative_error(a, n)
+    abs_err = float(np.max(np.abs(a - n))) if a.size else 0.0
+    torch_ok = bool(np.all(np.abs(a - n) <= TORCH_ATOL + TORCH_RTOL * np.abs(n)))
+    return CheckResult(name, tuple(np.shape(analytic)), abs_err, rel, rel <= rtol or torch_ok)
+
+
+def _sample(size, max_entries, rng):
+    if max_entries is None or size <= max_entries:
+        return None
+    return np.sort(rng.choice(size, size=max_entries, replace=False))
+
+
+def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, rng=None):
+    """Compare analytic `grads` with central differences of `loss()`.
+
+    loss:   a callable with no arguments returning the scalar loss at the current
+            values of the arrays in `params`.
+    params: dict name -> float64 array, perturbed in place.
+    grads:  dict name -> analytic gradient, same keys and shapes.
+    max_entries: check at most this many randomly chosen entries per array
+            (from `rng`), for models too large to check every entry.
+    """
+    missing = set(params) - set(grads)
+    if missing:
+        raise ValueError(f"check_gradients: no analytic gradient for {sorted(missing)}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    report = GradCheckReport()
+    for name, value in params.items():
+        if np.shape(grads[name]) != value.shape:
+            raise ValueError(f"check_gradients: gradient of {name!r} has shape "
+                             f"{np.shape(grads[name])}, the parameter {value.shape}")
+        idx = _sample(value.size, max_entries, rng)
+        numeric = numerical_gradient(lambda _: loss(), value, eps, indices=idx)
+        report.append(_compare(name, grads[name], numeric, rtol, idx))
+    return report
+
+
+def check_layer(layer, x, dy=None, eps=1e-6, rtol=1e-6, training=True, max_entries=None,
+                rng=None):
+    """Gradient check of one layer (or a Sequential) at input x, in float64.
+
+    The scalar checked is L = sum(forward(x) * dy) with dy fixed (random normal
+    from `rng` unless given), so dL/dy = dy exercises every output. Returns a
+    GradCheckReport with "x" and every parameter. The layer must be built and
+    float64 (call `layer.astype("float64")`); x must be float64 and finite.
+    """
+    if layer.dtype != np.float64:
+        raise TypeError(f"check_layer: {layer} computes in {layer.dtype}; gradient checks need "
+                        f"float64 (call layer.astype('float64'))")
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError(f"check_layer: x must be a float64 ndarray, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    check_finite(x, "x", "check_layer")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    x = x.copy()
+    y = layer.forward(x, training=training)
+    if dy is None:
+        dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    analytic = {"x": dx, **{k: v.copy() for k, v in layer.grads.items()}}
+
+    def loss():
+        return float(np.sum(layer.forward(x, training=training) * dy))
+
+    report = GradCheckReport()
+    idx = _sample(x.size, max_entries, rng)
+    report.append(_compare("x", analytic["x"], numerical_gradient(lambda _: loss(), x, eps, idx),
+                           rtol, idx))
+    report.extend(check_gradients(loss, layer.params, analytic, eps, rtol, max_entries, rng))
+    return report

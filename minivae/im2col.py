@@ -1,0 +1,89 @@
+"""Patch extraction (im2col) and its adjoint (col2im): the performance core.
+
+Data is NHWC. A convolution with kernel W (kh, kw, C, F) over a padded input
+xp (N, Hp, Wp, C) is one matrix product
+
+    cols = im2col(xp)            (N*Ho*Wo, kh*kw*C)   row = one receptive field
+    y    = cols @ W.reshape(kh*kw*C, F)
+
+and col2im is the exact adjoint of im2col: it scatters each row back onto the
+pixels it was read from, summing where receptive fields overlap, so that
+<im2col(x), c> == <x, col2im(c)> for all x and c (tests/test_im2col.py).
+
+Padding follows TensorFlow: 'valid' pads nothing; 'same' gives ceil(n/s)
+outputs and pads max((out-1)*s + k - n, 0) in total, the smaller half before.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def conv_output_length(n, k, s, padding):
+    """Output length of a Conv2D along one axis (TensorFlow's rule)."""
+    if padding == "same":
+        return -(-n // s)
+    return (n - k) // s + 1
+
+
+def conv_transpose_output_length(n, k, s, padding):
+    """Output length of a Conv2DTranspose along one axis (Keras's rule)."""
+    if padding == "same":
+        return n * s
+    return n * s + max(k - s, 0)
+
+
+def same_padding(n, k, s):
+    """(before, after) padding of TensorFlow's 'same' for length n, kernel k, stride s."""
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def padding_amounts(height, width, kh, kw, sh, sw, padding):
+    """((top, bottom), (left, right)) for a convolution over a height x width input."""
+    if padding == "same":
+        return same_padding(height, kh, sh), same_padding(width, kw, sw)
+    return (0, 0), (0, 0)
+
+
+def pad(x, pads):
+    """Zero-pad the two spatial axes of an NHWC array; no copy when pads are all zero."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
+def crop(xp, pads, height, width):
+    """The inverse of pad: the height x width window that pad placed at (top, left)."""
+    (top, _), (left, _) = pads
+    return xp[:, top:top + height, left:left + width, :]
+
+
+def im2col(xp, kh, kw, sh, sw, out_h, out_w):
+    """Gather receptive fields: xp (N, Hp, Wp, C) -> cols (N*out_h*out_w, kh*kw*C).
+
+    A read-only strided view (N, out_h, out_w, kh, kw, C) of xp is copied once,
+    by the reshape, into the column matrix; xp must already be padded.
+    """
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    patches = as_strided(xp, shape=(n, out_h, out_w, kh, kw, c),
+                         strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c), writeable=False)
+    return patches.reshape(n * out_h * out_w, kh * kw * c)
+
+
+def col2im(cols, xp_shape, kh, kw, sh, sw, out_h, out_w):
+    """Adjoint of im2col: cols (N*out_h*out_w, kh*kw*C) -> xp (N, Hp, Wp, C).
+
+    One strided `+=` per kernel offset (i, j): the offset's column block lands on
+    the pixels it was read from. Overlapping fields add up.
+    """
+    n, _, _, c = xp_shape
+    blocks = cols.reshape(n, out_h, out_w, kh, kw, c)
+    xp = np.zeros(xp_shape, dtype=cols.dtype)
+    rows_end, cols_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+    for i in range(kh):
+        for j in range(kw):
+            xp[:, i:i + rows_end:sh, j:j + cols_end:sw, :] += blocks[:, :, :, i, j, :]
+    return xp

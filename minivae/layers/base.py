@@ -1,0 +1,131 @@
+"""The Layer protocol every minivae layer follows.
+
+    build(input_shape, rng=None, dtype="float32") -> output_shape
+        Shapes exclude the batch axis. Creates `params` (trained) and `state`
+        (kept but not trained, e.g. BatchNormalization's moving statistics).
+    forward(x, training=True) -> y
+        Caches what backward needs.
+    backward(dy) -> dx
+        Fills grads[name] for every params[name]: same keys, same shapes.
+
+A layer computes in the dtype of its parameters: assign float64 params (or call
+`astype("float64")`) and it becomes a float64 layer; float32 stays float32.
+Parameter-free layers keep the dtype given to `build`.
+"""
+
+import numpy as np
+
+from .._validation import check_float_array, format_shape
+
+
+class Layer:
+    """Base class: bookkeeping only, no math."""
+
+    def __init__(self, name=None):
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string "
+                             f"without '/', got {name!r}")
+        self.name = name
+        self.params = {}
+        self.grads = {}
+        self.state = {}
+        self.input_shape = None
+        self.output_shape = None
+        self.rng = None
+        self._dtype = np.dtype("float32")
+
+    # -- construction -------------------------------------------------------
+    def build(self, input_shape, rng=None, dtype="float32"):
+        """Create parameters for inputs of `input_shape` (no batch axis)."""
+        try:
+            input_shape = tuple(int(s) for s in input_shape)
+        except TypeError:
+            raise TypeError(f"{self}: input_shape must be a tuple of ints without the batch "
+                            f"axis, got {input_shape!r}") from None
+        if any(s < 1 for s in input_shape):
+            raise ValueError(f"{self}: input_shape must be positive sizes, got {input_shape}")
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{self}: dtype must be a floating type, got {dtype}")
+        self._dtype = dtype
+        if rng is None:
+            rng = np.random.default_rng()
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"{self}: rng must be a numpy.random.Generator, "
+                            f"got {type(rng).__name__}")
+        if self.rng is None:
+            self.rng = rng
+        output_shape = tuple(self._build(input_shape, rng))
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        return output_shape
+
+    def _build(self, input_shape, rng):
+        """Subclasses create params here and return the output shape."""
+        return input_shape
+
+    @property
+    def built(self):
+        return self.input_shape is not None
+
+    @property
+    def dtype(self):
+        for value in self.params.values():
+            return value.dtype
+        return self._dtype
+
+    def astype(self, dtype):
+        """Convert params and state to `dtype` in place; returns self."""
+        dtype = np.dtype(dtype)
+        self._dtype = dtype
+        for store in (self.params, self.state):
+            for key, value in store.items():
+                store[key] = value.astype(dtype)
+        self.grads = {}
+        return self
+
+    def count_params(self):
+        """Parameters as Keras counts them: trainable plus non-trainable."""
+        return int(sum(v.size for v in self.params.values())
+                   + sum(v.size for v in self.state.values()))
+
+    # -- running ------------------------------------------------------------
+    def __call__(self, x, training=True):
+        return self.forward(x, training=training)
+
+    def _check_input(self, x, name="x"):
+        """Validate a batch at this layer's boundary and cast it to the layer dtype."""
+        if not self.built:
+            raise RuntimeError(f"{self} is not built: call build(input_shape) first")
+        x = check_float_array(x, name, owner=str(self))
+        if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
+            raise ValueError(f"{self}: expected {name} of shape {format_shape(self.input_shape)}, "
+                             f"got {x.shape}")
+        if x.shape[0] < 1:
+            raise ValueError(f"{self}: {name} has an empty batch, shape {x.shape}")
+        return x.astype(self.dtype, copy=False)
+
+    def _check_grad(self, dy):
+        """Validate an output gradient against the shape of the last forward output."""
+        dy = check_float_array(dy, "dy", owner=str(self))
+        expected = getattr(self, "_y_shape", None)
+        if expected is None:
+            raise RuntimeError(f"{self}: backward called before forward")
+        if dy.shape != expected:
+            raise ValueError(f"{self}: expected dy of shape {expected} (the last output's), "
+                             f"got {dy.shape}")
+        return dy.astype(self.dtype, copy=False)
+
+    def forward(self, x, training=True):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def get_config(self):
+        """Constructor arguments (JSON-friendly) that rebuild this layer."""
+        return {"name": self.name}
+
+    def __repr__(self):
+        label = f" {self.name!r}" if self.name else ""
+        return f"{type(self).__name__}{label}"
