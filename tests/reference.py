@@ -7,6 +7,7 @@ the output), not an adjoint of anything.
 """
 
 import numpy as np
+from hypothesis import strategies as st
 
 
 def tf_same_pads(n, k, s):
@@ -66,3 +67,26 @@ def conv2d_transpose_loops(x, W, b, strides, padding):
         Ho, Wo = H * sh + max(kh - sh, 0), Wd * sw + max(kw - sw, 0)
         t = le = 0
     return full[:, t:t + Ho, le:le + Wo, :] + b
+
+
+@st.composite
+def conv_cases(draw, max_hw=8):
+    """A random convolution configuration: shapes, kernel, strides, padding."""
+    padding = draw(st.sampled_from(["valid", "same"]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    lo_h, lo_w = (kh, kw) if padding == "valid" else (1, 1)
+    h, w = draw(st.integers(lo_h, max(lo_h, max_hw))), draw(st.integers(lo_w, max(lo_w, max_hw)))
+    return dict(batch=draw(st.integers(1, 3)), h=h, w=w, channels=draw(st.integers(1, 3)),
+                filters=draw(st.integers(1, 3)), kernel=(kh, kw), strides=(sh, sw),
+                padding=padding)
+
+
+def blobs(n, seed=0):
+    """Images with structure to learn: a bright square at one of four places."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 32, 32, 1), np.uint8)
+    for i, k in enumerate(rng.integers(0, 4, n)):
+        r, c = 4 + 12 * (k // 2), 4 + 12 * (k % 2)
+        x[i, r:r + 12, c:c + 12, 0] = 200 + rng.integers(0, 55)
+    return x

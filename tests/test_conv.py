@@ -8,8 +8,7 @@ from scipy.signal import correlate
 
 from minivae.gradcheck import check_layer
 from minivae.layers import Conv2D, Conv2DTranspose
-from tests.conftest import conv_cases
-from tests.reference import conv2d_loops, conv2d_transpose_loops
+from tests.reference import conv2d_loops, conv2d_transpose_loops, conv_cases
 
 # Forward against loops: the same products summed in another order, float64.
 # Values are O(1) with at most 4*4*3 = 48 terms, so 1e-12 is generous rounding room.

@@ -4,6 +4,8 @@ Each is a Layer of its own and also what `activation="relu"` etc. attaches to
 Dense, Conv2D and Conv2DTranspose.
 """
 
+import numbers
+
 import numpy as np
 from scipy.special import expit
 
@@ -38,7 +40,8 @@ class LeakyReLU(Layer):
 
     def __init__(self, negative_slope=0.3, name=None):
         super().__init__(name)
-        if not np.isfinite(negative_slope) or negative_slope < 0:
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) \
+                or not np.isfinite(negative_slope) or negative_slope < 0:
             raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, "
                              f"got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
@@ -93,8 +96,14 @@ def get_activation(activation, owner=None):
     """
     if activation is None:
         return None
-    if isinstance(activation, Layer):
+    if isinstance(activation, dict) and activation.get("class_name") in ("LeakyReLU",):
+        kwargs = {k: v for k, v in activation.items() if k not in ("class_name", "name")}
+        return LeakyReLU(**kwargs)
+    if isinstance(activation, tuple(ACTIVATIONS.values())):
         return activation
+    if isinstance(activation, Layer):
+        raise TypeError(f"{owner + ': ' if owner else ''}activation must be None, a name or an "
+                        f"activation layer (ReLU, LeakyReLU, Sigmoid), got {activation!r}")
     key = check_choice(activation, "activation", (None, "linear") + tuple(ACTIVATIONS), owner)
     if key == "linear":
         return None
@@ -106,7 +115,10 @@ def get_activation(activation, owner=None):
 
 
 def activation_name(activation):
-    """The string get_activation accepts for this activation layer (for configs)."""
+    """What get_activation accepts to rebuild this activation (for configs): its name,
+    or the layer's own config when the name alone would lose a setting."""
+    if isinstance(activation, LeakyReLU) and activation.negative_slope != 0.2:
+        return {"class_name": "LeakyReLU", **activation.get_config()}
     for key, cls in ACTIVATIONS.items():
         if type(activation) is cls:
             return key

@@ -13,6 +13,8 @@ A layer computes in the dtype of its parameters: assign float64 params (or call
 Parameter-free layers keep the dtype given to `build`.
 """
 
+import numbers
+
 import numpy as np
 
 from .._validation import check_float_array, format_shape
@@ -38,10 +40,14 @@ class Layer:
     def build(self, input_shape, rng=None, dtype="float32"):
         """Create parameters for inputs of `input_shape` (no batch axis)."""
         try:
-            input_shape = tuple(int(s) for s in input_shape)
+            shape = tuple(input_shape)
         except TypeError:
+            shape = None
+        if shape is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                    for s in shape):
             raise TypeError(f"{self}: input_shape must be a tuple of ints without the batch "
-                            f"axis, got {input_shape!r}") from None
+                            f"axis, got {input_shape!r}")
+        input_shape = tuple(int(s) for s in shape)
         if any(s < 1 for s in input_shape):
             raise ValueError(f"{self}: input_shape must be positive sizes, got {input_shape}")
         dtype = np.dtype(dtype)

@@ -13,7 +13,9 @@ from .base import Layer
 
 
 def _snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("2_d", "2d")
+    """Keras's automatic names: Conv2DTranspose -> conv2d_transpose, ReLU -> re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Sequential(Layer):
