@@ -1,0 +1,210 @@
+"""Checkpoints: one .npz holding a model, its optimizer and where training stood.
+
+Layout (all plain arrays; loaded with allow_pickle=False):
+
+    param/<layer>/<name>      every trained parameter, Keras layout and names
+    state/<layer>/<name>      non-trained state (BatchNormalization moving stats)
+    optimizer/<key>           the optimizer's get_state() (iterations, m/..., v/...)
+    meta                      JSON text: format, version, model config, dtype,
+                              optimizer config, epochs done, RNG state, history
+    checksum                  SHA-256 over every other entry's name, dtype, shape
+                              and bytes: a truncated or bit-flipped file is caught
+
+Writes are atomic: the file is written to a temporary name in the same folder,
+flushed and fsync'ed, then renamed over the old one, so a crash at any moment
+leaves either the previous checkpoint or the new one, never a mixture.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT, VERSION = "minivae-checkpoint", 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be written, read, verified or matched to a model."""
+
+
+def _digest(arrays):
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        value = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
+def _collect(model, epoch, history):
+    arrays = {f"param/{k}": v for k, v in model.named_params().items()}
+    arrays.update({f"state/{k}": v for k, v in model.named_state().items()})
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        arrays.update({f"optimizer/{k}": v for k, v in optimizer.get_state().items()})
+    meta = {
+        "format": FORMAT, "version": VERSION, "model_class": type(model).__name__,
+        "model_config": model.config, "dtype": str(model.dtype),
+        "optimizer_config": optimizer.get_config() if optimizer is not None else None,
+        "epoch": int(epoch or 0), "rng_state": model.rng.bit_generator.state,
+        "history": history.history if history is not None else {},
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["checksum"] = np.array(_digest(arrays))
+    return arrays
+
+
+def atomic_write(path, write):
+    """Call write(file) on a temporary file beside `path`, fsync it, then rename it
+    over `path`. On any OSError the temporary file is removed, `path` is left as it
+    was, and the error propagates."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(folder)
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save(path, model, epoch=None, history=None):
+    """Write `model` (parameters, state, optimizer, RNG, `epoch` epochs done and the
+    History) to `path` atomically. Raises CheckpointError naming the path and cause."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"cannot save a checkpoint to {path!r}: it is a directory; "
+                              f"give a file name such as {os.path.join(path, 'model.npz')!r}")
+    arrays = _collect(model, epoch, history)
+    try:
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as exc:
+        raise CheckpointError(f"could not write checkpoint {path!r}: {exc.strerror or exc}; "
+                              f"the previous checkpoint, if any, is unchanged") from exc
+
+
+def _fsync_dir(folder):
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read(path):
+    """The verified arrays and parsed meta of a checkpoint: (arrays, meta)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path!r} is a directory, not a checkpoint file "
+                              f"(training writes <out>/model.npz)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint at {path!r}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise CheckpointError(f"{path!r} is not a readable minivae checkpoint (truncated or "
+                              f"corrupted?): {exc}") from exc
+    if "checksum" not in arrays or "meta" not in arrays:
+        raise CheckpointError(f"{path!r} is not a minivae checkpoint: no meta/checksum entries")
+    stored = str(arrays.pop("checksum"))
+    if _digest(arrays) != stored:
+        raise CheckpointError(f"{path!r} failed its SHA-256 check: the file is corrupted")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except ValueError as exc:
+        raise CheckpointError(f"{path!r} has unreadable metadata: {exc}") from exc
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise CheckpointError(f"{path!r} has format {meta.get('format')!r} version "
+                              f"{meta.get('version')!r}; this minivae reads {FORMAT!r} "
+                              f"version {VERSION}")
+    return arrays, meta
+
+
+def _section(arrays, prefix):
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def restore(model, path, arrays=None, meta=None):
+    """Load a checkpoint's parameters, state, optimizer, RNG and history into `model`.
+
+    The model must have the checkpoint's parameter names and shapes; any
+    difference is a CheckpointError listing it. Returns (epoch, history dict).
+    """
+    from .optimizers import from_config as optimizer_from_config
+
+    if arrays is None:
+        arrays, meta = read(path)
+    for prefix, current in (("param/", model.named_params()), ("state/", model.named_state())):
+        saved = _section(arrays, prefix)
+        missing, extra = sorted(set(current) - set(saved)), sorted(set(saved) - set(current))
+        shapes = sorted(k for k in set(saved) & set(current) if saved[k].shape != current[k].shape)
+        if missing or extra or shapes:
+            detail = "; ".join(part for part in (
+                f"missing {missing[:4]}" if missing else "",
+                f"unexpected {extra[:4]}" if extra else "",
+                "shapes differ for " + ", ".join(f"{k} {saved[k].shape} vs {current[k].shape}"
+                                                 for k in shapes[:4]) if shapes else "")
+                if part)
+            raise CheckpointError(f"{path!r} holds another architecture than this "
+                                  f"{type(model).__name__}: {detail}")
+        for k, v in saved.items():
+            current[k][...] = v
+    if meta.get("optimizer_config"):
+        optimizer = optimizer_from_config(meta["optimizer_config"])
+        optimizer.set_state(_section(arrays, "optimizer/"))
+        model.compile(optimizer)
+    model.rng.bit_generator.state = meta["rng_state"]
+    return meta["epoch"], meta["history"]
+
+
+def load(path):
+    """Rebuild the model a checkpoint describes, with everything restored.
+
+    Returns the model; `model.epoch` holds the epochs completed and
+    `model.history` the training History so far.
+    """
+    from .architectures import from_config
+    from .training import History
+
+    arrays, meta = read(path)
+    try:
+        model = from_config(meta["model_config"], dtype=meta["dtype"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{os.fspath(path)!r} describes a model minivae cannot build: "
+                              f"{exc}") from exc
+    if type(model).__name__ != meta.get("model_class"):
+        raise CheckpointError(f"{os.fspath(path)!r}: model class {meta.get('model_class')!r} "
+                              f"does not match its architecture")
+    epoch, history = restore(model, path, arrays, meta)
+    model.epoch = epoch
+    model.history = History(history, list(range(len(next(iter(history.values()), [])))))
+    return model
+
+
+class CheckpointCallback:
+    """A fit callback writing `path` after every epoch (atomically, as `save`)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __call__(self, model, epoch, logs, history):
+        save(self.path, model, epoch=epoch + 1, history=history)

@@ -1,0 +1,307 @@
+"""The two models of the chapter: Autoencoder and VAE (docs/models.md).
+
+VAE, per batch x (N, H, W, C), as the book's train_step:
+
+    z_mean, z_log_var = encoder(x)              heads of one shared body
+    z    = z_mean + exp(0.5 * z_log_var) * eps  Sampling, eps ~ N(0, I)
+    x'   = decoder(z)
+    R    = w * mean_n mean_pixels BCE(x, x')    the book's w = 500
+    KL   = mean_n sum_d -0.5 (1 + z_log_var - z_mean^2 - exp(z_log_var))
+    loss = R + beta * KL
+
+Backward: dR/dx' through the decoder gives dz; Sampling turns dz into
+(d_z_mean, d_z_log_var), to which beta * dKL adds; the heads and the body
+finish the chain. `forward_backward` does all of it and fills every layer's
+grads without changing a parameter: the whole model's gradient check uses it.
+"""
+
+import numpy as np
+
+from . import training
+from ._validation import check_choice, check_finite, check_float_array, check_positive_int
+from .layers import Dense, Sampling, Sequential
+from .losses import binary_crossentropy, gaussian_kl, mean_squared_error
+
+RECONSTRUCTION_LOSSES = {"bce": binary_crossentropy, "mse": mean_squared_error}
+
+
+class GaussianEncoder(Sequential):
+    """x -> (z_mean, z_log_var, z): a body of layers, two Dense heads and Sampling.
+
+    `layers` lists the body's layers, then z_mean, z_log_var and sampling, so
+    params, grads and summary read as Keras's encoder does.
+    """
+
+    def __init__(self, body_layers, latent_dim, rng=None, name="encoder"):
+        latent_dim = check_positive_int(latent_dim, "latent_dim", "GaussianEncoder")
+        self.latent_dim = latent_dim
+        body_layers = list(body_layers)
+        heads = [Dense(latent_dim, name="z_mean"), Dense(latent_dim, name="z_log_var"),
+                 Sampling(rng=rng, name="sampling")]
+        super().__init__(body_layers + heads, name=name)
+        self.body = self.layers[:-3]
+        self.z_mean, self.z_log_var, self.sampling = self.layers[-3:]
+
+    def _build(self, input_shape, rng):
+        shape = input_shape
+        for layer in self.body:
+            shape = layer.build(shape, rng=rng, dtype=self._dtype)
+        self.z_mean.build(shape, rng=rng, dtype=self._dtype)
+        self.z_log_var.build(shape, rng=rng, dtype=self._dtype)
+        return self.sampling.build((self.latent_dim,), rng=rng, dtype=self._dtype)
+
+    def encode(self, x, training=True):
+        """Body and heads only: (z_mean, z_log_var)."""
+        h = self._check_input(x)
+        for layer in self.body:
+            h = layer.forward(h, training=training)
+        return self.z_mean.forward(h, training), self.z_log_var.forward(h, training)
+
+    def forward(self, x, training=True, eps=None):
+        z_mean, z_log_var = self.encode(x, training)
+        z = self.sampling.forward((z_mean, z_log_var), training=training, eps=eps)
+        self._y_shape = z.shape
+        return z_mean, z_log_var, z
+
+    def backward(self, dz, d_z_mean=None, d_z_log_var=None):
+        """dz from the decoder plus any direct gradients on the heads (the KL's)."""
+        dm, dlv = self.sampling.backward(dz)
+        if d_z_mean is not None:
+            dm += d_z_mean
+        if d_z_log_var is not None:
+            dlv += d_z_log_var
+        dh = self.z_mean.backward(dm)
+        dh += self.z_log_var.backward(dlv)
+        for layer in reversed(self.body):
+            dh = layer.backward(dh)
+        return dh
+
+
+class _Model:
+    """What both models share: parameters by name, compile/fit/evaluate, decoding."""
+
+    def __init__(self, encoder, decoder, rng=None, name=None):
+        self.encoder, self.decoder, self.name = encoder, decoder, name
+        self.optimizer = None
+        self.config = {}
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def build(self, input_shape, rng=None, dtype="float32"):
+        """Build encoder then decoder; raises if any two parameters share a name."""
+        latent_shape = self.encoder.build(input_shape, rng=rng, dtype=dtype)
+        output_shape = self.decoder.build(latent_shape, rng=rng, dtype=dtype)
+        if tuple(output_shape) != tuple(input_shape):
+            raise ValueError(f"{type(self).__name__}: the decoder outputs {output_shape}, "
+                             f"not the input shape {tuple(input_shape)}")
+        clash = set(self.encoder.params) & set(self.decoder.params)
+        if clash:
+            raise ValueError(f"{type(self).__name__}: encoder and decoder share parameter names "
+                             f"{sorted(clash)}; give their layers distinct names")
+        return self
+
+    @property
+    def input_shape(self):
+        return self.encoder.input_shape
+
+    @property
+    def dtype(self):
+        return self.encoder.dtype
+
+    def astype(self, dtype):
+        self.encoder.astype(dtype)
+        self.decoder.astype(dtype)
+        return self
+
+    def named_params(self):
+        """"layer_name/param" -> the layer's own array (updates in place reach the layer)."""
+        return {**self.encoder.params, **self.decoder.params}
+
+    def named_grads(self):
+        return {**self.encoder.grads, **self.decoder.grads}
+
+    def named_state(self):
+        return {**self.encoder.state, **self.decoder.state}
+
+    def count_params(self):
+        return self.encoder.count_params() + self.decoder.count_params()
+
+    def compile(self, optimizer):
+        if not hasattr(optimizer, "apply_gradients"):
+            raise TypeError(f"{type(self).__name__}.compile: optimizer must have "
+                            f"apply_gradients(params, grads), got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        return self
+
+    def _check_x(self, x, name="x"):
+        x = training.check_images(x, name, self.input_shape, type(self).__name__)
+        return training.to_batch(x, self.dtype)
+
+    def compute_gradients(self, x):
+        """forward_backward with the model's own randomness; returns float metrics."""
+        return self.forward_backward(x)
+
+    def train_step(self, x):
+        """One optimizer step on the batch x; returns the batch's metrics."""
+        if self.optimizer is None:
+            raise RuntimeError(f"{type(self).__name__}: call compile(optimizer) first")
+        metrics = self.forward_backward(x)
+        self.optimizer.apply_gradients(self.named_params(), self.named_grads())
+        return metrics
+
+    def fit(self, x, epochs=1, batch_size=100, validation_data=None, shuffle=True, seed=None,
+            initial_epoch=0, verbose=1, callbacks=(), history=None):
+        """Keras's fit: returns a History of per-epoch metric means (and val_ ones).
+
+        seed, when given, restarts the model's Generator (shuffling and eps).
+        """
+        if seed is not None:
+            self.reseed(seed)
+        return training.fit(self, x, epochs=epochs, batch_size=batch_size,
+                            validation_data=validation_data, shuffle=shuffle,
+                            initial_epoch=initial_epoch, verbose=verbose, callbacks=callbacks,
+                            history=history)
+
+    def evaluate(self, x, batch_size=100):
+        """Mean metrics over x, as the book's test_step computes them."""
+        x = training.check_images(x, "x", self.input_shape, f"{type(self).__name__}.evaluate")
+        return training.evaluate(self, x, check_positive_int(batch_size, "batch_size"))
+
+    def reseed(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def _batched(self, fn, x, batch_size):
+        outs = [fn(training.to_batch(x[i:i + batch_size], self.dtype))
+                for i in range(0, len(x), batch_size)]
+        if isinstance(outs[0], tuple):
+            return tuple(np.concatenate(parts) for parts in zip(*outs))
+        return np.concatenate(outs)
+
+    def decode(self, z, batch_size=1000):
+        """Images x' (N, H, W, C) for latent points z (N, latent_dim)."""
+        z = check_float_array(z, "z", f"{type(self).__name__}.decode", ndim=2)
+        if z.shape[1:] != self.decoder.input_shape:
+            raise ValueError(f"{type(self).__name__}.decode: z must have shape "
+                             f"(N, {self.decoder.input_shape[0]}), got {z.shape}")
+        check_finite(z, "z", f"{type(self).__name__}.decode")
+        return self._batched(lambda b: self.decoder.forward(b, training=False), z, batch_size)
+
+    @property
+    def latent_dim(self):
+        return self.decoder.input_shape[0]
+
+
+class VAE(_Model):
+    """The chapter's Variational Autoencoder.
+
+    reconstruction_weight: the book's 500 on the per-image mean pixel BCE.
+    beta: weight of the KL term (a beta-VAE when != 1), separate from the above.
+    reconstruction_loss: "bce" (on probabilities, Keras-faithful) or "mse".
+    """
+
+    def __init__(self, encoder, decoder, reconstruction_weight=500.0, beta=1.0,
+                 reconstruction_loss="bce", rng=None, name="vae"):
+        if not isinstance(encoder, GaussianEncoder):
+            raise TypeError(f"VAE: encoder must be a GaussianEncoder (body, z_mean, z_log_var, "
+                            f"sampling), got {type(encoder).__name__}")
+        super().__init__(encoder, decoder, rng, name)
+        for label, value in (("reconstruction_weight", reconstruction_weight), ("beta", beta)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"VAE: {label} must be a finite number >= 0, got {value!r}")
+        self.reconstruction_weight, self.beta = float(reconstruction_weight), float(beta)
+        self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
+                                                tuple(RECONSTRUCTION_LOSSES), "VAE")
+        self.reseed_sampling()
+
+    def reseed(self, seed):
+        super().reseed(seed)
+        self.reseed_sampling()
+
+    def reseed_sampling(self):
+        # One Generator drives shuffling and eps, so one seed fixes a whole run.
+        self.encoder.sampling.rng = self.rng
+
+    def losses(self, x, x_rec, z_mean, z_log_var):
+        """(metrics, d_x_rec, d_z_mean, d_z_log_var) for one batch."""
+        rec, d_rec = RECONSTRUCTION_LOSSES[self.reconstruction_loss](x, x_rec)
+        kl, d_mu, d_log_var = gaussian_kl(z_mean, z_log_var)
+        w, beta = self.reconstruction_weight, self.beta
+        metrics = {"total_loss": float(w * rec + beta * kl),
+                   "reconstruction_loss": float(w * rec), "kl_loss": float(kl)}
+        t = d_rec.dtype.type
+        return metrics, d_rec * t(w), d_mu * t(beta), d_log_var * t(beta)
+
+    def forward_backward(self, x, eps=None):
+        """Losses of the batch and every layer's grads filled; no parameter changes.
+
+        eps (N, latent_dim) fixes the Sampling noise (a deterministic function for
+        gradient checks); by default it is drawn from the model's Generator.
+        Returns {"total_loss", "reconstruction_loss", "kl_loss"}; total = recon + beta*kl.
+        """
+        x = self._check_x(x)
+        z_mean, z_log_var, z = self.encoder.forward(x, training=True, eps=eps)
+        x_rec = self.decoder.forward(z, training=True)
+        metrics, d_rec, d_mu, d_log_var = self.losses(x, x_rec, z_mean, z_log_var)
+        dz = self.decoder.backward(d_rec)
+        self.encoder.backward(dz, d_mu, d_log_var)
+        return metrics
+
+    def test_step(self, x):
+        """The book's test_step: the same losses with z sampled, in inference mode."""
+        z_mean, z_log_var, z = self.encoder.forward(x, training=False)
+        x_rec = self.decoder.forward(z, training=False)
+        return self.losses(x, x_rec, z_mean, z_log_var)[0]
+
+    def encode(self, x, batch_size=1000):
+        """(z_mean, z_log_var), each (N, latent_dim), in inference mode."""
+        x = training.check_images(x, "x", self.input_shape, "VAE.encode")
+        return self._batched(lambda b: self.encoder.encode(b, training=False), x, batch_size)
+
+    def reconstruct(self, x, sample=False, batch_size=1000):
+        """decode(z_mean), or decode(z sampled) with sample=True as the book's predict."""
+        z_mean, z_log_var = self.encode(x, batch_size)
+        if sample:
+            z_mean = z_mean + np.exp(0.5 * z_log_var) * self.rng.standard_normal(z_mean.shape)
+        return self.decode(z_mean.astype(self.dtype, copy=False), batch_size)
+
+    def generate(self, n, rng=None):
+        """n images decoded from z ~ N(0, I), the prior."""
+        n = check_positive_int(n, "n", "VAE.generate")
+        rng = rng if rng is not None else self.rng
+        return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
+
+
+class Autoencoder(_Model):
+    """The chapter's plain autoencoder: z = encoder(x), loss = w * mean pixel BCE."""
+
+    def __init__(self, encoder, decoder, reconstruction_weight=1.0, reconstruction_loss="bce",
+                 rng=None, name="autoencoder"):
+        super().__init__(encoder, decoder, rng, name)
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
+                                                tuple(RECONSTRUCTION_LOSSES), "Autoencoder")
+
+    def _loss(self, x, x_rec):
+        rec, d_rec = RECONSTRUCTION_LOSSES[self.reconstruction_loss](x, x_rec)
+        value = float(self.reconstruction_weight * rec)
+        return {"total_loss": value, "reconstruction_loss": value}, \
+            d_rec * d_rec.dtype.type(self.reconstruction_weight)
+
+    def forward_backward(self, x, eps=None):
+        """Loss of the batch with every layer's grads filled (eps is ignored)."""
+        x = self._check_x(x)
+        x_rec = self.decoder.forward(self.encoder.forward(x, training=True), training=True)
+        metrics, d_rec = self._loss(x, x_rec)
+        self.encoder.backward(self.decoder.backward(d_rec))
+        return metrics
+
+    def test_step(self, x):
+        x_rec = self.decoder.forward(self.encoder.forward(x, training=False), training=False)
+        return self._loss(x, x_rec)[0]
+
+    def encode(self, x, batch_size=1000):
+        """z (N, latent_dim), in inference mode."""
+        x = training.check_images(x, "x", self.input_shape, "Autoencoder.encode")
+        return self._batched(lambda b: self.encoder.forward(b, training=False), x, batch_size)
+
+    def reconstruct(self, x, batch_size=1000):
+        return self.decode(self.encode(x, batch_size), batch_size)

@@ -1,0 +1,190 @@
+"""VAE and Autoencoder: whole-model gradients, the loss as the book defines it, the API."""
+
+import numpy as np
+import pytest
+
+from minivae.architectures import fashion_autoencoder, fashion_vae
+from minivae.gradcheck import check_model
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
+from minivae.models import VAE, Autoencoder, GaussianEncoder
+from minivae.optimizers import Adam
+
+# Whole-model finite differences in float64: the loss is a sum of O(1e2) terms,
+# so rounding in each difference is ~1e-16 * 1e2 / 1e-6 ~ 1e-8 of the loss scale,
+# and the measured worst relative error is ~1e-7. 1e-5 leaves margin; a wrong
+# backward anywhere in the chain is off by O(1).
+MODEL_RTOL = 1e-5
+
+
+def tiny_vae(seed=0, latent_dim=2, **kw):
+    """A small VAE on 8x8x1 images, the book's structure at a size that checks fully."""
+    encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same", activation="relu"),
+                               Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+                               Flatten()], latent_dim)
+    decoder = Sequential([Dense(2 * 2 * 4, name="dense"), Reshape((2, 2, 4)),
+                          Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu",
+                                          name="conv2d_transpose"),
+                          Conv2DTranspose(2, 3, strides=2, padding="same", activation="relu",
+                                          name="conv2d_transpose_1"),
+                          Conv2D(1, 3, padding="same", activation="sigmoid", name="out")],
+                         name="decoder")
+    model = VAE(encoder, decoder, rng=np.random.default_rng(seed), **kw)
+    return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")
+
+
+def _off_the_kinks(model, rng):
+    """Random biases. Zero biases put every pre-activation whose receptive field is all
+    zeros (dead ReLUs upstream) exactly on the next ReLU's kink, where a central
+    difference straddles two slopes; random biases move them off it."""
+    for name, value in model.named_params().items():
+        if name.endswith("/bias"):
+            value[:] = 0.1 * rng.standard_normal(value.shape)
+    return model
+
+
+def _images(rng, n, shape=(8, 8, 1)):
+    # Inputs strictly inside (0, 1), as pixels scaled from uint8 are; the BCE clip
+    # at 1e-7 never binds for a freshly initialised sigmoid output.
+    return rng.uniform(0.05, 0.95, size=(n, *shape))
+
+
+def test_tiny_vae_full_gradient_check(rng):
+    model = _off_the_kinks(tiny_vae(reconstruction_weight=500.0, beta=2.0), rng)
+    x = _images(rng, 3)
+    eps = rng.standard_normal((3, 2))
+    report = check_model(model, x, eps=eps, rtol=MODEL_RTOL)
+    assert report.passed, str(report)
+    assert len(report) == len(model.named_params()) == 16
+
+
+def test_book_vae_gradient_check_on_sampled_entries(rng):
+    model = _off_the_kinks(fashion_vae(seed=1, dtype="float64"), rng)
+    x = _images(rng, 2, (32, 32, 1))
+    report = check_model(model, x, eps=rng.standard_normal((2, 2)), rtol=MODEL_RTOL,
+                         max_entries=4, rng=rng)
+    assert report.passed, str(report)
+    assert {r.name for r in report} == set(model.named_params())
+
+
+def test_autoencoder_gradient_check_on_sampled_entries(rng):
+    model = _off_the_kinks(fashion_autoencoder(seed=2, dtype="float64"), rng)
+    # The autoencoder's loss is ~0.7 while its encoder gradients are ~1e-6 at
+    # initialisation, so the central difference's rounding floor is
+    # 2.2e-16 * 0.7 / (1e-6 step * 1e-6 gradient) ~ 1.5e-4 of the gradient's scale
+    # (measured: 5.8e-5 at step 1e-6, worse at 1e-7 and at 1e-5). 3e-4 sits just above
+    # that floor; a wrong backward is still off by O(1).
+    report = check_model(model, _images(rng, 2, (32, 32, 1)), rtol=3e-4, max_entries=4,
+                         rng=rng)
+    assert report.passed, str(report)
+
+
+def test_losses_are_the_books(rng):
+    """total = 500 * mean_n mean_pixels BCE + beta * mean_n sum_d KL, computed directly."""
+    model = tiny_vae(reconstruction_weight=500.0, beta=3.0)
+    x = _images(rng, 4)
+    eps = rng.standard_normal((4, 2))
+    metrics = model.forward_backward(x, eps=eps)
+    z_mean, z_log_var = model.encoder.encode(x)
+    p = model.decoder.forward(z_mean + np.exp(0.5 * z_log_var) * eps)
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(axis=(1, 2, 3))
+    kl = (-0.5 * (1 + z_log_var - z_mean ** 2 - np.exp(z_log_var))).sum(axis=1)
+    # Same float64 arithmetic in another order: agreement to ~1e-12 relative.
+    assert metrics["reconstruction_loss"] == pytest.approx(500 * bce.mean(), rel=1e-12)
+    assert metrics["kl_loss"] == pytest.approx(kl.mean(), rel=1e-12)
+    assert metrics["total_loss"] == pytest.approx(500 * bce.mean() + 3.0 * kl.mean(), rel=1e-12)
+
+
+def test_forward_backward_changes_no_parameter(rng):
+    model = tiny_vae()
+    before = {k: v.copy() for k, v in model.named_params().items()}
+    model.forward_backward(_images(rng, 2))
+    for k, v in model.named_params().items():
+        np.testing.assert_array_equal(v, before[k])
+    assert set(model.named_grads()) == set(before)
+
+
+def test_named_params_are_the_layers_arrays():
+    model = fashion_vae(seed=0)
+    params = model.named_params()
+    assert params["conv2d/kernel"] is model.encoder.get_layer("conv2d").params["kernel"]
+    assert params["conv2d_3/kernel"].shape == (3, 3, 32, 1)
+    assert params["conv2d_transpose/kernel"].shape == (3, 3, 128, 128)
+
+
+def test_train_step_lowers_the_loss_on_a_fixed_batch(rng):
+    model = fashion_vae(seed=3)
+    model.compile(Adam(learning_rate=5e-4))
+    x = rng.random((16, 32, 32, 1)).astype(np.float32) ** 3
+    first = model.train_step(x)["total_loss"]
+    for _ in range(15):
+        last = model.train_step(x)["total_loss"]
+    assert last < first
+    assert model.named_params()["conv2d/kernel"].dtype == np.float32
+
+
+def test_float32_model_agrees_with_float64(rng):
+    model = fashion_vae(seed=4)
+    x = rng.random((4, 32, 32, 1))
+    eps = rng.standard_normal((4, 2))
+    m32 = model.forward_backward(x.astype(np.float32), eps=eps.astype(np.float32))
+    g32 = {k: v.copy() for k, v in model.named_grads().items()}
+    model.astype("float64")
+    m64 = model.forward_backward(x, eps=eps)
+    # float32 rounding (6e-8) accumulated over sums of ~1e4 terms: 1e-4 relative on the
+    # loss and 1e-3 on each gradient's scale is what float32 accuracy means here.
+    assert m32["total_loss"] == pytest.approx(m64["total_loss"], rel=1e-4)
+    for k, g in model.named_grads().items():
+        scale = np.abs(g).max()
+        assert np.abs(g32[k] - g).max() <= 1e-3 * scale + 1e-7, k
+
+
+def test_encode_decode_generate_reconstruct_shapes(rng):
+    model = fashion_vae(seed=5)
+    x = (rng.random((7, 32, 32, 1)) * 255).astype(np.uint8)     # uint8 pixels accepted
+    z_mean, z_log_var = model.encode(x, batch_size=3)
+    assert z_mean.shape == z_log_var.shape == (7, 2) and z_mean.dtype == np.float32
+    assert model.decode(z_mean).shape == (7, 32, 32, 1)
+    assert model.reconstruct(x).shape == (7, 32, 32, 1)
+    assert model.reconstruct(x, sample=True).shape == (7, 32, 32, 1)
+    images = model.generate(5, np.random.default_rng(0))
+    assert images.shape == (5, 32, 32, 1) and 0 <= images.min() and images.max() <= 1
+    ae = fashion_autoencoder(seed=5)
+    assert ae.encode(x).shape == (7, 2) and ae.reconstruct(x).shape == (7, 32, 32, 1)
+
+
+def test_autoencoder_metrics(rng):
+    model = fashion_autoencoder(seed=6)
+    metrics = model.forward_backward(rng.random((3, 32, 32, 1)).astype(np.float32))
+    assert set(metrics) == {"total_loss", "reconstruction_loss"}
+    assert metrics["total_loss"] == metrics["reconstruction_loss"]
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda m: m.forward_backward(np.zeros((2, 28, 28, 1), np.float32)), ValueError,
+     r"shape \(N, 32, 32, 1\) for this architecture, got \(2, 28, 28, 1\)"),
+    (lambda m: m.forward_backward(np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError,
+     "NaN"),
+    (lambda m: m.forward_backward(np.zeros((2, 32, 32, 1), np.int64)), TypeError,
+     "uint8 pixels, got dtype int64"),
+    (lambda m: m.decode(np.zeros((2, 3), np.float32)), ValueError, r"shape \(N, 2\)"),
+    (lambda m: m.train_step(np.zeros((2, 32, 32, 1), np.float32)), RuntimeError, "compile"),
+    (lambda m: m.compile("adam"), TypeError, "apply_gradients"),
+    (lambda m: m.generate(0), ValueError, "n must be a positive integer"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(fashion_vae(seed=0))
+
+
+def test_bad_constructor_arguments():
+    enc = GaussianEncoder([Flatten()], 2)
+    dec = Sequential([Dense(4), Reshape((2, 2, 1))])
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        VAE(enc, dec, beta=-1)
+    with pytest.raises(ValueError, match="unknown reconstruction_loss 'l1'"):
+        VAE(enc, dec, reconstruction_loss="l1")
+    with pytest.raises(TypeError, match="GaussianEncoder"):
+        VAE(Sequential([Flatten()]), dec)
+    with pytest.raises(ValueError, match="decoder outputs"):
+        Autoencoder(Sequential([Flatten(), Dense(2)]), Sequential([Dense(4)])).build((2, 2, 1))
