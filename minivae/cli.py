@@ -1,0 +1,285 @@
+"""The command line: `minivae train | sample | reconstruct | evaluate | gradcheck`.
+
+Every failure the user can cause (missing data, a bad checkpoint, wrong flags,
+divergence) ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+EXIT_ERROR, EXIT_GRADCHECK_FAILED = 2, 1
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------- train --
+
+def _training_data(args):
+    from .datasets import load_dataset
+    train = load_dataset("train", args.data_dir, dtype="uint8", allow_sample=not args.no_sample)
+    if train.is_sample:
+        # The sample is 2,000 test images: hold the last 200 out for validation.
+        print(f"minivae: Fashion-MNIST not found; training on the embedded sample of "
+              f"{len(train)} images ({train.source}). Install the full dataset with "
+              f"`apt-get install dataset-fashion-mnist` or pass --data-dir.", file=sys.stderr)
+        return (train.images[:1800], train.labels[:1800], train.images[1800:],
+                train.labels[1800:], train)
+    test = load_dataset("test", args.data_dir, dtype="uint8", allow_sample=False)
+    return train.images, train.labels, test.images, test.labels, train
+
+
+def _build_model(args):
+    from .architectures import fashion_autoencoder, fashion_vae
+    if args.model == "vae":
+        return fashion_vae(latent_dim=args.latent_dim, beta=args.beta,
+                           reconstruction_weight=args.reconstruction_weight, seed=args.seed,
+                           dtype=args.dtype)
+    return fashion_autoencoder(latent_dim=args.latent_dim, seed=args.seed, dtype=args.dtype)
+
+
+def write_json(path, obj):
+    from .checkpoint import atomic_write
+    data = (json.dumps(obj, indent=2) + "\n").encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def write_figures(model, out, x_val, y_val, history, classes, seed=0):
+    """The book's figures for a trained model, into `out`; returns their paths."""
+    from . import plotting
+    from .models import VAE
+    rng = np.random.default_rng(seed)
+    n = min(len(x_val), 5000)
+    x, y = x_val[:n], y_val[:n]
+    paths = [plotting.plot_reconstructions(x[:10].astype(np.float32) / 255,
+                                           model.reconstruct(x[:10]),
+                                           os.path.join(out, "reconstructions.png"))]
+    z = model.encode(x)[0] if isinstance(model, VAE) else model.encode(x)
+    paths.append(plotting.plot_latent_scatter(z, y, os.path.join(out, "latent_scatter.png"),
+                                              class_names=classes))
+    components = None
+    if z.shape[1] > 2:
+        components = plotting.principal_components(z)[1]
+    if isinstance(model, VAE):
+        # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2).
+        paths.append(plotting.plot_latent_grid(model.decode, os.path.join(out, "latent_grid.png"),
+                                               components=components, latent_dim=z.shape[1]))
+        paths.append(plotting.plot_image_grid(model.generate(30, rng),
+                                              os.path.join(out, "samples.png"), ncols=10,
+                                              title="samples from the prior N(0, I)"))
+    else:
+        # An autoencoder has no prior: span the region its codes occupy instead.
+        scale = z.std(axis=0) if components is None else (z @ components.T).std(axis=0)
+        paths.append(plotting.plot_latent_grid(model.decode, os.path.join(out, "latent_grid.png"),
+                                               components=components, latent_dim=z.shape[1],
+                                               mean=z.mean(axis=0), scale=scale))
+    paths.append(plotting.plot_history(history.history, os.path.join(out, "loss_curves.png")))
+    return paths
+
+
+def cmd_train(args):
+    from . import checkpoint
+    from .optimizers import Adam
+    x_train, _, x_val, y_val, train = _training_data(args)
+    if args.limit is not None:
+        x_train, x_val, y_val = x_train[:args.limit], x_val[:args.limit], y_val[:args.limit]
+    ckpt = os.path.join(args.out, "model.npz")
+    if args.resume:
+        model = checkpoint.load(args.resume if args.resume != "auto" else ckpt)
+        initial_epoch, history = model.epoch, model.history
+        if initial_epoch >= args.epochs:
+            raise CLIError(f"the checkpoint has {initial_epoch} epochs done; pass --epochs "
+                           f"larger than that to train further")
+        print(f"minivae: resuming at epoch {initial_epoch + 1} of {args.epochs}",
+              file=sys.stderr)
+    else:
+        model = _build_model(args).compile(Adam(learning_rate=args.learning_rate))
+        initial_epoch, history = 0, None
+    os.makedirs(args.out, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        history = model.fit(x_train, epochs=args.epochs, batch_size=args.batch_size,
+                            validation_data=x_val, initial_epoch=initial_epoch,
+                            history=history, verbose=0 if args.quiet else 1,
+                            callbacks=[checkpoint.CheckpointCallback(ckpt)])
+    except Exception as exc:
+        from .training import TrainingDiverged
+        if isinstance(exc, TrainingDiverged) and os.path.exists(ckpt):
+            raise CLIError(f"{exc}; the last good checkpoint is {ckpt}") from exc
+        raise
+    seconds = time.perf_counter() - started
+    write_json(os.path.join(args.out, "history.json"), history.history)
+    figures = write_figures(model, args.out, x_val, y_val, history, train.classes, args.seed)
+    last = {k: round(v[-1], 4) for k, v in history.history.items()}
+    if not args.quiet:
+        print(f"trained {args.epochs - initial_epoch} epoch(s) in {seconds:.1f}s on "
+              f"{'the embedded sample' if train.is_sample else train.source}")
+        print("final metrics: " + json.dumps(last))
+        print(f"wrote {ckpt}, {os.path.join(args.out, 'history.json')} and "
+              f"{', '.join(os.path.basename(p) for p in figures)}")
+    return 0
+
+
+# ------------------------------------------------------ using a checkpoint --
+
+def _load(path):
+    from . import checkpoint
+    return checkpoint.load(path)
+
+
+def cmd_sample(args):
+    from . import plotting
+    from .models import VAE
+    model = _load(args.checkpoint)
+    if not isinstance(model, VAE):
+        raise CLIError(f"{args.checkpoint} holds an {type(model).__name__}, which has no prior "
+                       f"to sample from; train one with --model vae")
+    images = model.generate(args.n, np.random.default_rng(args.seed))
+    print(plotting.plot_image_grid(images, args.out, ncols=min(10, args.n)))
+    return 0
+
+
+def _test_data(args):
+    from .datasets import load_dataset
+    data = load_dataset("test", args.data_dir, dtype="uint8")
+    if data.is_sample:
+        print("minivae: Fashion-MNIST not found; using the embedded sample", file=sys.stderr)
+    return data
+
+
+def cmd_reconstruct(args):
+    from . import plotting
+    model, data = _load(args.checkpoint), _test_data(args)
+    x = data.images[:args.n]
+    print(plotting.plot_reconstructions(x.astype(np.float32) / 255, model.reconstruct(x),
+                                        args.out, n=args.n))
+    return 0
+
+
+def cmd_evaluate(args):
+    model, data = _load(args.checkpoint), _test_data(args)
+    if args.seed is not None:
+        model.reseed(args.seed)
+    metrics = model.evaluate(data.images, batch_size=args.batch_size)
+    print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .architectures import fashion_autoencoder, fashion_vae
+    from .gradcheck import check_model
+    rng = np.random.default_rng(args.seed)
+    model = (fashion_vae if args.model == "vae" else fashion_autoencoder)(
+        latent_dim=args.latent_dim, seed=args.seed, dtype="float64")
+    for name, value in model.named_params().items():
+        if name.endswith("/bias"):
+            # Zero biases sit ReLU pre-activations exactly on the kink (see docs/gradcheck.md).
+            value[:] = 0.1 * rng.standard_normal(value.shape)
+    x = rng.uniform(0.05, 0.95, size=(args.batch_size, *model.input_shape))
+    eps = rng.standard_normal((args.batch_size, args.latent_dim))
+    report = check_model(model, x, eps=eps, rtol=args.rtol, max_entries=args.max_entries,
+                         rng=rng)
+    print(report)
+    print(f"worst relative error {report.worst():.2e} (tolerance {args.rtol:g}): "
+          f"{'PASSED' if report.passed else 'FAILED'}")
+    return 0 if report.passed else EXIT_GRADCHECK_FAILED
+
+
+# -------------------------------------------------------------------- parser --
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="minivae", description="The VAE of Generative Deep "
+                                "Learning (ch. 3) in NumPy: train it, sample it, check it.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train the Fashion-MNIST VAE (book defaults)",
+                       description="Train on Fashion-MNIST (found on disk, else the embedded "
+                       "2,000-image sample). Writes OUT/model.npz after every epoch, then "
+                       "OUT/history.json and the figures as PNG.")
+    t.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (searched first)")
+    t.add_argument("--epochs", type=int, default=5, help="total epochs (default 5)")
+    t.add_argument("--batch-size", type=int, default=100, help="default 100")
+    t.add_argument("--learning-rate", type=float, default=5e-4, help="Adam's (default 5e-4)")
+    t.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default 1)")
+    t.add_argument("--reconstruction-weight", type=float, default=500.0,
+                   help="the book's weight on the mean pixel BCE (default 500)")
+    t.add_argument("--latent-dim", type=int, default=2, help="default 2")
+    t.add_argument("--model", choices=("vae", "ae"), default="vae", help="default vae")
+    t.add_argument("--out", default="runs/fashion", help="output folder (default runs/fashion)")
+    t.add_argument("--resume", nargs="?", const="auto", metavar="CHECKPOINT",
+                   help="continue from CHECKPOINT (default OUT/model.npz) up to --epochs")
+    t.add_argument("--seed", type=int, default=0, help="weights, shuffling and noise (default 0)")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    t.add_argument("--limit", type=_positive, metavar="N",
+                   help="use only the first N training and N validation images (a quick run)")
+    t.add_argument("--no-sample", action="store_true",
+                   help="fail instead of falling back to the embedded sample")
+    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.set_defaults(run=cmd_train)
+
+    s = sub.add_parser("sample", help="decode samples from the prior N(0, I) to a PNG")
+    s.add_argument("checkpoint", help="a model.npz written by train")
+    s.add_argument("-n", type=int, default=30, help="how many images (default 30)")
+    s.add_argument("--out", default="samples.png", help="PNG to write (default samples.png)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(run=cmd_sample)
+
+    r = sub.add_parser("reconstruct", help="test images over their reconstructions, as a PNG")
+    r.add_argument("checkpoint")
+    r.add_argument("-n", type=int, default=10, help="how many images (default 10)")
+    r.add_argument("--data-dir")
+    r.add_argument("--out", default="reconstructions.png")
+    r.set_defaults(run=cmd_reconstruct)
+
+    e = sub.add_parser("evaluate", help="the three losses on the test set, as JSON")
+    e.add_argument("checkpoint")
+    e.add_argument("--data-dir")
+    e.add_argument("--batch-size", type=int, default=100)
+    e.add_argument("--seed", type=int, default=None, help="fix the sampling noise")
+    e.set_defaults(run=cmd_evaluate)
+
+    g = sub.add_parser("gradcheck", help="finite-difference check of the whole model",
+                       description="Builds the book's model in float64 and compares every "
+                       "parameter's analytic gradient with central differences (a random "
+                       "subset of entries per array). Exit status 1 when any check fails.")
+    g.add_argument("--model", choices=("vae", "ae"), default="vae")
+    g.add_argument("--latent-dim", type=int, default=2)
+    g.add_argument("--batch-size", type=int, default=2)
+    g.add_argument("--max-entries", type=int, default=8, help="entries checked per array")
+    g.add_argument("--rtol", type=float, default=1e-5,
+                   help="pass when max|a-n| / max|a| <= RTOL (default 1e-5)")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(run=cmd_gradcheck)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .datasets import DatasetError
+    from .training import TrainingDiverged
+    try:
+        return args.run(args)
+    except (CLIError, CheckpointError, DatasetError, TrainingDiverged, ValueError, TypeError,
+            OSError) as exc:
+        print(f"minivae {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"minivae {args.command}: interrupted", file=sys.stderr)
+        return 130

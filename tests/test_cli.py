@@ -1,0 +1,107 @@
+"""The command line, run in-process: train on the embedded sample, then use the checkpoint."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from minivae import datasets
+from minivae.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def no_real_data(tmp_path, monkeypatch):
+    """Hide every copy of Fashion-MNIST so the CLI must fall back to the sample."""
+    monkeypatch.setattr(datasets, "SYSTEM_DATA_ROOT", tmp_path / "no-system-data")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MINIVAE_DATA", raising=False)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One 1-epoch run on the sample, shared by the tests that only read its output."""
+    out = tmp_path_factory.mktemp("run")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(datasets, "SYSTEM_DATA_ROOT", out / "no-system-data")
+    mp.setenv("HOME", str(out / "home"))
+    mp.delenv("MINIVAE_DATA", raising=False)
+    try:
+        assert main(["train", "--out", str(out), "--epochs", "1", "--quiet", "--seed", "1",
+                     "--limit", "300"]) == 0
+    finally:
+        mp.undo()
+    return out
+
+
+def test_train_writes_checkpoint_history_and_figures(trained):
+    history = json.loads((trained / "history.json").read_text())
+    keys = {"total_loss", "reconstruction_loss", "kl_loss"}
+    assert set(history) == keys | {"val_" + k for k in keys}
+    assert all(len(v) == 1 and np.isfinite(v[0]) for v in history.values())
+    for name in ("reconstructions", "latent_scatter", "latent_grid", "samples", "loss_curves"):
+        assert (trained / f"{name}.png").read_bytes()[:8] == PNG
+    assert (trained / "model.npz").stat().st_size > 1_000_000
+    assert len(json.loads((trained / "history.json").read_text())["total_loss"]) == 1
+
+
+def test_train_says_it_uses_the_sample_and_resume_continues(tmp_path, no_real_data, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--epochs", "1", "--model", "ae",
+                 "--limit", "200"]) == 0
+    captured = capsys.readouterr()
+    assert "embedded sample of 2000 images" in captured.err
+    assert "Epoch 1/1" in captured.out and "final metrics" in captured.out
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume", "--quiet",
+                 "--limit", "200"]) == 0
+    assert "resuming at epoch 2 of 2" in capsys.readouterr().err
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["total_loss"]) == 2
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume", "--quiet",
+                 "--limit", "200"]) == 2
+    assert "2 epochs done; pass --epochs larger" in capsys.readouterr().err
+
+
+def test_sample_reconstruct_evaluate(trained, tmp_path, no_real_data, capsys):
+    ckpt = str(trained / "model.npz")
+    assert main(["sample", ckpt, "-n", "12", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == PNG
+    assert main(["reconstruct", ckpt, "-n", "6", "--out", str(tmp_path / "r.png")]) == 0
+    assert (tmp_path / "r.png").read_bytes()[:8] == PNG
+    capsys.readouterr()
+    assert main(["evaluate", ckpt, "--seed", "0"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(metrics) == {"total_loss", "reconstruction_loss", "kl_loss"}
+
+
+def test_gradcheck_command(capsys):
+    assert main(["gradcheck", "--max-entries", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "conv2d_transpose_1/kernel" in out and "PASSED" in out
+
+
+def test_errors_are_one_line_without_traceback(tmp_path, no_real_data, capsys):
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    assert main(["sample", str(tmp_path / "bad.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minivae sample: error: ") and "not a readable" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert main(["train", "--out", str(tmp_path / "x"), "--no-sample"]) == 2
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST" in err and "dataset-fashion-mnist" in err
+    assert main(["train", "--out", str(tmp_path / "y"), "--latent-dim", "0"]) == 2
+    assert "latent_dim must be a positive integer" in capsys.readouterr().err
+
+
+def test_unknown_flag_and_module_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "minivae", "train", "--epocs", "3"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "unrecognized arguments: --epocs" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "minivae", "--help"], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0
+    for command in ("train", "sample", "reconstruct", "evaluate", "gradcheck"):
+        assert command in proc.stdout
