@@ -87,3 +87,66 @@ def col2im(cols, xp_shape, kh, kw, sh, sw, out_h, out_w):
         for j in range(kw):
             xp[:, i:i + rows_end:sh, j:j + cols_end:sw, :] += blocks[:, :, :, i, j, :]
     return xp
+
+
+# The GEMM-first form of a convolution (docs/conv.md): multiply every padded pixel by
+# every kernel tap first, Q = xp2 @ Wq with Q (N, Hp, Wp, kh, kw, F), then gather:
+# y[n, i, j] = sum_{a, b} Q[n, i*sh + a, j*sw + b, a, b]. Its buffer holds kh*kw*F values
+# per pixel where im2col's holds kh*kw*C, so it wins when F < C (the 32 -> 1 output conv).
+
+def tap_sum(q, out_h, out_w, sh, sw, out=None):
+    """y (N, out_h, out_w, F) = sum over taps (a, b) of q[:, a + sh*i, b + sw*j, a, b, :].
+
+    q is (N, Hp, Wp, kh, kw, F); `out`, when given, is added into (it may hold a bias).
+    """
+    n, _, _, kh, kw, f = q.shape
+    y = np.zeros((n, out_h, out_w, f), dtype=q.dtype) if out is None else out
+    rows_end, cols_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+    for a in range(kh):
+        for b in range(kw):
+            y += q[:, a:a + rows_end:sh, b:b + cols_end:sw, a, b, :]
+    return y
+
+
+def tap_spread(dy, xp_shape, kh, kw, sh, sw):
+    """Adjoint of tap_sum: dq (N, Hp, Wp, kh, kw, F) with dy copied to every tap's place.
+
+    Taps never collide (each (a, b) owns its own slot), so this is pure assignment.
+    """
+    n, out_h, out_w, f = dy.shape
+    dq = np.zeros((n, xp_shape[1], xp_shape[2], kh, kw, f), dtype=dy.dtype)
+    rows_end, cols_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+    for a in range(kh):
+        for b in range(kw):
+            dq[:, a:a + rows_end:sh, b:b + cols_end:sw, a, b, :] = dy
+    return dq
+
+
+def _tap_range(offset, stride, n_in, n_out, before):
+    """For kernel offset `offset`: the input indices i whose output o = stride*i + offset -
+    before lands inside [0, n_out), as (i_lo, i_hi, o_lo)."""
+    i_lo = max(0, -(-(before - offset) // stride))
+    i_hi = min(n_in, (n_out - 1 + before - offset) // stride + 1)
+    return i_lo, i_hi, stride * i_lo + offset - before
+
+
+def col2im_cropped(cols, out, kh, kw, sh, sw, in_h, in_w, pads):
+    """crop(col2im(cols), pads) added into `out` (N, H, W, C), without the padded buffer.
+
+    Equal to adding crop(col2im(cols, padded shape, ...), pads, H, W) to out; each tap's
+    block is clipped to the part that lands inside the crop. `out` may hold a bias.
+    """
+    n, height, width, c = out.shape
+    blocks = cols.reshape(n, in_h, in_w, kh, kw, c)
+    (top, _), (left, _) = pads
+    for a in range(kh):
+        r_lo, r_hi, o_r = _tap_range(a, sh, in_h, height, top)
+        if r_hi <= r_lo:
+            continue
+        for b in range(kw):
+            c_lo, c_hi, o_c = _tap_range(b, sw, in_w, width, left)
+            if c_hi <= c_lo:
+                continue
+            out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh,
+                o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
+    return out

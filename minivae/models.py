@@ -18,7 +18,8 @@ grads without changing a parameter: the whole model's gradient check uses it.
 import numpy as np
 
 from . import training
-from ._validation import check_choice, check_finite, check_float_array, check_positive_int
+from ._validation import (check_choice, check_finite, check_float_array, check_generator,
+                          check_positive_int, check_real, check_seed)
 from .layers import Dense, Sampling, Sequential
 from .losses import binary_crossentropy, gaussian_kl, mean_squared_error
 
@@ -93,6 +94,8 @@ class _Model:
         if tuple(output_shape) != tuple(input_shape):
             raise ValueError(f"{type(self).__name__}: the decoder outputs {output_shape}, "
                              f"not the input shape {tuple(input_shape)}")
+        # The first layer reads data: no one needs its input gradient, so skip that work.
+        self.encoder.layers[0].input_gradient = False
         clash = set(self.encoder.params) & set(self.decoder.params)
         if clash:
             raise ValueError(f"{type(self).__name__}: encoder and decoder share parameter names "
@@ -163,13 +166,17 @@ class _Model:
 
     def evaluate(self, x, batch_size=100):
         """Mean metrics over x, as the book's test_step computes them."""
-        x = training.check_images(x, "x", self.input_shape, f"{type(self).__name__}.evaluate")
-        return training.evaluate(self, x, check_positive_int(batch_size, "batch_size"))
+        owner = f"{type(self).__name__}.evaluate"
+        x = training.check_images(x, "x", self.input_shape, owner)
+        return training.evaluate(self, x, check_positive_int(batch_size, "batch_size", owner))
 
     def reseed(self, seed):
+        """Restart the model's Generator from `seed` (None or an integer >= 0)."""
+        seed = check_seed(seed, "seed", f"{type(self).__name__}.reseed")
         self.rng = np.random.default_rng(seed)
 
-    def _batched(self, fn, x, batch_size):
+    def _batched(self, fn, x, batch_size, owner):
+        batch_size = check_positive_int(batch_size, "batch_size", owner)
         outs = [fn(training.to_batch(x[i:i + batch_size], self.dtype))
                 for i in range(0, len(x), batch_size)]
         if isinstance(outs[0], tuple):
@@ -183,7 +190,8 @@ class _Model:
             raise ValueError(f"{type(self).__name__}.decode: z must have shape "
                              f"(N, {self.decoder.input_shape[0]}), got {z.shape}")
         check_finite(z, "z", f"{type(self).__name__}.decode")
-        return self._batched(lambda b: self.decoder.forward(b, training=False), z, batch_size)
+        return self._batched(lambda b: self.decoder.forward(b, training=False), z, batch_size,
+                             f"{type(self).__name__}.decode")
 
     @property
     def latent_dim(self):
@@ -204,10 +212,9 @@ class VAE(_Model):
             raise TypeError(f"VAE: encoder must be a GaussianEncoder (body, z_mean, z_log_var, "
                             f"sampling), got {type(encoder).__name__}")
         super().__init__(encoder, decoder, rng, name)
-        for label, value in (("reconstruction_weight", reconstruction_weight), ("beta", beta)):
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"VAE: {label} must be a finite number >= 0, got {value!r}")
-        self.reconstruction_weight, self.beta = float(reconstruction_weight), float(beta)
+        self.reconstruction_weight = check_real(reconstruction_weight, "reconstruction_weight",
+                                                "VAE", minimum=0)
+        self.beta = check_real(beta, "beta", "VAE", minimum=0)
         self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
                                                 tuple(RECONSTRUCTION_LOSSES), "VAE")
         self.reseed_sampling()
@@ -254,7 +261,8 @@ class VAE(_Model):
     def encode(self, x, batch_size=1000):
         """(z_mean, z_log_var), each (N, latent_dim), in inference mode."""
         x = training.check_images(x, "x", self.input_shape, "VAE.encode")
-        return self._batched(lambda b: self.encoder.encode(b, training=False), x, batch_size)
+        return self._batched(lambda b: self.encoder.encode(b, training=False), x, batch_size,
+                             "VAE.encode")
 
     def reconstruct(self, x, sample=False, batch_size=1000):
         """decode(z_mean), or decode(z sampled) with sample=True as the book's predict."""
@@ -266,7 +274,7 @@ class VAE(_Model):
     def generate(self, n, rng=None):
         """n images decoded from z ~ N(0, I), the prior."""
         n = check_positive_int(n, "n", "VAE.generate")
-        rng = rng if rng is not None else self.rng
+        rng = check_generator(rng, "rng", "VAE.generate") or self.rng
         return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
 
 
@@ -276,7 +284,8 @@ class Autoencoder(_Model):
     def __init__(self, encoder, decoder, reconstruction_weight=1.0, reconstruction_loss="bce",
                  rng=None, name="autoencoder"):
         super().__init__(encoder, decoder, rng, name)
-        self.reconstruction_weight = float(reconstruction_weight)
+        self.reconstruction_weight = check_real(reconstruction_weight, "reconstruction_weight",
+                                                "Autoencoder", minimum=0)
         self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
                                                 tuple(RECONSTRUCTION_LOSSES), "Autoencoder")
 
@@ -301,7 +310,8 @@ class Autoencoder(_Model):
     def encode(self, x, batch_size=1000):
         """z (N, latent_dim), in inference mode."""
         x = training.check_images(x, "x", self.input_shape, "Autoencoder.encode")
-        return self._batched(lambda b: self.encoder.forward(b, training=False), x, batch_size)
+        return self._batched(lambda b: self.encoder.forward(b, training=False), x, batch_size,
+                             "Autoencoder.encode")
 
     def reconstruct(self, x, batch_size=1000):
         return self.decode(self.encode(x, batch_size), batch_size)

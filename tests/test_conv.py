@@ -31,10 +31,12 @@ def _input(case, rng):
     return rng.standard_normal((case["batch"], case["h"], case["w"], case["channels"]))
 
 
-@given(conv_cases())
-def test_conv2d_matches_loops_and_gradients(case):
+@pytest.mark.parametrize("algorithm", ["im2col", "taps"])
+@given(case=conv_cases())
+def test_conv2d_matches_loops_and_gradients(algorithm, case):
     rng = np.random.default_rng(1)
     layer, x = _built(Conv2D, case, rng), _input(case, rng)
+    layer.algorithm = algorithm
     y = layer.forward(x)
     ref = conv2d_loops(x, layer.params["kernel"], layer.params["bias"], case["strides"],
                        case["padding"])
@@ -203,3 +205,44 @@ def test_bad_inputs_name_the_layer_and_shapes(cls, rng):
 def test_valid_input_smaller_than_kernel_is_a_clear_error(rng):
     with pytest.raises(ValueError, match="smaller than the 5x5 kernel"):
         Conv2D(2, 5).build((3, 8, 1), rng=rng)
+
+
+def test_algorithm_choice_and_agreement(rng):
+    """taps is chosen for stride 1 with fewer filters than channels (the book's last conv)."""
+    last = Conv2D(1, 3, padding="same")
+    last.build((32, 32, 32), rng=rng)
+    assert last.algorithm == "taps"
+    for shape, layer in (((32, 32, 1), Conv2D(32, 3, strides=2, padding="same")),
+                         ((8, 8, 4), Conv2D(8, 3, padding="same"))):
+        layer.build(shape, rng=rng)
+        assert layer.algorithm == "im2col"
+    x = rng.random((3, 32, 32, 32)).astype(np.float32)
+    y_taps = last.forward(x)
+    dx_taps = last.backward(np.ones_like(y_taps))
+    dW_taps = last.grads["kernel"].copy()
+    last.algorithm = "im2col"
+    y_cols = last.forward(x)
+    dx_cols = last.backward(np.ones_like(y_cols))
+    # float32, sums of 288 products of O(1) terms: 1e-5 relative is float32 rounding room.
+    np.testing.assert_allclose(y_taps, y_cols, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx_taps, dx_cols, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dW_taps, last.grads["kernel"], rtol=1e-4, atol=1e-3)
+    assert y_taps.dtype == dx_taps.dtype == dW_taps.dtype == np.float32
+    with pytest.raises(ValueError, match="unknown algorithm 'fft'"):
+        last.algorithm = "fft"
+
+
+@pytest.mark.parametrize("cls,shape", [(Conv2D, (6, 6, 2)), (Conv2DTranspose, (3, 3, 2))])
+def test_no_input_gradient_when_not_needed(cls, shape, rng):
+    layer = cls(3, 3, strides=2, padding="same")
+    layer.build(shape, rng=rng, dtype="float64")
+    x = rng.standard_normal((2, *shape))
+    dy = rng.standard_normal((2, *layer.output_shape))
+    layer.forward(x)
+    layer.backward(dy)
+    full = {k: v.copy() for k, v in layer.grads.items()}
+    layer.input_gradient = False
+    layer.forward(x)
+    assert layer.backward(dy) is None
+    for k, v in full.items():
+        np.testing.assert_array_equal(layer.grads[k], v)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minivae.im2col import (col2im, conv_output_length, conv_transpose_output_length, im2col,
-                            same_padding)
+from minivae.im2col import (col2im, col2im_cropped, conv_output_length,
+                            conv_transpose_output_length, crop, im2col, same_padding, tap_spread,
+                            tap_sum)
 from tests.reference import tf_same_pads
 
 
@@ -80,3 +81,43 @@ def test_valid_output_length(n, k, s, out):
 ])
 def test_transpose_output_length_follows_keras(n, k, s, padding, out):
     assert conv_transpose_output_length(n, k, s, padding) == out
+
+
+@given(geometry, st.integers(1, 3))
+def test_tap_spread_is_the_adjoint_of_tap_sum(g, f):
+    n, h, w, _, kh, kw, sh, sw = g
+    h, w = max(h, kh), max(w, kw)
+    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((n, h, w, kh, kw, f))
+    y = tap_sum(q, out_h, out_w, sh, sw)
+    # Loop definition: y[n, i, j] = sum_{a, b} q[n, i*sh + a, j*sw + b, a, b].
+    ref = np.zeros_like(y)
+    for i in range(out_h):
+        for j in range(out_w):
+            for a in range(kh):
+                for b in range(kw):
+                    ref[:, i, j] += q[:, i * sh + a, j * sw + b, a, b]
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    lhs, rhs = np.sum(y * dy), np.sum(q * tap_spread(dy, q.shape[:3], kh, kw, sh, sw))
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+
+
+@given(geometry, st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2))
+def test_col2im_cropped_equals_crop_of_col2im(g, top, bottom, left, right):
+    n, h, w, c, kh, kw, sh, sw = g
+    hp, wp = max(h, kh) + top + bottom, max(w, kw) + left + right
+    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    rng = np.random.default_rng(0)
+    cols = rng.standard_normal((n * out_h * out_w, kh * kw * c))
+    pads = ((top, bottom), (left, right))
+    full = col2im(cols, (n, hp, wp, c), kh, kw, sh, sw, out_h, out_w)
+    height, width = hp - top - bottom, wp - left - right
+    bias = rng.standard_normal(c)
+    out = np.empty((n, height, width, c))
+    out[...] = bias
+    got = col2im_cropped(cols, out, kh, kw, sh, sw, out_h, out_w, pads)
+    # The same additions in the same order per element, minus the clipped ones: ~1 ulp.
+    np.testing.assert_allclose(got, crop(full, pads, height, width) + bias, rtol=1e-13,
+                               atol=1e-13)

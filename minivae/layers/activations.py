@@ -20,10 +20,10 @@ class ReLU(Layer):
         x = self._check_input(x)
         return self._forward(x)
 
-    def _forward(self, x):
+    def _forward(self, x, out=None):
         self.mask = x > 0               # the only thing backward needs
         self._y_shape = x.shape
-        return np.maximum(x, 0, dtype=x.dtype)
+        return np.maximum(x, 0, out=out, dtype=x.dtype)
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
@@ -49,10 +49,12 @@ class LeakyReLU(Layer):
     def forward(self, x, training=True):
         return self._forward(self._check_input(x))
 
-    def _forward(self, x):
+    def _forward(self, x, out=None):
         self.mask = x > 0
         self._y_shape = x.shape
-        return np.where(self.mask, x, x * x.dtype.type(self.negative_slope))
+        if out is None:
+            return np.where(self.mask, x, x * x.dtype.type(self.negative_slope))
+        return np.multiply(x, x.dtype.type(self.negative_slope), out=out, where=~self.mask)
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
@@ -73,8 +75,8 @@ class Sigmoid(Layer):
     def forward(self, x, training=True):
         return self._forward(self._check_input(x))
 
-    def _forward(self, x):
-        self.y = expit(x)
+    def _forward(self, x, out=None):
+        self.y = expit(x, out=out)
         self._y_shape = x.shape
         return self.y
 
@@ -92,7 +94,8 @@ def get_activation(activation, owner=None):
     """None / "linear" -> None; "relu" | "leaky_relu" | "sigmoid" -> a fresh layer.
 
     Layers with a fused activation call its unchecked `_forward`/`_backward`:
-    the shapes were already validated at the owning layer's boundary.
+    the shapes were already validated at the owning layer's boundary, and
+    `_forward(y, out=y)` may overwrite y, a buffer the owning layer made itself.
     """
     if activation is None:
         return None

@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_float_array, format_shape
+from .._validation import check_float_array, check_float_dtype, check_generator, format_shape
 
 
 class Layer:
@@ -35,6 +35,9 @@ class Layer:
         self.output_shape = None
         self.rng = None
         self._dtype = np.dtype("float32")
+        # False where nothing upstream needs dx (a model's first layer reads data):
+        # backward then fills grads and returns None, skipping the input-gradient work.
+        self.input_gradient = True
 
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng=None, dtype="float32"):
@@ -50,15 +53,10 @@ class Layer:
         input_shape = tuple(int(s) for s in shape)
         if any(s < 1 for s in input_shape):
             raise ValueError(f"{self}: input_shape must be positive sizes, got {input_shape}")
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{self}: dtype must be a floating type, got {dtype}")
-        self._dtype = dtype
+        self._dtype = dtype = check_float_dtype(dtype, "dtype", str(self))
         if rng is None:
             rng = np.random.default_rng()
-        elif not isinstance(rng, np.random.Generator):
-            raise TypeError(f"{self}: rng must be a numpy.random.Generator, "
-                            f"got {type(rng).__name__}")
+        check_generator(rng, "rng", str(self))
         if self.rng is None:
             self.rng = rng
         output_shape = tuple(self._build(input_shape, rng))
@@ -82,7 +80,7 @@ class Layer:
 
     def astype(self, dtype):
         """Convert params and state to `dtype` in place; returns self."""
-        dtype = np.dtype(dtype)
+        dtype = check_float_dtype(dtype, "dtype", f"{self}.astype")
         self._dtype = dtype
         for store in (self.params, self.state):
             for key, value in store.items():

@@ -17,8 +17,8 @@ so <Conv2D(x), y> == <x, Conv2DTranspose(y)> when both share W and have no bias.
 """
 
 from .._validation import as_pair, check_choice, check_positive_int
-from ..im2col import (col2im, conv_output_length, conv_transpose_output_length, crop,
-                      im2col, pad, padding_amounts)
+from ..im2col import (col2im, col2im_cropped, conv_output_length, conv_transpose_output_length,
+                      crop, im2col, pad, padding_amounts, tap_spread, tap_sum)
 from .activations import activation_name, get_activation
 from .base import Layer
 from .initializers import glorot_uniform
@@ -50,8 +50,9 @@ class _Conv(Layer):
                 "activation": activation_name(self.activation)}
 
     def _activate(self, y):
+        """Apply the fused activation in place: y is a fresh buffer this layer owns."""
         self._y_shape = y.shape
-        return y if self.activation is None else self.activation._forward(y)
+        return y if self.activation is None else self.activation._forward(y, out=y)
 
     def _deactivate(self, dy):
         dy = self._check_grad(dy)
@@ -77,6 +78,26 @@ class Conv2D(_Conv):
         }
         return out_h, out_w, self.filters
 
+    @property
+    def algorithm(self):
+        """"im2col" (gather patches, one GEMM) or "taps" (GEMM first, then sum shifted taps).
+
+        Both compute the same convolution. "taps" multiplies every padded pixel, so it
+        costs s*s times im2col's flops at stride s, and its buffer holds kh*kw*F values
+        per pixel against im2col's kh*kw*C: it is chosen for stride 1 with F < C.
+        Assign "im2col" or "taps" to force one (the tests run both).
+        """
+        if self._algorithm is not None:
+            return self._algorithm
+        channels = self.input_shape[-1]
+        return "taps" if self.strides == (1, 1) and self.filters < channels else "im2col"
+
+    @algorithm.setter
+    def algorithm(self, value):
+        self._algorithm = check_choice(value, "algorithm", (None, "im2col", "taps"), str(self))
+
+    _algorithm = None
+
     def forward(self, x, training=True):
         x = self._check_input(x)
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
@@ -84,6 +105,14 @@ class Conv2D(_Conv):
         W, b = self.params["kernel"], self.params["bias"]
         xp = pad(x, self.pads)
         self.xp_shape = xp.shape
+        if self.algorithm == "taps":
+            self.xp = xp                                           # cached for dW
+            channels = xp.shape[-1]
+            q = xp.reshape(-1, channels) @ W.transpose(2, 0, 1, 3).reshape(channels, -1)
+            y = np.empty((x.shape[0], out_h, out_w, filters), dtype=q.dtype)
+            y[...] = b
+            return self._activate(tap_sum(q.reshape(*xp.shape[:3], kh, kw, filters),
+                                          out_h, out_w, sh, sw, out=y))
         self.cols = im2col(xp, kh, kw, sh, sw, out_h, out_w)     # cached for dW
         y = self.cols @ W.reshape(-1, filters)
         y += b
@@ -94,12 +123,24 @@ class Conv2D(_Conv):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         out_h, out_w, filters = self.output_shape
         W = self.params["kernel"]
+        self.grads["bias"] = dy.sum(axis=(0, 1, 2))
+        if self.algorithm == "taps":
+            channels = W.shape[2]
+            dq = tap_spread(dy, self.xp_shape, kh, kw, sh, sw).reshape(-1, kh * kw * filters)
+            xp2 = self.xp.reshape(-1, channels)
+            dW = (xp2.T @ dq).reshape(channels, kh, kw, filters)
+            self.grads["kernel"] = np.ascontiguousarray(dW.transpose(1, 2, 0, 3))
+            if not self.input_gradient:
+                return None
+            dxp = (dq @ W.transpose(0, 1, 3, 2).reshape(-1, channels)).reshape(self.xp_shape)
+            return crop(dxp, self.pads, *self.input_shape[:2])
         dy2 = dy.reshape(-1, filters)
         self.grads["kernel"] = (self.cols.T @ dy2).reshape(W.shape)
-        self.grads["bias"] = dy2.sum(axis=0)
+        if not self.input_gradient:
+            return None
         dcols = dy2 @ W.reshape(-1, filters).T
-        dxp = col2im(dcols, self.xp_shape, kh, kw, sh, sw, out_h, out_w)
-        return crop(dxp, self.pads, *self.input_shape[:2])
+        dx = np.zeros((dy.shape[0], *self.input_shape), dtype=dcols.dtype)
+        return col2im_cropped(dcols, dx, kh, kw, sh, sw, out_h, out_w, self.pads)
 
 
 class Conv2DTranspose(_Conv):
@@ -132,9 +173,12 @@ class Conv2DTranspose(_Conv):
         W, b = self.params["kernel"], self.params["bias"]
         self.x2 = x.reshape(-1, channels)                         # cached for dW
         dcols = self.x2 @ W.reshape(-1, channels).T
-        yp = col2im(dcols, (n, *self.yp_hw, filters), kh, kw, sh, sw, height, width)
-        y = crop(yp, self.pads, out_h, out_w) + b
-        return self._activate(y)
+        # Scatter straight into the cropped output, pre-filled with the bias: no padded
+        # buffer, no crop copy, no separate bias pass.
+        y = np.empty((n, out_h, out_w, filters), dtype=dcols.dtype)
+        y[...] = b
+        return self._activate(col2im_cropped(dcols, y, kh, kw, sh, sw, height, width,
+                                             self.pads))
 
     def backward(self, dy):
         dy = self._deactivate(dy)
@@ -144,5 +188,7 @@ class Conv2DTranspose(_Conv):
         cols = im2col(pad(dy, self.pads), kh, kw, sh, sw, height, width)
         self.grads["kernel"] = (cols.T @ self.x2).reshape(W.shape)
         self.grads["bias"] = dy.sum(axis=(0, 1, 2))
+        if not self.input_gradient:
+            return None
         dx = cols @ W.reshape(-1, channels)
         return dx.reshape(dy.shape[0], height, width, channels)

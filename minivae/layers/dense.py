@@ -43,6 +43,8 @@ class Dense(Layer):
             dy = self.activation._backward(dy)
         self.grads["kernel"] = self.x.T @ dy
         self.grads["bias"] = dy.sum(axis=0)
+        if not self.input_gradient:
+            return None
         return dy @ self.params["kernel"].T
 
     def get_config(self):
