@@ -24,6 +24,56 @@ def check_positive_int(value, name, owner=None):
     return int(value)
 
 
+def check_nonnegative_int(value, name, owner=None):
+    """Return `value` as int, or raise if it is not an integer >= 0 (an epoch count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_where(owner)}{name} must be an integer >= 0, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{_where(owner)}{name} must be an integer >= 0, got {value}")
+    return int(value)
+
+
+def check_seed(seed, name="seed", owner=None):
+    """Return `seed` if numpy.random.default_rng accepts it: None or an integer >= 0."""
+    if seed is None:
+        return None
+    return check_nonnegative_int(seed, name, owner)
+
+
+def check_generator(rng, name="rng", owner=None):
+    """Return `rng` if it is a numpy.random.Generator (or None)."""
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{_where(owner)}{name} must be a numpy.random.Generator, e.g. "
+                        f"numpy.random.default_rng(0), got {type(rng).__name__}")
+    return rng
+
+
+def check_real(value, name, owner=None, minimum=None):
+    """Return float(value) if it is a finite real number (>= minimum when given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{_where(owner)}{name} must be a number, got {value!r} "
+                        f"of type {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum:g}" if minimum is not None else ""
+        raise ValueError(f"{_where(owner)}{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def check_float_dtype(dtype, name="dtype", owner=None):
+    """Return numpy.dtype(dtype) if it names a floating type ("float32", np.float64, ...)."""
+    try:
+        resolved = np.dtype(dtype)
+    except (TypeError, ValueError):     # "float33", a malformed structured spec, ...
+        raise TypeError(f"{_where(owner)}{name} must name a floating type such as 'float32' or "
+                        f"'float64', got {dtype!r}") from None
+    if not np.issubdtype(resolved, np.floating):
+        raise TypeError(f"{_where(owner)}{name} must be a floating type such as 'float32' or "
+                        f"'float64', got {resolved}")
+    return resolved
+
+
 def as_pair(value, name, owner=None):
     """Accept an int or a pair of ints, each >= 1 (Keras kernel_size/strides)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -80,7 +130,8 @@ def check_finite(x, name, owner=None):
     """Raise ValueError if `x` holds NaN or infinity."""
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or inf)")
+        raise ValueError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or "
+                         f"inf); expected finite values")
     return x
 
 

@@ -2,13 +2,16 @@
 
 Layer names follow Keras's automatic naming in a fresh session (conv2d,
 conv2d_1, ...), counted across the encoder and the decoder of one model as
-Keras's global counter would, so weights map one to one onto the book's.
+Keras's global counter would. The book names a few layers itself (z_mean and
+z_log_var, kept here; decoder_output and encoder_output, which here keep their
+automatic names conv2d_3 and dense), so weights map one to one onto the book's
+layer by layer, in order, with those names translated.
 Parameter counts equal Keras's `count_params()` (trainable plus non-trainable).
 """
 
 import numpy as np
 
-from ._validation import check_choice, check_positive_int
+from ._validation import check_choice, check_float_dtype, check_positive_int, check_seed
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, LeakyReLU,
                      Reshape, Sequential)
 from .models import VAE, Autoencoder, GaussianEncoder
@@ -43,6 +46,9 @@ def _fashion_decoder(name):
 
 
 def _finish(model, input_shape, seed, dtype, config):
+    owner = config["architecture"]
+    seed = check_seed(seed, "seed", owner)
+    dtype = check_float_dtype(dtype, "dtype", owner)
     rng = np.random.default_rng(seed)
     model.rng = rng
     if isinstance(model, VAE):

@@ -13,15 +13,24 @@ Layout (all plain arrays; loaded with allow_pickle=False):
 Writes are atomic: the file is written to a temporary name in the same folder,
 flushed and fsync'ed, then renamed over the old one, so a crash at any moment
 leaves either the previous checkpoint or the new one, never a mixture.
+
+A process killed mid-write leaves its temporary file, `.<name>.tmp-<random>`,
+beside the checkpoint. Reading never looks at it (only `path` is opened), and the
+next successful save of the same `path` removes such leftovers after its own
+rename. One process at a time should write a given path: a second writer's
+temporary file may be removed under it, and that writer then reports a
+CheckpointError while `path` still holds a complete checkpoint.
 """
 
 import hashlib
 import json
 import os
+import re
 import tempfile
-import zipfile
 
 import numpy as np
+
+from ._validation import check_nonnegative_int
 
 FORMAT, VERSION = "minivae-checkpoint", 1
 
@@ -57,16 +66,34 @@ def _collect(model, epoch, history):
     return arrays
 
 
+def _temp_prefix(path):
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def temporary_leftovers(path):
+    """Names of the temporary files that killed writes of `path` left beside it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    # mkstemp's random part is [a-z0-9_]; anchoring on it keeps the temporaries of
+    # another file (say "model.npz.bak") out of the match.
+    pattern = re.compile(re.escape(_temp_prefix(path)) + r"[a-z0-9_]+")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(name for name in names if pattern.fullmatch(name))
+
+
 def atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it
-    over `path`. On any OSError the temporary file is removed, `path` is left as it
-    was, and the error propagates."""
+    over `path`. On any error the temporary file is removed, `path` is left as it
+    was, and the error propagates. After the rename, temporary files that killed
+    writes of `path` left behind are removed."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -77,13 +104,39 @@ def atomic_write(path, write):
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+    for name in temporary_leftovers(path):
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:         # already gone, or not ours to remove: harmless either way
+            pass
     return path
+
+
+def _check_path(path, owner):
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{owner}: path must be a str or os.PathLike naming a .npz file, "
+                        f"got {type(path).__name__}") from None
+
+
+def _check_model(model, owner):
+    if not all(hasattr(model, attr) for attr in ("named_params", "named_state", "config")):
+        raise TypeError(f"{owner}: model must be a minivae model (VAE or Autoencoder, e.g. "
+                        f"from fashion_vae()), got {type(model).__name__}")
+    return model
 
 
 def save(path, model, epoch=None, history=None):
     """Write `model` (parameters, state, optimizer, RNG, `epoch` epochs done and the
     History) to `path` atomically. Raises CheckpointError naming the path and cause."""
-    path = os.fspath(path)
+    path = _check_path(path, "checkpoint.save")
+    _check_model(model, "checkpoint.save")
+    if epoch is not None:
+        epoch = check_nonnegative_int(epoch, "epoch", "checkpoint.save")
+    if history is not None and not isinstance(getattr(history, "history", None), dict):
+        raise TypeError(f"checkpoint.save: history must be the History that fit returned "
+                        f"(or None), got {type(history).__name__}")
     if os.path.isdir(path):
         raise CheckpointError(f"cannot save a checkpoint to {path!r}: it is a directory; "
                               f"give a file name such as {os.path.join(path, 'model.npz')!r}")
@@ -110,19 +163,34 @@ def _fsync_dir(folder):
 
 
 def read(path):
-    """The verified arrays and parsed meta of a checkpoint: (arrays, meta)."""
-    path = os.fspath(path)
+    """The verified arrays and parsed meta of a checkpoint: (arrays, meta).
+
+    Raises CheckpointError for a path that is missing or a folder, and for any file
+    that is not an intact minivae checkpoint. Never unpickles (allow_pickle=False).
+    """
+    path = _check_path(path, "checkpoint.read")
     if os.path.isdir(path):
         raise CheckpointError(f"{path!r} is a directory, not a checkpoint file "
                               f"(training writes <out>/model.npz)")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path!r} holds a single .npy array, not a minivae "
+                                  f"checkpoint (.npz)")
+        with data:
             arrays = {k: data[k] for k in data.files}
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path!r}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:
+        # Corrupt bytes reach zipfile and numpy's .npy parser, which answer with a dozen
+        # exception types: BadZipFile, NotImplementedError (an unknown compression method
+        # or zip version), RuntimeError (an "encrypted" flag), zlib errors, ValueError,
+        # EOFError, MemoryError (a shape too large to allocate), ... Each one means the
+        # file is not an intact checkpoint, and the original stays as __cause__.
         raise CheckpointError(f"{path!r} is not a readable minivae checkpoint (truncated or "
-                              f"corrupted?): {exc}") from exc
+                              f"corrupted?): {type(exc).__name__}: {exc}") from exc
     if "checksum" not in arrays or "meta" not in arrays:
         raise CheckpointError(f"{path!r} is not a minivae checkpoint: no meta/checksum entries")
     stored = str(arrays.pop("checksum"))
@@ -132,6 +200,9 @@ def read(path):
         meta = json.loads(str(arrays.pop("meta")))
     except ValueError as exc:
         raise CheckpointError(f"{path!r} has unreadable metadata: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path!r} has metadata of type {type(meta).__name__}; "
+                              f"expected a JSON object")
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CheckpointError(f"{path!r} has format {meta.get('format')!r} version "
                               f"{meta.get('version')!r}; this minivae reads {FORMAT!r} "
@@ -151,6 +222,7 @@ def restore(model, path, arrays=None, meta=None):
     """
     from .optimizers import from_config as optimizer_from_config
 
+    _check_model(model, "checkpoint.restore")
     if arrays is None:
         arrays, meta = read(path)
     for prefix, current in (("param/", model.named_params()), ("state/", model.named_state())):

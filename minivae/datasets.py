@@ -63,6 +63,9 @@ SAMPLE_SHA256 = {
 
 ENV_VAR = "MINIVAE_DATA"                        # a root holding one folder per dataset
 SYSTEM_DATA_ROOT = Path("/usr/share/datasets")  # where Debian's dataset-* packages install
+# Set to 1 to leave SYSTEM_DATA_ROOT out of the search: a run then behaves as on a machine
+# without the Debian package (tests and CI use it to be hermetic either way).
+NO_SYSTEM_DATA_VAR = "MINIVAE_NO_SYSTEM_DATA"
 
 _SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                 "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -254,12 +257,12 @@ def _check_pair(x, y, images_where, labels_where, n_classes=10):
         raise DatasetError(f"{labels_where}: holds label {y.max()}; expected 0 to {n_classes - 1}")
 
 
-def _image_dtype(dtype, owner):
+def _image_dtype(dtype, owner, options=_IMAGE_DTYPES):
     try:
         name = np.dtype(dtype).name
     except TypeError:
         name = dtype
-    return check_choice(name, "dtype", _IMAGE_DTYPES, owner)
+    return check_choice(name, "dtype", options, owner)
 
 
 def to_float(images, dtype="float32"):
@@ -267,7 +270,12 @@ def to_float(images, dtype="float32"):
 
     The trainer keeps the dataset as uint8 and calls this on each batch.
     """
-    x = np.asarray(images).astype(dtype)
+    dtype = _image_dtype(dtype, "to_float", ("float32", "float64"))
+    x = np.asarray(images)
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise TypeError(f"to_float: images must be uint8 pixels in [0, 255] (any integer or "
+                        f"float dtype is accepted), got dtype {x.dtype}")
+    x = x.astype(dtype)
     np.divide(x, 255, out=x)
     return x
 
@@ -288,21 +296,40 @@ def _pad(x, dtype):
 
 # -------------------------------------------------------- finding the files --
 
+def _check_data_dir(data_dir, owner):
+    """None, or the folder as a Path: a path that names a file is a mistake, not a miss."""
+    if data_dir is None:
+        return None
+    try:
+        folder = Path(os.fspath(data_dir)).expanduser()
+    except TypeError:
+        raise TypeError(f"{owner}: data_dir must be a path to a folder (str or os.PathLike) "
+                        f"or None, got {type(data_dir).__name__}") from None
+    if folder.exists() and not folder.is_dir():
+        raise DatasetError(f"{owner}: data_dir {str(folder)!r} is a file; expected the folder "
+                           f"holding the four IDX files")
+    return folder
+
+
+def _system_data_skipped():
+    return os.environ.get(NO_SYSTEM_DATA_VAR, "") not in ("", "0")
+
+
 def _search_dirs(source, data_dir):
     dirs = []
     if data_dir is not None:
-        given = Path(data_dir).expanduser()
-        dirs += [given, given / source.name]
+        dirs += [data_dir, data_dir / source.name]
     if os.environ.get(ENV_VAR):
         dirs.append(Path(os.environ[ENV_VAR]).expanduser() / source.name)
     dirs.append(Path.home() / ".cache" / "minivae" / source.name)
-    dirs.append(SYSTEM_DATA_ROOT / source.name)
+    if not _system_data_skipped():
+        dirs.append(SYSTEM_DATA_ROOT / source.name)
     return dirs
 
 
 def _download_dir(source, data_dir):
     if data_dir is not None:
-        return Path(data_dir).expanduser()
+        return data_dir
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser() / source.name
     return Path.home() / ".cache" / "minivae" / source.name
@@ -328,6 +355,9 @@ def _locate(source, split, data_dir):
             why = "missing " + ", ".join(f"{stem}[.gz]" for stem, path in
                                          zip(_SPLIT_FILES[split], found) if path is None)
         tried.append(f"  {folder}  ({why})")
+    if _system_data_skipped():
+        tried.append(f"  {SYSTEM_DATA_ROOT / source.name}  (not searched: "
+                     f"{NO_SYSTEM_DATA_VAR} is set)")
     ways = []
     if source.debian_package:
         ways.append(f"apt-get install {source.debian_package}  (Debian/Ubuntu; installs into "
@@ -404,6 +434,7 @@ def _load(source, split, data_dir, download, dtype, base_url, checksums, timeout
     """(images, labels, folder) of one split of an MNIST-format dataset."""
     split = check_choice(split, "split", tuple(_SPLIT_FILES), owner)
     dtype = _image_dtype(dtype, owner)
+    data_dir = _check_data_dir(data_dir, owner)
     checksums = source.sha256 if checksums is None else dict(checksums)
     try:
         images_path, labels_path = _locate(source, split, data_dir)

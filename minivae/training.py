@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 
-from ._validation import check_positive_int
+from ._validation import (check_choice, check_finite, check_nonnegative_int,
+                          check_positive_int)
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,9 +55,9 @@ def check_images(x, name, input_shape, owner):
         raise ValueError(f"{owner}: {name} must have shape (N, {', '.join(map(str, input_shape))})"
                          f" for this architecture, got {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"{owner}: {name} is empty")
-    if x.dtype != np.uint8 and not np.all(np.isfinite(x)):
-        raise ValueError(f"{owner}: {name} holds NaN or infinite values")
+        raise ValueError(f"{owner}: {name} must hold at least one image, got shape {x.shape}")
+    if x.dtype != np.uint8:
+        check_finite(x, name, owner)
     return x
 
 
@@ -115,7 +116,10 @@ def run_epoch(model, x, batch_size, rng, epoch, progress):
     sums = {}
     index = batches(len(x), batch_size, rng)
     for b, idx in enumerate(index):
-        metrics = model.compute_gradients(to_batch(x[idx], model.dtype))
+        # No overflow warnings from numpy: the check below reports a non-finite loss or
+        # gradient itself, naming the epoch and batch, which a warning would not.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            metrics = model.compute_gradients(to_batch(x[idx], model.dtype))
         _check_finite_step(metrics, model.named_grads(), epoch, b)
         model.optimizer.apply_gradients(model.named_params(), model.named_grads())
         for k, v in metrics.items():
@@ -133,6 +137,23 @@ def evaluate(model, x, batch_size=100):
     return {k: v / len(index) for k, v in sums.items()}
 
 
+def _check_callbacks(callbacks, owner):
+    """A list of callables, checked before the first epoch rather than after it."""
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        raise TypeError(f"{owner}: callbacks must be a list of callables, got a single "
+                        f"{type(callbacks).__name__}; wrap it as [callback]")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"{owner}: callbacks must be a list of callables cb(model, epoch, "
+                        f"logs, history), got {type(callbacks).__name__}") from None
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"{owner}: callbacks[{i}] must be callable as "
+                            f"cb(model, epoch, logs, history), got {type(callback).__name__}")
+    return callbacks
+
+
 def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
         initial_epoch=0, verbose=1, callbacks=(), history=None):
     """Train `model` on x for epochs [initial_epoch, epochs). Returns a History.
@@ -146,9 +167,15 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                            f"model.compile(Adam(learning_rate=5e-4))")
     epochs = check_positive_int(epochs, "epochs", owner)
     batch_size = check_positive_int(batch_size, "batch_size", owner)
-    if not 0 <= initial_epoch <= epochs:
+    initial_epoch = check_nonnegative_int(initial_epoch, "initial_epoch", owner)
+    if initial_epoch > epochs:
         raise ValueError(f"{owner}: initial_epoch must lie in [0, epochs={epochs}], "
                          f"got {initial_epoch}")
+    verbose = check_choice(verbose, "verbose", (0, 1, 2), owner)
+    callbacks = _check_callbacks(callbacks, owner)
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"{owner}: history must be a minivae.training.History to append to "
+                        f"(or None), got {type(history).__name__}")
     x = check_images(x, "x", model.input_shape, owner)
     if validation_data is not None:
         if isinstance(validation_data, tuple):

@@ -70,6 +70,7 @@ def isolated(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("MINIVAE_DATA", raising=False)
+    monkeypatch.delenv("MINIVAE_NO_SYSTEM_DATA", raising=False)
     monkeypatch.setattr(datasets, "SYSTEM_DATA_ROOT", tmp_path / "system")
     return tmp_path
 
@@ -258,6 +259,21 @@ def test_search_order_data_dir_then_env_then_cache_then_system(isolated, monkeyp
     assert n_loaded(isolated / "nowhere") == 4                 # a bad data_dir falls through
     write_dataset(isolated / "root" / "mnist", n_train=5)      # data_dir/<name> is looked at too
     assert n_loaded(isolated / "root") == 5
+
+
+def test_no_system_data_variable_leaves_the_system_folder_out(isolated, monkeypatch):
+    """MINIVAE_NO_SYSTEM_DATA=1 makes a machine with the Debian package look like one
+    without it (what the subprocess tests rely on); "0" or empty changes nothing."""
+    write_dataset(isolated / "system" / "mnist", n_train=3)
+    for value in ("0", ""):
+        monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", value)
+        assert len(datasets.load_mnist("train")[1]) == 3
+    monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", "1")
+    with pytest.raises(DatasetNotFoundError, match=r"system/mnist  \(not searched: "
+                                                   r"MINIVAE_NO_SYSTEM_DATA is set\)"):
+        datasets.load_mnist("train")
+    write_dataset(isolated / "given", n_train=2)               # other places are still searched
+    assert len(datasets.load_mnist("train", isolated / "given")[1]) == 2
 
 
 def test_not_found_lists_every_place_and_the_ways_to_get_it(isolated, monkeypatch):
