@@ -10,12 +10,18 @@ and col2im is the exact adjoint of im2col: it scatters each row back onto the
 pixels it was read from, summing where receptive fields overlap, so that
 <im2col(x), c> == <x, col2im(c)> for all x and c (tests/test_im2col.py).
 
+The copies and scatter-adds are split over the batch between threads
+(minivae.parallel); each image's work is unchanged, so results do not depend
+on the number of threads.
+
 Padding follows TensorFlow: 'valid' pads nothing; 'same' gives ceil(n/s)
 outputs and pads max((out-1)*s + k - n, 0) in total, the smaller half before.
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from .parallel import over_batch
 
 
 def conv_output_length(n, k, s, padding):
@@ -51,7 +57,13 @@ def pad(x, pads):
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
         return x
-    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+
+    def copy(s):
+        xp[s, top:top + h, left:left + w, :] = x[s]
+    over_batch(copy, n)
+    return xp
 
 
 def crop(xp, pads, height, width):
@@ -63,14 +75,21 @@ def crop(xp, pads, height, width):
 def im2col(xp, kh, kw, sh, sw, out_h, out_w):
     """Gather receptive fields: xp (N, Hp, Wp, C) -> cols (N*out_h*out_w, kh*kw*C).
 
-    A read-only strided view (N, out_h, out_w, kh, kw, C) of xp is copied once,
-    by the reshape, into the column matrix; xp must already be padded.
+    A read-only strided view (N, out_h, out_w, kh, kw, C) of xp is copied once
+    into a fresh column matrix (never a view of xp, even for a 1x1 stride-1 kernel,
+    so later changes to the caller's array cannot reach a cached copy); xp must
+    already be padded.
     """
     n, _, _, c = xp.shape
     s_n, s_h, s_w, s_c = xp.strides
     patches = as_strided(xp, shape=(n, out_h, out_w, kh, kw, c),
                          strides=(s_n, s_h * sh, s_w * sw, s_h, s_w, s_c), writeable=False)
-    return patches.reshape(n * out_h * out_w, kh * kw * c)
+    cols = np.empty((n, out_h, out_w, kh, kw, c), dtype=xp.dtype)
+
+    def gather(s):
+        cols[s] = patches[s]
+    over_batch(gather, n)
+    return cols.reshape(n * out_h * out_w, kh * kw * c)
 
 
 def col2im(cols, xp_shape, kh, kw, sh, sw, out_h, out_w):
@@ -138,6 +157,13 @@ def col2im_cropped(cols, out, kh, kw, sh, sw, in_h, in_w, pads):
     """
     n, height, width, c = out.shape
     blocks = cols.reshape(n, in_h, in_w, kh, kw, c)
+    over_batch(lambda s: _scatter_cropped(blocks[s], out[s], sh, sw, pads), n)
+    return out
+
+
+def _scatter_cropped(blocks, out, sh, sw, pads):
+    _, in_h, in_w, kh, kw, _ = blocks.shape
+    _, height, width, _ = out.shape
     (top, _), (left, _) = pads
     for a in range(kh):
         r_lo, r_hi, o_r = _tap_range(a, sh, in_h, height, top)
@@ -149,4 +175,3 @@ def col2im_cropped(cols, out, kh, kw, sh, sw, in_h, in_w, pads):
                 continue
             out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh,
                 o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
-    return out

@@ -140,8 +140,18 @@ class _Model:
         return training.to_batch(x, self.dtype)
 
     def compute_gradients(self, x):
-        """forward_backward with the model's own randomness; returns float metrics."""
-        return self.forward_backward(x)
+        """The fit loop's forward_backward: x was validated once for the whole dataset
+        and converted to the model's dtype, so no per-batch checks run here."""
+        return self._forward_backward(x)
+
+    def forward_backward(self, x, eps=None):
+        """Losses of the batch and every layer's grads filled; no parameter changes.
+
+        For the VAE, eps (N, latent_dim) fixes the Sampling noise (a deterministic
+        function for gradient checks); by default it comes from the model's Generator.
+        Returns the metrics: {"total_loss", "reconstruction_loss"[, "kl_loss"]}.
+        """
+        return self._forward_backward(self._check_x(x), eps)
 
     def train_step(self, x):
         """One optimizer step on the batch x; returns the batch's metrics."""
@@ -158,7 +168,7 @@ class _Model:
         seed, when given, restarts the model's Generator (shuffling and eps).
         """
         if seed is not None:
-            self.reseed(seed)
+            self.reseed(check_seed(seed, "seed", f"{type(self).__name__}.fit"))
         return training.fit(self, x, epochs=epochs, batch_size=batch_size,
                             validation_data=validation_data, shuffle=shuffle,
                             initial_epoch=initial_epoch, verbose=verbose, callbacks=callbacks,
@@ -237,14 +247,8 @@ class VAE(_Model):
         t = d_rec.dtype.type
         return metrics, d_rec * t(w), d_mu * t(beta), d_log_var * t(beta)
 
-    def forward_backward(self, x, eps=None):
-        """Losses of the batch and every layer's grads filled; no parameter changes.
-
-        eps (N, latent_dim) fixes the Sampling noise (a deterministic function for
-        gradient checks); by default it is drawn from the model's Generator.
-        Returns {"total_loss", "reconstruction_loss", "kl_loss"}; total = recon + beta*kl.
-        """
-        x = self._check_x(x)
+    def _forward_backward(self, x, eps=None):
+        """total = recon + beta * kl, for a batch already checked and in the model's dtype."""
         z_mean, z_log_var, z = self.encoder.forward(x, training=True, eps=eps)
         x_rec = self.decoder.forward(z, training=True)
         metrics, d_rec, d_mu, d_log_var = self.losses(x, x_rec, z_mean, z_log_var)
@@ -295,9 +299,8 @@ class Autoencoder(_Model):
         return {"total_loss": value, "reconstruction_loss": value}, \
             d_rec * d_rec.dtype.type(self.reconstruction_weight)
 
-    def forward_backward(self, x, eps=None):
-        """Loss of the batch with every layer's grads filled (eps is ignored)."""
-        x = self._check_x(x)
+    def _forward_backward(self, x, eps=None):
+        """The autoencoder has no noise: eps is accepted for a common interface and ignored."""
         x_rec = self.decoder.forward(self.encoder.forward(x, training=True), training=True)
         metrics, d_rec = self._loss(x, x_rec)
         self.encoder.backward(self.decoder.backward(d_rec))

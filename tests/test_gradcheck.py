@@ -130,3 +130,20 @@ def test_check_gradients_validates_its_dicts(rng):
         check_gradients(lambda: 0.0, p, {})
     with pytest.raises(ValueError, match="has shape"):
         check_gradients(lambda: 0.0, p, {"w": np.zeros(4)})
+
+
+def test_an_entry_near_a_kink_is_rechecked_and_passes():
+    # f(w) = sum relu(w): the third entry sits 3e-7 from the kink, inside eps = 1e-6.
+    w = np.array([0.5, -0.7, 3e-7, 1.2])
+    analytic = (w > 0).astype(float)
+    report = check_gradients(lambda: float(np.maximum(w, 0).sum()), {"w": w},
+                             {"w": analytic})
+    assert report.passed and report["w"].rechecked == 1
+    assert "1 rechecked one-sided" in str(report)
+
+
+def test_a_wrong_gradient_fails_at_both_steps():
+    w = np.array([0.5, -0.7, 0.3, 1.2])
+    wrong = np.array([1.0, 0.0, 0.0, 1.0])      # the third entry should be 1
+    report = check_gradients(lambda: float(np.maximum(w, 0).sum()), {"w": w}, {"w": wrong})
+    assert not report.passed and report["w"].rechecked == 1

@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._validation import check_choice
+from ..parallel import over_batch
 from .base import Layer
 
 
@@ -21,15 +22,23 @@ class ReLU(Layer):
         return self._forward(x)
 
     def _forward(self, x, out=None):
-        self.mask = x > 0               # the only thing backward needs
+        self.mask = np.empty(x.shape, dtype=bool)   # the only thing backward needs
+        y = np.empty_like(x) if out is None else out
+
+        def relu(s):
+            np.greater(x[s], 0, out=self.mask[s])
+            np.maximum(x[s], 0, out=y[s])
+        over_batch(relu, x.shape[0])
         self._y_shape = x.shape
-        return np.maximum(x, 0, out=out, dtype=x.dtype)
+        return y
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
     def _backward(self, dy):
-        return dy * self.mask
+        dx = np.empty_like(dy)
+        over_batch(lambda s: np.multiply(dy[s], self.mask[s], out=dx[s]), dy.shape[0])
+        return dx
 
 
 class LeakyReLU(Layer):
