@@ -101,7 +101,10 @@ def binary_crossentropy_from_logits(y_true, logits, reduction="mean"):
     owner = "binary_crossentropy_from_logits"
     reduction = check_choice(reduction, "reduction", REDUCTIONS, owner)
     y, logits = _check_pair(y_true, logits, ("y_true", "logits"), owner)
-    ell = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+    # exp(-|l|) underflows to 0 for |l| > ~100 (float32) or ~745 (float64), which is
+    # exactly right here: log1p(0) = 0. Only that harmless underflow is silenced.
+    with np.errstate(under="ignore"):
+        ell = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
     value, scale = _reduce(ell, reduction)
     # expit has no float16 loop (it returns float64); the cast keeps the input's dtype
     d_logits = expit(logits).astype(logits.dtype, copy=False) - y

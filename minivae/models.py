@@ -5,7 +5,8 @@ VAE, per batch x (N, H, W, C), as the book's train_step:
     z_mean, z_log_var = encoder(x)              heads of one shared body
     z    = z_mean + exp(0.5 * z_log_var) * eps  Sampling, eps ~ N(0, I)
     x'   = decoder(z)
-    R    = w * mean_n mean_pixels BCE(x, x')    the book's w = 500
+    R    = w * mean_n mean_pixels BCE(x, x')    the book's w = 500; from the logits
+                                                behind the sigmoid, as Keras scores it
     KL   = mean_n sum_d -0.5 (1 + z_log_var - z_mean^2 - exp(z_log_var))
     loss = R + beta * KL
 
@@ -15,13 +16,16 @@ finish the chain. `forward_backward` does all of it and fills every layer's
 grads without changing a parameter: the whole model's gradient check uses it.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from . import training
 from ._validation import (check_choice, check_finite, check_float_array, check_generator,
                           check_positive_int, check_real, check_seed)
-from .layers import Dense, Sampling, Sequential
-from .losses import binary_crossentropy, gaussian_kl, mean_squared_error
+from .layers import Dense, Sampling, Sequential, Sigmoid
+from .losses import (binary_crossentropy, binary_crossentropy_from_logits, gaussian_kl,
+                     mean_squared_error)
 
 RECONSTRUCTION_LOSSES = {"bce": binary_crossentropy, "mse": mean_squared_error}
 
@@ -101,6 +105,27 @@ class _Model:
             raise ValueError(f"{type(self).__name__}: encoder and decoder share parameter names "
                              f"{sorted(clash)}; give their layers distinct names")
         return self
+
+    @contextmanager
+    def _scored_decoder(self):
+        """Yields the reconstruction loss for what the decoder returns inside the block.
+
+        Keras scores BCE on a sigmoid layer's output from the logits behind it: no
+        1e-7 clip, and a finite gradient where the sigmoid saturates (the clipped form's
+        is zero there). So when the loss is BCE and the decoder ends in a fused sigmoid,
+        that sigmoid is bypassed inside the block, forward and backward alike, and the
+        loss is taken from the logits. Outside the block the decoder is unchanged.
+        """
+        head = self.decoder.layers[-1] if isinstance(self.decoder, Sequential) else None
+        if self.reconstruction_loss != "bce" or \
+                not isinstance(getattr(head, "activation", None), Sigmoid):
+            yield RECONSTRUCTION_LOSSES[self.reconstruction_loss]
+            return
+        sigmoid, head.activation = head.activation, None
+        try:
+            yield binary_crossentropy_from_logits
+        finally:
+            head.activation = sigmoid
 
     @property
     def input_shape(self):
@@ -237,9 +262,10 @@ class VAE(_Model):
         # One Generator drives shuffling and eps, so one seed fixes a whole run.
         self.encoder.sampling.rng = self.rng
 
-    def losses(self, x, x_rec, z_mean, z_log_var):
-        """(metrics, d_x_rec, d_z_mean, d_z_log_var) for one batch."""
-        rec, d_rec = RECONSTRUCTION_LOSSES[self.reconstruction_loss](x, x_rec)
+    def losses(self, x, out, z_mean, z_log_var, reconstruction_loss):
+        """(metrics, d_out, d_z_mean, d_z_log_var) for one batch; `out` is what the
+        decoder returned inside _scored_decoder (logits or probabilities)."""
+        rec, d_rec = reconstruction_loss(x, out)
         kl, d_mu, d_log_var = gaussian_kl(z_mean, z_log_var)
         w, beta = self.reconstruction_weight, self.beta
         metrics = {"total_loss": float(w * rec + beta * kl),
@@ -250,17 +276,19 @@ class VAE(_Model):
     def _forward_backward(self, x, eps=None):
         """total = recon + beta * kl, for a batch already checked and in the model's dtype."""
         z_mean, z_log_var, z = self.encoder.forward(x, training=True, eps=eps)
-        x_rec = self.decoder.forward(z, training=True)
-        metrics, d_rec, d_mu, d_log_var = self.losses(x, x_rec, z_mean, z_log_var)
-        dz = self.decoder.backward(d_rec)
+        with self._scored_decoder() as loss:
+            out = self.decoder.forward(z, training=True)
+            metrics, d_out, d_mu, d_log_var = self.losses(x, out, z_mean, z_log_var, loss)
+            dz = self.decoder.backward(d_out)
         self.encoder.backward(dz, d_mu, d_log_var)
         return metrics
 
     def test_step(self, x):
         """The book's test_step: the same losses with z sampled, in inference mode."""
         z_mean, z_log_var, z = self.encoder.forward(x, training=False)
-        x_rec = self.decoder.forward(z, training=False)
-        return self.losses(x, x_rec, z_mean, z_log_var)[0]
+        with self._scored_decoder() as loss:
+            out = self.decoder.forward(z, training=False)
+        return self.losses(x, out, z_mean, z_log_var, loss)[0]
 
     def encode(self, x, batch_size=1000):
         """(z_mean, z_log_var), each (N, latent_dim), in inference mode."""
@@ -293,22 +321,26 @@ class Autoencoder(_Model):
         self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
                                                 tuple(RECONSTRUCTION_LOSSES), "Autoencoder")
 
-    def _loss(self, x, x_rec):
-        rec, d_rec = RECONSTRUCTION_LOSSES[self.reconstruction_loss](x, x_rec)
+    def _loss(self, x, out, reconstruction_loss):
+        rec, d_rec = reconstruction_loss(x, out)
         value = float(self.reconstruction_weight * rec)
         return {"total_loss": value, "reconstruction_loss": value}, \
             d_rec * d_rec.dtype.type(self.reconstruction_weight)
 
     def _forward_backward(self, x, eps=None):
         """The autoencoder has no noise: eps is accepted for a common interface and ignored."""
-        x_rec = self.decoder.forward(self.encoder.forward(x, training=True), training=True)
-        metrics, d_rec = self._loss(x, x_rec)
-        self.encoder.backward(self.decoder.backward(d_rec))
+        z = self.encoder.forward(x, training=True)
+        with self._scored_decoder() as loss:
+            metrics, d_out = self._loss(x, self.decoder.forward(z, training=True), loss)
+            dz = self.decoder.backward(d_out)
+        self.encoder.backward(dz)
         return metrics
 
     def test_step(self, x):
-        x_rec = self.decoder.forward(self.encoder.forward(x, training=False), training=False)
-        return self._loss(x, x_rec)[0]
+        z = self.encoder.forward(x, training=False)
+        with self._scored_decoder() as loss:
+            out = self.decoder.forward(z, training=False)
+        return self._loss(x, out, loss)[0]
 
     def encode(self, x, batch_size=1000):
         """z (N, latent_dim), in inference mode."""

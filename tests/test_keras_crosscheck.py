@@ -284,11 +284,6 @@ def test_fashion_vae_loss_and_every_gradient_match_the_books_keras_train_step():
     _compare_vae(ours, enc_k, dec_k, pairs, x, eps)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "minivae's VAE clips the sigmoid's output at 1e-7 before BCE; Keras (3 here; Keras 2's "
-    "backend has the same rule) sees that the prediction came out of a sigmoid and computes "
-    "the BCE from its logits, "
-    "without the clip, so saturated pixels differ in loss and gradient"))
 def test_fashion_vae_matches_keras_when_the_decoder_saturates():
     ours, enc_k, dec_k, pairs = _fashion_pair()
     last, last_k = pairs[-1]
@@ -377,7 +372,8 @@ def test_bce_from_logits_matches_keras():
 def test_keras_bce_reads_the_logits_behind_a_sigmoid_layer():
     """What Keras does with the book's decoder output: BCE from the logits, no clip.
 
-    This is a fact about Keras that the saturated-decoder xfail above rests on:
+    This is the fact about Keras that minivae's models follow (models._scored_decoder)
+    and that the saturated-decoder test above checks end to end:
     a sigmoid layer's output carries its logits, and binary_crossentropy uses them.
     """
     layer = keras.layers.Dense(1, activation="sigmoid", dtype="float64")

@@ -188,3 +188,27 @@ def test_bad_constructor_arguments():
         VAE(Sequential([Flatten()]), dec)
     with pytest.raises(ValueError, match="decoder outputs"):
         Autoencoder(Sequential([Flatten(), Dense(2)]), Sequential([Dense(4)])).build((2, 2, 1))
+
+
+def test_bce_is_scored_from_the_logits_as_keras_does(rng):
+    """A saturated sigmoid (logit +40: p == 1 in float64) must keep a finite loss and a
+    non-zero gradient, as Keras's BCE on a sigmoid's output does; the 1e-7 clip on
+    probabilities would cap the loss and zero the gradient there."""
+    model = tiny_vae(reconstruction_weight=1.0, beta=0.0)
+    head = model.decoder.layers[-1]
+    head.params["bias"][:] = 40.0
+    x = np.zeros((2, 8, 8, 1))
+    eps = rng.standard_normal((2, 2))
+    metrics = model.forward_backward(x, eps=eps)
+    # Direct formula from the logits: BCE(0, sigmoid(l)) = softplus(l) ~ l for l ~ 40.
+    z = model.encoder.encode(x)
+    zz = z[0] + np.exp(0.5 * z[1]) * eps
+    head.activation, sigmoid = None, head.activation
+    logits = model.decoder.forward(zz)
+    head.activation = sigmoid
+    expected = np.logaddexp(0, logits).mean()
+    assert metrics["reconstruction_loss"] == pytest.approx(expected, rel=1e-12)
+    assert metrics["reconstruction_loss"] > 30                  # not capped at -log(1e-7) = 16.1
+    assert np.abs(model.named_grads()["out/bias"]).max() > 0.5  # d/dl mean softplus(l) ~ 1
+    # The decoder itself still outputs probabilities outside the loss.
+    assert isinstance(head.activation, type(sigmoid)) and model.decode(zz).max() <= 1.0

@@ -86,9 +86,10 @@ def test_the_model_stays_finite_at_extreme_log_var(dtype, log_var):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("bias", [-1e4, 1e4])
 def test_bce_stays_finite_when_the_decoder_sigmoid_saturates(dtype, bias):
-    """A final sigmoid pushed to exactly 0 or 1 (logit +-1e4): Keras's clip to
-    [1e-7, 1 - 1e-7] keeps the reconstruction loss finite (-log(1e-7) = 16.1 per pixel
-    at most), and its gradient is zero, not NaN, where it clips."""
+    """A final sigmoid pushed to exactly 0 or 1 (logit +-1e4). The model scores BCE from
+    the logits, as Keras does for a sigmoid's output: the loss is finite (|l| per wrong
+    pixel, not capped by a clip) and the gradient is finite and alive (sigmoid(l) - x),
+    where the clipped form would report 16.1 per pixel and a zero gradient."""
     model = fashion_vae(seed=0, dtype=np.dtype(dtype).name)
     last = model.decoder.layers[-1].params
     last["kernel"][:] = 0
@@ -97,11 +98,12 @@ def test_bce_stays_finite_when_the_decoder_sigmoid_saturates(dtype, bias):
     with np.errstate(all="raise"):
         metrics = model.forward_backward(x)
     per_pixel = metrics["reconstruction_loss"] / model.reconstruction_weight
-    assert np.isfinite(per_pixel) and 0 < per_pixel <= -np.log(np.float32(1e-7)) * 1.0001
+    # softplus(l) - x l with l = +-1e4: 1e4 (1 - x) or 1e4 x, whose mean over uniform
+    # pixels is near 5e3; far beyond the clipped form's 16.1.
+    assert np.isfinite(per_pixel) and 1e3 < per_pixel < 1e4
     for name, grad in model.named_grads().items():
         assert np.all(np.isfinite(grad)), name
-    # every output clipped: no gradient reaches the decoder's last kernel through the BCE
-    assert np.all(model.decoder.layers[-1].grads["kernel"] == 0)
+    assert np.abs(model.decoder.layers[-1].grads["bias"]).max() > 0.1
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
