@@ -25,11 +25,10 @@ CheckpointError while `path` still holds a complete checkpoint.
 import hashlib
 import json
 import os
-import re
-import tempfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._validation import check_nonnegative_int
 
 FORMAT, VERSION = "minivae-checkpoint", 1
@@ -66,52 +65,6 @@ def _collect(model, epoch, history):
     return arrays
 
 
-def _temp_prefix(path):
-    return f".{os.path.basename(path)}.tmp-"
-
-
-def temporary_leftovers(path):
-    """Names of the temporary files that killed writes of `path` left beside it."""
-    folder = os.path.dirname(os.path.abspath(path))
-    # mkstemp's random part is [a-z0-9_]; anchoring on it keeps the temporaries of
-    # another file (say "model.npz.bak") out of the match.
-    pattern = re.compile(re.escape(_temp_prefix(path)) + r"[a-z0-9_]+")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    return sorted(name for name in names if pattern.fullmatch(name))
-
-
-def atomic_write(path, write):
-    """Call write(file) on a temporary file beside `path`, fsync it, then rename it
-    over `path`. On any error the temporary file is removed, `path` is left as it
-    was, and the error propagates. After the rename, temporary files that killed
-    writes of `path` left behind are removed."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(folder)
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-    for name in temporary_leftovers(path):
-        try:
-            os.unlink(os.path.join(folder, name))
-        except OSError:         # already gone, or not ours to remove: harmless either way
-            pass
-    return path
-
-
 def _check_path(path, owner):
     try:
         return os.fspath(path)
@@ -146,20 +99,6 @@ def save(path, model, epoch=None, history=None):
     except OSError as exc:
         raise CheckpointError(f"could not write checkpoint {path!r}: {exc.strerror or exc}; "
                               f"the previous checkpoint, if any, is unchanged") from exc
-
-
-def _fsync_dir(folder):
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def read(path):

@@ -20,7 +20,6 @@ import importlib.resources
 import math
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._validation import as_pair, check_choice, check_positive_int
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -376,21 +376,8 @@ def _locate(source, split, data_dir):
 
 # ----------------------------------------------------------------- download --
 
-def _fsync_dir(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:         # some systems cannot open a folder; the rename still stands
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _download(source, target, base_url, checksums, timeout):
-    """Fetch each missing <stem>.gz into target: temp file, fsync, verify, os.replace."""
+    """Fetch each missing <stem>.gz into target, verified before it is kept (_atomic)."""
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -399,33 +386,27 @@ def _download(source, target, base_url, checksums, timeout):
         if _find_file(target, stem):
             continue
         url = base_url.rstrip("/") + f"/{stem}.gz"
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=target)
-        except OSError as exc:
-            raise DatasetError(f"cannot write into the download folder {target} ({exc})") from exc
-        try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    with urllib.request.urlopen(url, timeout=timeout) as response:
-                        shutil.copyfileobj(response, out, _CHUNK)
-                except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
-                    raise DatasetError(f"could not download {url} into {target} "
-                                       f"({type(exc).__name__}: {exc})") from exc
-                out.flush()
-                os.fsync(out.fileno())
+
+        def fetch(out, url=url):
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    shutil.copyfileobj(response, out, _CHUNK)
+            except (OSError, http.client.HTTPException) as exc:  # URLError is an OSError
+                raise DatasetError(f"could not download {url} into {target} "
+                                   f"({type(exc).__name__}: {exc})") from exc
+
+        def verify(tmp, url=url, stem=stem):
             try:
                 _verify(read_idx(tmp), stem, checksums, url, source.title)
             except DatasetError as exc:
                 raise DatasetError(f"the download of {url} was rejected and removed: "
                                    f"{exc}") from exc
-            os.replace(tmp, target / f"{stem}.gz")
-            _fsync_dir(target)
+
+        try:
+            atomic_write(target / f"{stem}.gz", fetch, verify)
         except OSError as exc:      # fsync or rename failed: disk full, folder gone, ...
             raise DatasetError(f"could not store the download of {url} in {target} "
                                f"({exc})") from exc
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
 
 
 # ------------------------------------------------------------------ loaders --

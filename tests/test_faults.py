@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minivae import checkpoint
+from minivae._atomic import temporary_leftovers
 from minivae.architectures import fashion_vae
 from minivae.checkpoint import CheckpointCallback, CheckpointError
 from minivae.cli import main
@@ -99,14 +100,14 @@ def test_sigkill_while_saving_never_loses_or_corrupts_the_checkpoint(tmp_path, h
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=PATIENCE)
         assert proc.returncode == -signal.SIGKILL
-        leftovers = checkpoint.temporary_leftovers(path)
+        leftovers = temporary_leftovers(path)
         assert len(leftovers) <= 1, leftovers      # earlier kills' files were cleaned up
         mid_write += len(leftovers)
         model = checkpoint.load(path)
         assert model.epoch >= first + 1
         np.testing.assert_array_equal(model.named_params()["z_mean/bias"], model.epoch)
     checkpoint.save(path, fashion_vae(seed=0), epoch=1)
-    assert checkpoint.temporary_leftovers(path) == []
+    assert temporary_leftovers(path) == []
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]
     print(f"{kills} kills, {mid_write} mid-write (temporary file left), "
           f"{kills - mid_write} between writes; median save {np.median(durations):.3f} s")
@@ -185,7 +186,7 @@ def test_killed_runs_resume_to_the_same_weights_and_history(tmp_path, hermetic_e
     history = json.loads((straight / "history.json").read_text())
     assert len(history["total_loss"]) == 3
     assert_same_run(straight, killed)
-    assert checkpoint.temporary_leftovers(ckpt) == []
+    assert temporary_leftovers(ckpt) == []
     print(f"killed after epochs {epochs_at_kill}; resumed twice to the uninterrupted result")
 
 
@@ -212,7 +213,7 @@ def test_divergence_mid_run_keeps_the_last_good_checkpoint_byte_for_byte(tmp_pat
                   callbacks=[CheckpointCallback(path), poison])
     assert path.read_bytes() == good["bytes"]
     assert checkpoint.load(path).epoch == 1
-    assert checkpoint.temporary_leftovers(path) == []
+    assert temporary_leftovers(path) == []
 
 
 def hide_real_data(monkeypatch, home):

@@ -17,8 +17,8 @@ so <Conv2D(x), y> == <x, Conv2DTranspose(y)> when both share W and have no bias.
 """
 
 from .._validation import as_pair, check_choice, check_positive_int
-from ..im2col import (col2im, col2im_cropped, conv_output_length, conv_transpose_output_length,
-                      crop, im2col, pad, padding_amounts, tap_spread, tap_sum)
+from ..im2col import (col2im_cropped, conv_output_length, conv_transpose_output_length, crop,
+                      im2col, pad, padding_amounts, tap_spread, tap_sum)
 from .activations import activation_name, get_activation
 from .base import Layer
 from .initializers import glorot_uniform

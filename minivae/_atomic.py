@@ -1,0 +1,75 @@
+"""Atomic, durable file writes: the one mechanism checkpoints, history.json and
+dataset downloads share.
+
+write(file) fills a temporary file beside the target; it is flushed, fsync'ed,
+optionally verified, then renamed over the target and the folder fsync'ed. A
+crash at any moment leaves the old file or the new one, never a mixture. A
+process killed mid-write leaves `.<name>.tmp-<random>` behind; nothing reads it,
+and the next successful write of the same target removes it.
+"""
+
+import os
+import re
+import tempfile
+
+
+def _temp_prefix(path):
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def temporary_leftovers(path):
+    """Names of the temporary files that killed writes of `path` left beside it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    # mkstemp's random part is [a-z0-9_]; anchoring on it keeps the temporaries of
+    # another file (say "model.npz.bak") out of the match.
+    pattern = re.compile(re.escape(_temp_prefix(path)) + r"[a-z0-9_]+")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return sorted(name for name in names if pattern.fullmatch(name))
+
+
+def fsync_dir(folder):
+    """Make a rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write, verify=None):
+    """Call write(file) on a temporary file beside `path`, fsync it, call verify(tmp_path)
+    if given, then rename it over `path`. On any error (from write, verify or the file
+    system) the temporary file is removed, `path` is left as it was, and the error
+    propagates. After the rename, leftovers of killed writes of `path` are removed."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if verify is not None:
+            verify(tmp)
+        os.replace(tmp, path)
+        tmp = None
+        fsync_dir(folder)
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    for name in temporary_leftovers(path):
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:         # already gone, or not ours to remove: harmless either way
+            pass
+    return path
