@@ -13,6 +13,10 @@ import time
 import numpy as np
 
 EXIT_ERROR, EXIT_GRADCHECK_FAILED = 2, 1
+# Whole-model tolerances (docs/gradcheck.md): the VAE's measured worst is ~5e-6; the
+# autoencoder's loss ~0.7 against encoder gradients ~1e-6 puts the central-difference
+# rounding floor near 1.5e-4 of the gradient's scale.
+GRADCHECK_RTOL = {"vae": 1e-5, "ae": 3e-4}
 
 
 class CLIError(Exception):
@@ -45,7 +49,7 @@ def _build_model(args):
 
 
 def write_json(path, obj):
-    from .checkpoint import atomic_write
+    from ._atomic import atomic_write
     data = (json.dumps(obj, indent=2) + "\n").encode()
     atomic_write(path, lambda f: f.write(data))
 
@@ -183,10 +187,10 @@ def cmd_gradcheck(args):
             value[:] = 0.1 * rng.standard_normal(value.shape)
     x = rng.uniform(0.05, 0.95, size=(args.batch_size, *model.input_shape))
     eps = rng.standard_normal((args.batch_size, args.latent_dim))
-    report = check_model(model, x, eps=eps, rtol=args.rtol, max_entries=args.max_entries,
-                         rng=rng)
+    rtol = args.rtol if args.rtol is not None else GRADCHECK_RTOL[args.model]
+    report = check_model(model, x, eps=eps, rtol=rtol, max_entries=args.max_entries, rng=rng)
     print(report)
-    print(f"worst relative error {report.worst():.2e} (tolerance {args.rtol:g}): "
+    print(f"worst relative error {report.worst():.2e} (tolerance {rtol:g}): "
           f"{'PASSED' if report.passed else 'FAILED'}")
     return 0 if report.passed else EXIT_GRADCHECK_FAILED
 
@@ -262,8 +266,10 @@ def build_parser():
     g.add_argument("--latent-dim", type=int, default=2)
     g.add_argument("--batch-size", type=int, default=2)
     g.add_argument("--max-entries", type=int, default=8, help="entries checked per array")
-    g.add_argument("--rtol", type=float, default=1e-5,
-                   help="pass when max|a-n| / max|a| <= RTOL (default 1e-5)")
+    g.add_argument("--rtol", type=float, default=None,
+                   help="pass when max|a-n| / max|a| <= RTOL (default 1e-5 for the VAE, 3e-4 "
+                   "for the autoencoder, whose tiny encoder gradients meet the rounding "
+                   "floor of central differences: docs/gradcheck.md)")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=cmd_gradcheck)
     return p
@@ -277,8 +283,14 @@ def main(argv=None):
     try:
         return args.run(args)
     except (CLIError, CheckpointError, DatasetError, TrainingDiverged, ValueError, TypeError,
-            OSError) as exc:
-        print(f"minivae {args.command}: error: {exc}", file=sys.stderr)
+            OSError, MemoryError) as exc:
+        # One line however many the message has (not finding the data lists every folder).
+        message = ""
+        for line in str(exc).splitlines():
+            line = " ".join(line.split()).removeprefix("- ")
+            if line:
+                message += (" " if message.endswith(":") else "; ") + line if message else line
+        print(f"minivae {args.command}: error: {message or type(exc).__name__}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"minivae {args.command}: interrupted", file=sys.stderr)

@@ -18,6 +18,14 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture
+def no_real_data(tmp_path, monkeypatch):
+    """Hide every copy of Fashion-MNIST, in this process, so the CLI must fall back to the sample."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MINIVAE_DATA", raising=False)
+    monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", "1")
+
+
 @pytest.fixture(scope="session")
 def hermetic_env(tmp_path_factory):
     """Environment for `python -m minivae` subprocesses that must not find real data.

@@ -223,11 +223,6 @@ def hide_real_data(monkeypatch, home):
     monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", "1")
 
 
-@pytest.fixture
-def no_real_data(tmp_path, monkeypatch):
-    hide_real_data(monkeypatch, tmp_path / "home")
-
-
 SMALL = ["--limit", "100", "--batch-size", "50", "--quiet"]
 
 
