@@ -1,4 +1,5 @@
-"""The command line: `minivae train | sample | reconstruct | evaluate | gradcheck`.
+"""The command line: `minivae train | sample | reconstruct | evaluate | gradcheck`,
+and beyond the book `compare | sweep | interpolate`.
 
 Every failure the user can cause (missing data, a bad checkpoint, wrong flags,
 divergence) ends as one line on stderr and a non-zero exit, never a traceback.
@@ -167,10 +168,28 @@ def cmd_reconstruct(args):
 
 
 def cmd_evaluate(args):
+    from . import evaluation
+    from .models import VAE
     model, data = _load(args.checkpoint), _test_data(args)
     if args.seed is not None:
         model.reseed(args.seed)
-    metrics = model.evaluate(data.images, batch_size=args.batch_size)
+    x = data.images[:args.limit]
+    metrics = model.evaluate(x, batch_size=args.batch_size)
+    report = {"losses": metrics}
+    if isinstance(model, VAE) and model.reconstruction_loss == "bce":
+        started = time.perf_counter()
+        summary = evaluation.summarize(model, x, iwae_k=args.iwae_k, iwae_limit=args.iwae_limit,
+                                       rng=np.random.default_rng(args.seed or 0))
+        summary["seconds"] = round(time.perf_counter() - started, 1)
+        report.update(summary)
+        print(evaluation.format_summary(summary))
+    else:
+        print(f"minivae: {args.checkpoint} holds an {type(model).__name__}; a likelihood bound "
+              f"needs a VAE with a Bernoulli decoder, so only its losses are shown",
+              file=sys.stderr)
+    report["dataset"] = "embedded sample" if data.is_sample else data.source
+    if args.json:
+        write_json(args.json, report)
     print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
     return 0
 
@@ -193,6 +212,98 @@ def cmd_gradcheck(args):
     print(f"worst relative error {report.worst():.2e} (tolerance {rtol:g}): "
           f"{'PASSED' if report.passed else 'FAILED'}")
     return 0 if report.passed else EXIT_GRADCHECK_FAILED
+
+
+# ------------------------------------------------------- beyond the book --
+
+def _analysis_data(args):
+    """Training images and labels, and held-out images, as `minivae train` chooses them."""
+    x_train, y_train, x_val, y_val, train = _training_data(args)
+    if args.limit is not None:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+        x_val, y_val = x_val[:args.limit], y_val[:args.limit]
+    return x_train, y_train, x_val, y_val, train
+
+
+def cmd_compare(args):
+    from . import analysis, checkpoint, plotting
+    if not all(r > 0 for r in args.radius):         # refused before the long training
+        raise CLIError(f"--radius must be positive, got {args.radius}")
+    x, y, _, _, train = _analysis_data(args)
+    os.makedirs(args.out, exist_ok=True)
+    started = time.perf_counter()
+    models = analysis.train_pair(x, epochs=args.epochs, latent_dim=args.latent_dim,
+                                 seed=args.seed, verbose=0 if args.quiet else 1)
+    trained = time.perf_counter() - started
+    result = analysis.compare_latent_spaces(models, x, radius=args.radius, seed=args.seed)
+    shown = np.random.default_rng(args.seed).permutation(len(x))[:args.scatter]
+    panels = []
+    for name, title in (("autoencoder", "autoencoder"), ("vae", "VAE")):
+        checkpoint.save(os.path.join(args.out, f"{name}.npz"), models[name], epoch=args.epochs)
+        r = result[name]
+        gaps = ", ".join(f"{100 * s:.0f}% (r = {k})" for k, s in r["report"]["gap_share"].items())
+        panels.append({"title": f"{title}: gaps {gaps}\nKL(Gaussian fit || N(0, I)) = "
+                                f"{r['report']['gaussian_fit_kl']:.3g}",
+                       "codes": r["codes"][shown], "labels": y[shown], "points": r["points"],
+                       "images": r["images"]})
+    figure = plotting.plot_compare(panels, os.path.join(args.out, "compare.png"),
+                                   class_names=train.classes)
+    report = {"dataset": "embedded sample" if train.is_sample else train.source,
+              "images": len(x), "epochs": args.epochs, "latent_dim": args.latent_dim,
+              "seed": args.seed, "radius_units": "standard deviations of each latent axis",
+              "region": f"per axis, percentiles {analysis.DEFAULT_TRIM:g} to "
+                        f"{100 - analysis.DEFAULT_TRIM:g} of the codes",
+              "training_seconds": round(trained, 1),
+              **{name: result[name]["report"] for name in result}}
+    write_json(os.path.join(args.out, "compare.json"), report)
+    if not args.quiet:
+        for name in result:
+            rep = result[name]["report"]
+            gaps = "  ".join(f"r={k}: {100 * v:.1f}%" for k, v in rep["gap_share"].items())
+            print(f"{name:<12} gaps {gaps}   KL(Gaussian fit || N(0, I)) "
+                  f"{rep['gaussian_fit_kl']:.3f}   mean {np.round(rep['mean'], 2).tolist()}  "
+                  f"std {np.round(rep['std'], 2).tolist()}")
+        print(f"wrote {figure} and compare.json, autoencoder.npz, vae.npz beside it")
+    return 0
+
+
+def cmd_sweep(args):
+    from . import analysis, plotting
+    x, _, x_val, _, train = _analysis_data(args)
+    started = time.perf_counter()
+    points = analysis.sweep(x, x_val, args.beta, epochs=args.epochs, latent_dim=args.latent_dim,
+                            seed=args.seed, verbose=0 if args.quiet else 1)
+    seconds = time.perf_counter() - started
+    os.makedirs(args.out, exist_ok=True)
+    figure = plotting.plot_rate_distortion(points, os.path.join(args.out, "sweep.png"))
+    rows = [{k: v for k, v in p.items() if k != "samples"} for p in points]
+    write_json(os.path.join(args.out, "sweep.json"),
+               {"dataset": "embedded sample" if train.is_sample else train.source,
+                "train_images": len(x), "eval_images": len(x_val), "epochs": args.epochs,
+                "seconds": round(seconds, 1), "points": rows})
+    if not args.quiet:
+        print(f"{'beta':>8} {'rate (KL)':>10} {'distortion':>11} {'ELBO':>9} {'active':>7}")
+        for p in rows:
+            print(f"{p['beta']:8g} {p['rate']:10.2f} {p['distortion']:11.2f} {p['elbo']:9.2f} "
+                  f"{p['active_units']:7d}")
+        print(f"wrote {figure} and sweep.json beside it")
+    return 0
+
+
+def cmd_interpolate(args):
+    from . import analysis, plotting
+    model, data = _load(args.checkpoint), _test_data(args)
+    for flag, index in (("--index-a", args.index_a), ("--index-b", args.index_b)):
+        if not 0 <= index < len(data):
+            raise CLIError(f"{flag} must lie in [0, {len(data) - 1}], got {index}")
+    x_a, x_b = data.images[[args.index_a, args.index_b]].astype(np.float32) / 255
+    images, _ = analysis.interpolation_images(model, x_a, x_b,
+                                              steps=args.steps, spherical=args.spherical)
+    names = [data.classes[data.labels[i]] for i in (args.index_a, args.index_b)]
+    title = (f"{'spherical' if args.spherical else 'linear'} path from test image "
+             f"{args.index_a} ({names[0]}) to {args.index_b} ({names[1]})")
+    print(plotting.plot_interpolation(images, args.out, title=title))
+    return 0
 
 
 # -------------------------------------------------------------------- parser --
@@ -251,12 +362,74 @@ def build_parser():
     r.add_argument("--out", default="reconstructions.png")
     r.set_defaults(run=cmd_reconstruct)
 
-    e = sub.add_parser("evaluate", help="the three losses on the test set, as JSON")
+    e = sub.add_parser("evaluate", help="the ELBO, IWAE bounds and latent diagnostics on "
+                       "the test set", description="Prints the ELBO (nats per image and bits "
+                       "per dimension), the importance-weighted bounds, the KL per latent "
+                       "dimension and the active units (docs/evaluation.md), then the book's "
+                       "three losses as one JSON line.")
     e.add_argument("checkpoint")
     e.add_argument("--data-dir")
     e.add_argument("--batch-size", type=int, default=100)
     e.add_argument("--seed", type=int, default=None, help="fix the sampling noise")
+    e.add_argument("--limit", type=_positive, metavar="N", help="use the first N test images")
+    e.add_argument("--iwae-k", type=_positive, nargs="*", default=[1, 10, 100], metavar="K",
+                   help="samples per image of the IWAE bounds (default 1 10 100; none: skip)")
+    e.add_argument("--iwae-limit", type=_positive, default=1000, metavar="N",
+                   help="IWAE on the first N images (default 1000): it costs max(K) decodes "
+                   "per image, where the ELBO costs one")
+    e.add_argument("--json", metavar="PATH", help="also write everything to PATH as JSON")
     e.set_defaults(run=cmd_evaluate)
+
+    c = sub.add_parser("compare", help="train an autoencoder and a VAE, compare latent spaces",
+                       description="Trains the book's autoencoder and VAE on the same data and "
+                       "writes OUT/compare.png (both latent scatters; images decoded from points "
+                       "drawn uniformly over the region the codes occupy), OUT/compare.json "
+                       "(the share of that region farther than r from any code, and the KL of a "
+                       "Gaussian fitted to the codes from N(0, I)) and both checkpoints.")
+    c.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files (searched first)")
+    c.add_argument("--epochs", type=_positive, default=5, help="per model (default 5)")
+    c.add_argument("--latent-dim", type=_positive, default=2, help="default 2")
+    c.add_argument("--out", default="runs/compare", help="default runs/compare")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--limit", type=_positive, metavar="N", help="train on the first N images")
+    c.add_argument("--radius", type=float, nargs="+", default=[0.25, 0.5], metavar="R",
+                   help="gap radii in standard deviations of each latent axis (default 0.25 0.5)")
+    c.add_argument("--scatter", type=_positive, default=5000, metavar="N",
+                   help="codes drawn in each scatter (default 5000)")
+    c.add_argument("--no-sample", action="store_true",
+                   help="fail instead of falling back to the embedded sample")
+    c.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    c.set_defaults(run=cmd_compare)
+
+    w = sub.add_parser("sweep", help="one VAE per beta: the rate-distortion curve",
+                       description="Trains one VAE per beta (the weight of the KL against the "
+                       "summed pixel log-likelihood, so beta 1 is the true ELBO and the book's "
+                       "loss is beta 2.048) and writes OUT/sweep.png (distortion against rate, "
+                       "samples of each model) and OUT/sweep.json.")
+    w.add_argument("--beta", type=float, nargs="+", default=[0.5, 1.0, 2.0, 4.0],
+                   help="default 0.5 1 2 4")
+    w.add_argument("--epochs", type=_positive, default=3, help="per model (default 3)")
+    w.add_argument("--latent-dim", type=_positive, default=2, help="default 2")
+    w.add_argument("--out", default="runs/sweep", help="default runs/sweep")
+    w.add_argument("--limit", type=_positive, metavar="N",
+                   help="the first N training and N held-out images")
+    w.add_argument("--data-dir")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--no-sample", action="store_true",
+                   help="fail instead of falling back to the embedded sample")
+    w.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    w.set_defaults(run=cmd_sweep)
+
+    i = sub.add_parser("interpolate", help="decode the path between two test images' codes")
+    i.add_argument("checkpoint")
+    i.add_argument("--index-a", type=int, default=0, help="first test image (default 0)")
+    i.add_argument("--index-b", type=int, default=1, help="last test image (default 1)")
+    i.add_argument("--steps", type=int, default=10, help="images in the strip (default 10)")
+    i.add_argument("--spherical", action="store_true",
+                   help="a great-circle path (slerp) instead of a straight line")
+    i.add_argument("--data-dir")
+    i.add_argument("--out", default="interpolation.png")
+    i.set_defaults(run=cmd_interpolate)
 
     g = sub.add_parser("gradcheck", help="finite-difference check of the whole model",
                        description="Builds the book's model in float64 and compares every "

@@ -13,14 +13,6 @@ from minivae.cli import main
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def no_real_data(tmp_path, monkeypatch):
-    """Hide every copy of Fashion-MNIST so the CLI must fall back to the sample."""
-    monkeypatch.setattr(datasets, "SYSTEM_DATA_ROOT", tmp_path / "no-system-data")
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MINIVAE_DATA", raising=False)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One 1-epoch run on the sample, shared by the tests that only read its output."""
@@ -72,7 +64,7 @@ def test_sample_reconstruct_evaluate(trained, tmp_path, no_real_data, capsys):
     assert main(["reconstruct", ckpt, "-n", "6", "--out", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").read_bytes()[:8] == PNG
     capsys.readouterr()
-    assert main(["evaluate", ckpt, "--seed", "0"]) == 0
+    assert main(["evaluate", ckpt, "--seed", "0", "--limit", "50", "--iwae-k", "1", "3"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(metrics) == {"total_loss", "reconstruction_loss", "kl_loss"}
 
