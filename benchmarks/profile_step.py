@@ -132,6 +132,8 @@ def fixed_batch():
 def build():
     from minivae.architectures import fashion_vae
     from minivae.optimizers import Adam
+    from minivae._malloc import reuse_freed_memory
+    reuse_freed_memory()                     # as fit() does before its first step
     return fashion_vae(seed=0).compile(Adam(learning_rate=5e-4))
 
 

@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 from . import evaluation
 from ._validation import check_finite, check_float_array, check_positive_int
 from .architectures import fashion_autoencoder, fashion_vae
-from .models import VAE
+from .models import PREDICT_BATCH, VAE
 from .optimizers import Adam
 
 LEARNING_RATE, BATCH_SIZE = 5e-4, 100           # the book's
@@ -31,7 +31,7 @@ def _codes_array(z, owner, min_rows=2):
     return z.astype(np.float64, copy=False)
 
 
-def latent_codes(model, x, batch_size=1000):
+def latent_codes(model, x, batch_size=PREDICT_BATCH):
     """Where the encoder puts each image: z_mean (VAE) or z (autoencoder), (N, d) float64."""
     z = model.encode(x, batch_size=batch_size)
     return np.asarray(z[0] if isinstance(model, VAE) else z, dtype=np.float64)

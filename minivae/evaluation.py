@@ -26,7 +26,7 @@ from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
 from .losses import EPSILON, binary_crossentropy_from_logits
 from .models import VAE
 
-DEFAULT_BATCH = 500          # latent points decoded at once: ~0.6 GB of im2col at 32x32
+DEFAULT_BATCH = 100          # latent points decoded at once (models.PREDICT_BATCH)
 ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
 
 

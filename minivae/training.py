@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from ._malloc import reuse_freed_memory
 from ._validation import (check_choice, check_finite, check_nonnegative_int,
                           check_positive_int)
 
@@ -167,6 +168,7 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                            f"model.compile(Adam(learning_rate=5e-4))")
     epochs = check_positive_int(epochs, "epochs", owner)
     batch_size = check_positive_int(batch_size, "batch_size", owner)
+    reuse_freed_memory()            # each step's buffers reused, not faulted in again (_malloc)
     initial_epoch = check_nonnegative_int(initial_epoch, "initial_epoch", owner)
     if initial_epoch > epochs:
         raise ValueError(f"{owner}: initial_epoch must lie in [0, epochs={epochs}], "
