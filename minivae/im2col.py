@@ -52,17 +52,37 @@ def padding_amounts(height, width, kh, kw, sh, sw, padding):
     return (0, 0), (0, 0)
 
 
+def padded_empty(shape, pads, dtype):
+    """An (N, H + top + bottom, W + left + right, C) array whose padding is zero.
+
+    Returns (xp, inner): `inner` is the H x W window the caller fills. Only the
+    borders are written here, so the window costs one pass, not a zero fill and then
+    a copy.
+    """
+    (top, bottom), (left, right) = pads
+    n, h, w, c = shape
+    xp = np.empty((n, h + top + bottom, w + left + right, c), dtype=dtype)
+    if top or bottom or left or right:
+        def zero(s):
+            part = xp[s]
+            part[:, :top] = 0
+            part[:, top + h:] = 0
+            part[:, top:top + h, :left] = 0
+            part[:, top:top + h, left + w:] = 0
+        over_batch(zero, n)
+    return xp, xp[:, top:top + h, left:left + w]
+
+
 def pad(x, pads):
     """Zero-pad the two spatial axes of an NHWC array; no copy when pads are all zero."""
     (top, bottom), (left, right) = pads
     if top == bottom == left == right == 0:
         return x
-    n, h, w, c = x.shape
-    xp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=x.dtype)
+    xp, inner = padded_empty(x.shape, pads, x.dtype)
 
     def copy(s):
-        xp[s, top:top + h, left:left + w, :] = x[s]
-    over_batch(copy, n)
+        inner[s] = x[s]
+    over_batch(copy, x.shape[0])
     return xp
 
 
@@ -175,3 +195,36 @@ def _scatter_cropped(blocks, out, sh, sw, pads):
                 continue
             out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh,
                 o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
+
+
+# The phase form of a transposed convolution (docs/conv.md, "Phases"). Along one axis,
+# output o = s*i + a - before for input i and tap a. Writing o + before = s*q + r, row o
+# is phase r of block q, and it gathers the taps a = r + s*t (t = 0, 1, ...) from the
+# inputs i = q - t. So each phase is a stride-1 correlation over blocks, and the s*s
+# phases interleave into the output without overlap: no scatter-add at all.
+
+def phase_geometry(n, k, s, before, length):
+    """One axis of the phase form: (window, blocks, (pad_lo, pad_hi), offset).
+
+    Every phase reads inputs q - window + 1 .. q for its block q, window = ceil(k/s).
+    `blocks` blocks cover the outputs [0, length). Padded by pad_lo zeros before and
+    pad_hi after, the input's row j + d is the one block j reads at window position d
+    (tap t = window - 1 - d). Row s*j + r of the blocked output is output row
+    s*j + r - offset.
+    """
+    window = -(-k // s)
+    q_lo, q_hi = before // s, (length - 1 + before) // s
+    return window, q_hi - q_lo + 1, (window - 1 - q_lo, q_hi - (n - 1)), before - s * q_lo
+
+
+def phase_taps(r, k, s, window):
+    """[(window position d, tap a)] for every tap of phase r: a = r + s*t < k, d = window-1-t."""
+    return [(window - 1 - t, r + s * t) for t in range(max(0, -(-(k - r) // s)))]
+
+
+def phase_rows(r, s, offset, length, blocks):
+    """Blocks j whose phase-r row s*j + r - offset lies in [0, length): (j_lo, j_hi, o_lo)."""
+    j_lo = max(0, -(-(offset - r) // s))
+    j_hi = min(blocks, (length - 1 + offset - r) // s + 1)
+    return j_lo, j_hi, s * j_lo + r - offset
+

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minivae.im2col import (col2im, col2im_cropped, conv_output_length,
-                            conv_transpose_output_length, crop, im2col, same_padding, tap_spread,
-                            tap_sum)
+                            conv_transpose_output_length, crop, im2col, pad, padded_empty,
+                            same_padding, tap_spread, tap_sum)
 from tests.reference import tf_same_pads
 
 
@@ -121,3 +121,15 @@ def test_col2im_cropped_equals_crop_of_col2im(g, top, bottom, left, right):
     # The same additions in the same order per element, minus the clipped ones: ~1 ulp.
     np.testing.assert_allclose(got, crop(full, pads, height, width) + bias, rtol=1e-13,
                                atol=1e-13)
+
+
+def test_padded_empty_zeroes_only_the_border_and_pad_fills_the_window():
+    x = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2) + 1
+    pads = ((1, 2), (0, 3))
+    xp, inner = padded_empty(x.shape, pads, x.dtype)
+    assert xp.shape == (2, 6, 7, 2) and inner.shape == x.shape
+    assert np.shares_memory(xp, inner)
+    inner[...] = x
+    np.testing.assert_array_equal(xp, np.pad(x, ((0, 0), (1, 2), (0, 3), (0, 0))))
+    np.testing.assert_array_equal(pad(x, pads), xp)
+    assert pad(x, ((0, 0), (0, 0))) is x

@@ -76,7 +76,7 @@ def _algorithms(cls):
         return [None]
     layer = cls(1, 1)
     found = [None]
-    for name in ("im2col", "taps"):
+    for name in ("im2col", "taps", "scatter", "phase"):
         try:
             layer.algorithm = name
             found.append(name)

@@ -35,8 +35,8 @@ class ReLU(Layer):
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy):
-        dx = np.empty_like(dy)
+    def _backward(self, dy, out=None):
+        dx = np.empty_like(dy) if out is None else out
         over_batch(lambda s: np.multiply(dy[s], self.mask[s], out=dx[s]), dy.shape[0])
         return dx
 
@@ -68,8 +68,8 @@ class LeakyReLU(Layer):
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy):
-        return np.where(self.mask, dy, dy * dy.dtype.type(self.negative_slope))
+    def _backward(self, dy, out=None):
+        return _into(np.where(self.mask, dy, dy * dy.dtype.type(self.negative_slope)), out)
 
     def get_config(self):
         return {"name": self.name, "negative_slope": self.negative_slope}
@@ -92,8 +92,17 @@ class Sigmoid(Layer):
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy):
-        return dy * self.y * (1 - self.y)
+    def _backward(self, dy, out=None):
+        return _into(dy * self.y * (1 - self.y), out)
+
+
+def _into(dx, out):
+    """`_backward(dy, out)` writes its result into `out` when one is given (a padded buffer's
+    interior, say); ReLU, the activation the book's layers fuse, writes there directly."""
+    if out is None:
+        return dx
+    out[...] = dx
+    return out
 
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid}

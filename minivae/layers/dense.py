@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..blas import matmul
 from .._validation import check_positive_int
 from .activations import activation_name, get_activation
 from .base import Layer
@@ -32,7 +33,7 @@ class Dense(Layer):
 
     def forward(self, x, training=True):
         self.x = self._check_input(x)                           # cached for dW
-        y = self.x @ self.params["kernel"]
+        y = matmul(self.x, self.params["kernel"])
         y += self.params["bias"]
         self._y_shape = y.shape
         return y if self.activation is None else self.activation._forward(y)
@@ -41,11 +42,11 @@ class Dense(Layer):
         dy = self._check_grad(dy)
         if self.activation is not None:
             dy = self.activation._backward(dy)
-        self.grads["kernel"] = self.x.T @ dy
+        self.grads["kernel"] = matmul(self.x.T, dy)
         self.grads["bias"] = dy.sum(axis=0)
         if not self.input_gradient:
             return None
-        return dy @ self.params["kernel"].T
+        return matmul(dy, self.params["kernel"].T)
 
     def get_config(self):
         return {"name": self.name, "units": self.units,
