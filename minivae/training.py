@@ -82,17 +82,18 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         eta = elapsed / step * (self.steps - step)
         bar = "=" * int(20 * step / self.steps)
+        # \x1b[K clears what a longer previous line left to the right of this one
         print(f"\r{step}/{self.steps} [{bar:<20}] {elapsed:.0f}s ETA {eta:.0f}s - "
-              f"{self._fmt(logs)}", end="", file=self.stream, flush=True)
+              f"{self._fmt(logs)}\x1b[K", end="", file=self.stream, flush=True)
 
     def close(self, logs):
         if not self.verbose:
             return
         elapsed = time.perf_counter() - self.start
         per_step = 1000 * elapsed / self.steps
-        prefix = "\r" if self.live else ""
+        prefix, suffix = ("\r", "\x1b[K") if self.live else ("", "")
         print(f"{prefix}{self.steps}/{self.steps} - {elapsed:.1f}s {per_step:.0f}ms/step - "
-              f"{self._fmt(logs)}", file=self.stream, flush=True)
+              f"{self._fmt(logs)}{suffix}", file=self.stream, flush=True)
 
 
 def _check_finite_step(metrics, grads, epoch, batch):
@@ -117,11 +118,19 @@ def run_epoch(model, x, batch_size, rng, epoch, progress):
     sums = {}
     index = batches(len(x), batch_size, rng)
     for b, idx in enumerate(index):
+        # The forward pass moves state (BatchNormalization's moving statistics) before the
+        # check below can refuse the batch; a copy lets a refused batch leave no trace.
+        state = {k: v.copy() for k, v in model.named_state().items()}
         # No overflow warnings from numpy: the check below reports a non-finite loss or
         # gradient itself, naming the epoch and batch, which a warning would not.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             metrics = model.compute_gradients(to_batch(x[idx], model.dtype))
-        _check_finite_step(metrics, model.named_grads(), epoch, b)
+        try:
+            _check_finite_step(metrics, model.named_grads(), epoch, b)
+        except TrainingDiverged:
+            for k, v in model.named_state().items():
+                v[...] = state[k]
+            raise
         model.optimizer.apply_gradients(model.named_params(), model.named_grads())
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v

@@ -216,6 +216,31 @@ def test_divergence_mid_run_keeps_the_last_good_checkpoint_byte_for_byte(tmp_pat
     assert temporary_leftovers(path) == []
 
 
+def test_a_refused_batch_leaves_batchnorm_moving_statistics_untouched():
+    """The forward pass updates BatchNormalization's moving mean and variance before the
+    divergence check sees the loss; fit puts them back, so the refused batch leaves no
+    trace in the state a checkpoint would save."""
+    from minivae.layers import BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten
+    from minivae.layers import Reshape, Sequential
+    from minivae.models import VAE, GaussianEncoder
+    encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same"), BatchNormalization(),
+                               Flatten()], 2)
+    decoder = Sequential([Dense(16), Reshape((4, 4, 1)),
+                          Conv2DTranspose(1, 3, strides=2, padding="same",
+                                          activation="sigmoid")])
+    model = VAE(encoder, decoder, rng=np.random.default_rng(0))
+    model.build((8, 8, 1), rng=np.random.default_rng(0)).compile(Adam())
+    x = np.random.default_rng(1).uniform(size=(20, 8, 8, 1)).astype(np.float32)
+    model.fit(x[:10], epochs=1, batch_size=10, verbose=0)
+    before = {k: v.copy() for k, v in model.named_state().items()}
+    assert before and all(np.any(v != 0) and np.all(np.isfinite(v)) for v in before.values())
+    x[10:] = np.finfo(np.float32).max                    # finite input, overflowing forward
+    with pytest.raises(TrainingDiverged, match="epoch 1, batch 1"):
+        model.fit(x[10:], epochs=1, batch_size=10, verbose=0)
+    for k, v in model.named_state().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
 def hide_real_data(monkeypatch, home):
     """In-process runs of the CLI on the embedded sample (the variables are read per call)."""
     monkeypatch.setenv("HOME", str(home))

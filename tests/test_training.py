@@ -99,3 +99,20 @@ def test_history_append():
     h = History()
     h.append(0, {"total_loss": np.float32(2.0)})
     assert h.history == {"total_loss": [2.0]} and type(h.history["total_loss"][0]) is float
+
+
+def test_live_progress_redraws_one_line_and_clears_what_a_longer_one_left():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    progress = Progress(steps=2, epoch=0, epochs=1, verbose=1, stream=out)
+    progress.update(1, {"total_loss": 123456.0})
+    progress.update(2, {"total_loss": 1.0})          # shorter than the line before
+    progress.close({"total_loss": 1.0})
+    lines = out.getvalue().split("\n")
+    assert lines[0] == "Epoch 1/1" and lines[-1] == ""
+    redraws = lines[1].split("\r")[1:]
+    assert len(redraws) == 3 and all(r.endswith("\x1b[K") for r in redraws)
+    assert redraws[-1].startswith("2/2 - ") and "total_loss: 1.0000" in redraws[-1]
