@@ -164,6 +164,9 @@ def restore(model, path, arrays=None, meta=None):
     _check_model(model, "checkpoint.restore")
     if arrays is None:
         arrays, meta = read(path)
+    # Everything is checked and built first, and only then copied into the model, so a
+    # checkpoint refused for any reason leaves the model exactly as it was.
+    copies = []
     for prefix, current in (("param/", model.named_params()), ("state/", model.named_state())):
         saved = _section(arrays, prefix)
         missing, extra = sorted(set(current) - set(saved)), sorted(set(saved) - set(current))
@@ -177,11 +180,20 @@ def restore(model, path, arrays=None, meta=None):
                 if part)
             raise CheckpointError(f"{path!r} holds another architecture than this "
                                   f"{type(model).__name__}: {detail}")
-        for k, v in saved.items():
-            current[k][...] = v
-    if meta.get("optimizer_config"):
-        optimizer = optimizer_from_config(meta["optimizer_config"])
-        optimizer.set_state(_section(arrays, "optimizer/"))
+        copies += [(current[k], v) for k, v in saved.items()]
+    optimizer = None
+    try:
+        if meta.get("optimizer_config"):
+            optimizer = optimizer_from_config(meta["optimizer_config"])
+            optimizer.set_state(_section(arrays, "optimizer/"))
+        rng = np.random.default_rng()
+        rng.bit_generator.state = meta["rng_state"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path!r}: its optimizer or random-generator state cannot be "
+                              f"restored: {exc}") from exc
+    for target, value in copies:
+        target[...] = value
+    if optimizer is not None:
         model.compile(optimizer)
     model.rng.bit_generator.state = meta["rng_state"]
     return meta["epoch"], meta["history"]

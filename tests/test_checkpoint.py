@@ -158,3 +158,29 @@ def test_failing_write_keeps_the_old_checkpoint_and_leaves_no_temp(tmp_path, mon
         checkpoint.save(path, model)
     assert open(path, "rb").read() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_restore_is_all_or_nothing(tmp_path):
+    """A checkpoint refused for its optimizer state leaves the model's parameters, its
+    optimizer and its Generator exactly as they were: nothing is half-copied."""
+    from tests.test_models import tiny_vae
+
+    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1))
+    source = tiny_vae(seed=0).compile(Adam())
+    source.fit(x, epochs=1, batch_size=4, verbose=0)
+    path = tmp_path / "m.npz"
+    checkpoint.save(path, source, epoch=1)
+    arrays, meta = checkpoint.read(path)
+    broken = {k: v for k, v in arrays.items() if k != "optimizer/iterations"}
+
+    target = tiny_vae(seed=7).compile(Adam())
+    params = {k: v.copy() for k, v in target.named_params().items()}
+    optimizer, rng_state = target.optimizer, target.rng.bit_generator.state
+    with pytest.raises(CheckpointError, match="optimizer or random-generator state"):
+        checkpoint.restore(target, path, broken, meta)
+    for k, v in target.named_params().items():
+        np.testing.assert_array_equal(v, params[k], err_msg=k)
+    assert target.optimizer is optimizer and target.rng.bit_generator.state == rng_state
+    checkpoint.restore(target, path, arrays, meta)             # the intact one restores
+    for k, v in target.named_params().items():
+        np.testing.assert_array_equal(v, source.named_params()[k], err_msg=k)
