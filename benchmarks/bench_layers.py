@@ -9,9 +9,13 @@ For each layer (batch 100, float32, the book's activation attached):
                    algorithm; forward MACs = N*Ho*Wo*kh*kw*Cin*Cout for a
                    Conv2D (N*H*W*kh*kw*Cin*Cout, input positions, for a
                    transpose); backward = 2x forward (dW and dx)
-  GEMM ms          np.matmul alone at exactly the layer's own GEMM shapes and
-                   operand layouts (those of its `algorithm` when it has one:
-                   im2col's, or "taps"'s), timed in the same loop as the layer
+  GEMM ms          minivae.blas.matmul (the BLAS the layers use) alone at the
+                   layer's own GEMM shapes and operand layouts (those of its
+                   `algorithm`: im2col's or "taps"'s; a transpose's are the
+                   scatter form's single GEMM per direction, the least work its
+                   products can be), timed in the same loop as the layer. Timing
+                   np.matmul here instead would put numpy's BLAS pool to spin
+                   against scipy's between calls and slow both (docs/conv.md).
   roofline share   GEMM ms / layer ms: 100% would mean the layer costs no more
                    than its matrix products, i.e. im2col/col2im, padding, bias
                    and activation are free
@@ -109,8 +113,9 @@ def peak_sgemm(np, size=2048, repeats=5):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    a @ b
-    times = [time_call(lambda: a @ b) for _ in range(repeats)]
+    from minivae.blas import matmul
+    matmul(a, b)
+    times = [time_call(lambda: matmul(a, b)) for _ in range(repeats)]
     return {"size": size, "ms": _common.summary(times),
             "gflops": 2 * size ** 3 / (min(times) * 1e6)}
 
@@ -118,6 +123,7 @@ def peak_sgemm(np, size=2048, repeats=5):
 def bench_minivae_layer(spec, repeats, warmup):
     """Times of the minivae layer and of its bare GEMMs, interleaved call by call."""
     import numpy as np
+    from minivae.blas import matmul
     from minivae.layers import Conv2D, Conv2DTranspose
 
     name, kind, in_shape, filters, k, stride, activation = spec
@@ -133,7 +139,7 @@ def bench_minivae_layer(spec, repeats, warmup):
     operands = {d: [gemm_operands(s, rng, np) for s in specs] for d, specs in shapes.items()}
 
     def gemm_time(direction):
-        return sum(time_call(lambda a=a, b=b: np.matmul(a, b)) for a, b in operands[direction])
+        return sum(time_call(lambda a=a, b=b: matmul(a, b)) for a, b in operands[direction])
 
     times = {"forward": [], "backward": [], "gemm_forward": [], "gemm_backward": []}
     for i in range(warmup + repeats):
