@@ -212,3 +212,9 @@ def test_bce_is_scored_from_the_logits_as_keras_does(rng):
     assert np.abs(model.named_grads()["out/bias"]).max() > 0.5  # d/dl mean softplus(l) ~ 1
     # The decoder itself still outputs probabilities outside the loss.
     assert isinstance(head.activation, type(sigmoid)) and model.decode(zz).max() <= 1.0
+
+
+def test_models_are_exported_at_the_top():
+    import minivae
+    from minivae.models import Autoencoder, VAE
+    assert minivae.VAE is VAE and minivae.Autoencoder is Autoencoder
