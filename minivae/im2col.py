@@ -197,11 +197,12 @@ def _scatter_cropped(blocks, out, sh, sw, pads):
                 o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
 
 
-# The phase form of a transposed convolution (docs/conv.md, "Phases"). Along one axis,
-# output o = s*i + a - before for input i and tap a. Writing o + before = s*q + r, row o
-# is phase r of block q, and it gathers the taps a = r + s*t (t = 0, 1, ...) from the
-# inputs i = q - t. So each phase is a stride-1 correlation over blocks, and the s*s
-# phases interleave into the output without overlap: no scatter-add at all.
+# The phase form of a transposed convolution (docs/conv.md, "Conv2DTranspose's
+# phases"). Along one axis, output o = s*i + a - before for input i and tap a. Writing
+# o + before = s*q + r, row o is phase r of block q, and it gathers the taps a = r + s*t
+# (t = 0, 1, ...) from the inputs i = q - t. So each phase is a stride-1 correlation
+# over blocks, and the s*s phases interleave into the output without overlap: no
+# scatter-add at all.
 
 def phase_geometry(n, k, s, before, length):
     """One axis of the phase form: (window, blocks, (pad_lo, pad_hi), offset).
