@@ -11,6 +11,11 @@ holds at run time), in the activation, and the remainder (the GEMMs, bias,
 reshapes). Times are medians (or, with --stat min, minima) over --steps steps
 after --warmup steps; the timers cost about a microsecond per call.
 
+The profile runs the whole batch on one thread (model.data_parallel = False).
+Training splits each batch between two replicas on two threads, which a
+per-layer timer cannot follow, so the step measured here is slower than the one
+bench_train.py reports; the shares still show where the work is.
+
     python3 benchmarks/profile_step.py [--steps 20] [--warmup 3] [--stat min] [--cprofile]
 
 --cprofile adds cProfile's top functions by own time over the same steps (run
@@ -134,7 +139,12 @@ def build():
     from minivae.optimizers import Adam
     from minivae._malloc import reuse_freed_memory
     reuse_freed_memory()                     # as fit() does before its first step
-    return fashion_vae(seed=0).compile(Adam(learning_rate=5e-4))
+    model = fashion_vae(seed=0).compile(Adam(learning_rate=5e-4))
+    # Layer by layer needs the whole batch on one thread: the step minivae trains with
+    # splits it between two replicas (models.compute_gradients), which bench_train.py
+    # times. This profile shows where the work is, not the split step's wall time.
+    model.data_parallel = False
+    return model
 
 
 def profile(steps, warmup, stat):

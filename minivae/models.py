@@ -16,11 +16,12 @@ finish the chain. `forward_backward` does all of it and fills every layer's
 grads without changing a parameter: the whole model's gradient check uses it.
 """
 
+import copy
 from contextlib import contextmanager
 
 import numpy as np
 
-from . import training
+from . import blas, parallel, training
 from ._validation import (check_choice, check_finite, check_float_array, check_generator,
                           check_positive_int, check_real, check_seed)
 from .layers import Dense, Sampling, Sequential, Sigmoid
@@ -50,6 +51,12 @@ class GaussianEncoder(Sequential):
         super().__init__(body_layers + heads, name=name)
         self.body = self.layers[:-3]
         self.z_mean, self.z_log_var, self.sampling = self.layers[-3:]
+
+    def _replica(self):
+        twin = super()._replica()
+        twin.body = twin.layers[:-3]
+        twin.z_mean, twin.z_log_var, twin.sampling = twin.layers[-3:]
+        return twin
 
     def _build(self, input_shape, rng):
         shape = input_shape
@@ -170,8 +177,62 @@ class _Model:
 
     def compute_gradients(self, x):
         """The fit loop's forward_backward: x was validated once for the whole dataset
-        and converted to the model's dtype, so no per-batch checks run here."""
-        return self._forward_backward(x)
+        and converted to the model's dtype, so no per-batch checks run here.
+
+        Where it can, it splits the batch between replicas of the model on two threads
+        with single-threaded BLAS (minivae.parallel, "Data parallelism"). The losses and
+        gradients are those of the whole batch, from the same noise, up to float
+        rounding: each part's are its means, weighted by its share of the batch.
+        """
+        parts = self._data_parallel_parts(len(x))
+        if parts is None:
+            return self._forward_backward(x)
+        eps = self._noise(len(x))
+        replicas = [self._replica() for _ in parts]
+        with blas.single_threaded():
+            results = parallel.run_each(
+                [lambda r=r, s=s: r._forward_backward(x[s], None if eps is None else eps[s])
+                 for r, s in zip(replicas, parts)])
+        weights = [(s.stop - s.start) / len(x) for s in parts]
+        for layer, twins in zip(self._leaves(), zip(*(r._leaves() for r in replicas))):
+            for name in layer.params:
+                grad = twins[0].grads[name] * weights[0]
+                for twin, w in zip(twins[1:], weights[1:]):
+                    grad += twin.grads[name] * w
+                layer.grads[name] = grad
+        return {k: sum(w * m[k] for m, w in zip(results, weights)) for k in results[0]}
+
+    # False runs every batch whole on the calling thread (a per-layer profile needs
+    # that); the split changes float rounding only.
+    data_parallel = True
+
+    def _data_parallel_parts(self, n):
+        """The batch's split, or None: a layer that couples examples (BatchNormalization)
+        or draws its own noise (Dropout), or a BLAS whose threads cannot be held to one,
+        keeps the batch whole."""
+        if not (self.data_parallel and self.encoder.batch_independent
+                and self.decoder.batch_independent and blas.can_run_single_threaded()):
+            return None
+        return parallel.batch_chunks(n)
+
+    def _noise(self, n):
+        """The noise the whole batch would draw (None for a model without any)."""
+        return None
+
+    def _replica(self):
+        twin = copy.copy(self)
+        twin.encoder, twin.decoder = self.encoder._replica(), self.decoder._replica()
+        return twin
+
+    def _leaves(self):
+        """Every layer that is not a container, encoder first, in order."""
+        def walk(layer):
+            if isinstance(layer, Sequential):
+                for child in layer.layers:
+                    yield from walk(child)
+            else:
+                yield layer
+        return [*walk(self.encoder), *walk(self.decoder)]
 
     def forward_backward(self, x, eps=None):
         """Losses of the batch and every layer's grads filled; no parameter changes.
@@ -186,7 +247,7 @@ class _Model:
         """One optimizer step on the batch x; returns the batch's metrics."""
         if self.optimizer is None:
             raise RuntimeError(f"{type(self).__name__}: call compile(optimizer) first")
-        metrics = self.forward_backward(x)
+        metrics = self.compute_gradients(self._check_x(x))
         self.optimizer.apply_gradients(self.named_params(), self.named_grads())
         return metrics
 
@@ -265,6 +326,11 @@ class VAE(_Model):
     def reseed_sampling(self):
         # One Generator drives shuffling and eps, so one seed fixes a whole run.
         self.encoder.sampling.rng = self.rng
+
+    def _noise(self, n):
+        sampling = self.encoder.sampling               # the draw Sampling.forward makes
+        return sampling.rng.standard_normal((n, self.latent_dim)).astype(self.dtype,
+                                                                          copy=False)
 
     def losses(self, x, out, z_mean, z_log_var, reconstruction_loss):
         """(metrics, d_out, d_z_mean, d_z_log_var) for one batch; `out` is what the

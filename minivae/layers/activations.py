@@ -17,6 +17,8 @@ from .base import Layer
 class ReLU(Layer):
     """y = max(x, 0).  Backward: dx = dy * [x > 0].  Shapes: y, dx like x."""
 
+    batch_independent = True
+
     def forward(self, x, training=True):
         x = self._check_input(x)
         return self._forward(x)
@@ -46,6 +48,8 @@ class LeakyReLU(Layer):
 
     Backward: dx = dy * (1 if x > 0 else a).
     """
+
+    batch_independent = True
 
     def __init__(self, negative_slope=0.3, name=None):
         super().__init__(name)
@@ -80,6 +84,8 @@ class Sigmoid(Layer):
 
     Backward: dx = dy * y * (1 - y), so y is what is cached.
     """
+
+    batch_independent = True
 
     def forward(self, x, training=True):
         return self._forward(self._check_input(x))

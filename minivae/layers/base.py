@@ -13,6 +13,7 @@ A layer computes in the dtype of its parameters: assign float64 params (or call
 Parameter-free layers keep the dtype given to `build`.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -22,6 +23,12 @@ from .._validation import check_float_array, check_float_dtype, check_generator,
 
 class Layer:
     """Base class: bookkeeping only, no math."""
+
+    # True when the layer treats every example of a batch apart from the others (no
+    # batch statistics) and draws no randomness of its own, so that a batch may be
+    # split between replicas (minivae.parallel, "Data parallelism"). Off unless a
+    # layer says so: BatchNormalization and Dropout keep it off.
+    batch_independent = False
 
     def __init__(self, name=None):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
@@ -38,6 +45,16 @@ class Layer:
         # False where nothing upstream needs dx (a model's first layer reads data):
         # backward then fills grads and returns None, skipping the input-gradient work.
         self.input_gradient = True
+
+    def _replica(self):
+        """A copy for another thread: the same params dict (so every update and every
+        reassignment reaches it), its own grads and caches, its own fused activation."""
+        twin = copy.copy(self)
+        twin.grads = {}
+        activation = getattr(self, "activation", None)
+        if isinstance(activation, Layer):
+            twin.activation = activation._replica()
+        return twin
 
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng=None, dtype="float32"):

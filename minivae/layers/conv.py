@@ -48,6 +48,8 @@ def channel_sum(dy):
 class _Conv(Layer):
     """Arguments shared by both directions, with Keras names and defaults."""
 
+    batch_independent = True
+
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  name=None):
         super().__init__(name)

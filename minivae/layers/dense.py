@@ -16,6 +16,8 @@ class Dense(Layer):
     Backward: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T (dy after the activation's backward).
     """
 
+    batch_independent = True
+
     def __init__(self, units, activation=None, name=None):
         super().__init__(name)
         self.units = check_positive_int(units, "units", "Dense")

@@ -19,6 +19,8 @@ class Flatten(Layer):
     Shapes: x (N, d1, ..., dk) -> y (N, d1*...*dk); dx = dy.reshape(N, d1, ..., dk).
     """
 
+    batch_independent = True
+
     def _build(self, input_shape, rng):
         return (int(np.prod(input_shape, dtype=np.int64)),)
 
@@ -40,6 +42,8 @@ class Reshape(Layer):
     at build from the input size. Shapes: x (N, *input_shape) ->
     y (N, *target_shape); dx = dy.reshape(N, *input_shape).
     """
+
+    batch_independent = True
 
     def __init__(self, target_shape, name=None):
         super().__init__(name)

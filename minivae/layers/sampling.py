@@ -23,6 +23,10 @@ class Sampling(Layer):
     directly for a deterministic encoding.
     """
 
+    # Split batches are safe: the model draws eps for the whole batch first and hands
+    # each part its rows (models._Model.compute_gradients).
+    batch_independent = True
+
     def __init__(self, rng=None, name=None):
         super().__init__(name)
         if rng is not None and not isinstance(rng, np.random.Generator):

@@ -7,6 +7,7 @@ very arrays the layers hold, so an optimizer updating them in place updates
 the layers.
 """
 
+import copy
 import re
 
 from .base import Layer
@@ -88,6 +89,15 @@ class Sequential(Layer):
     def state(self, value):
         if value:
             raise AttributeError("Sequential.state is a view of its layers' state")
+
+    @property
+    def batch_independent(self):
+        return all(layer.batch_independent for layer in self.layers)
+
+    def _replica(self):
+        twin = copy.copy(self)
+        twin.layers = [layer._replica() for layer in self.layers]
+        return twin
 
     @property
     def dtype(self):
