@@ -23,6 +23,8 @@ import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from ._malloc import share_one_arena
+
 _pool = None           # created on first use; holds no data and never changes a result
 _MIN_CHUNK = 8         # smaller batches are not worth a hand-off to another thread
 
@@ -42,6 +44,7 @@ def threads():
 def _executor(k):
     global _pool
     if _pool is None or _pool._max_workers < k:
+        share_one_arena()                   # before any pool thread allocates (_malloc)
         _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="minivae")
     return _pool
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ._malloc import reuse_freed_memory
+from ._malloc import release_freed_memory, reuse_freed_memory
 from ._validation import (check_choice, check_finite, check_nonnegative_int,
                           check_positive_int)
 
@@ -195,14 +195,18 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                                        owner)
     history = history if history is not None else History()
     steps = math.ceil(len(x) / batch_size)
-    for epoch in range(initial_epoch, epochs):
-        progress = Progress(steps, epoch, epochs, verbose)
-        logs = run_epoch(model, x, batch_size, model.rng if shuffle else None, epoch, progress)
-        if validation_data is not None:
-            logs.update({"val_" + k: v for k, v in
-                         evaluate(model, validation_data, batch_size).items()})
-        progress.close(logs)
-        history.append(epoch, logs)
-        for callback in callbacks:
-            callback(model, epoch, logs, history)
+    try:
+        for epoch in range(initial_epoch, epochs):
+            progress = Progress(steps, epoch, epochs, verbose)
+            logs = run_epoch(model, x, batch_size, model.rng if shuffle else None, epoch,
+                             progress)
+            if validation_data is not None:
+                logs.update({"val_" + k: v for k, v in
+                             evaluate(model, validation_data, batch_size).items()})
+            progress.close(logs)
+            history.append(epoch, logs)
+            for callback in callbacks:
+                callback(model, epoch, logs, history)
+    finally:
+        release_freed_memory()      # training's buffers go back to the kernel (_malloc)
     return history

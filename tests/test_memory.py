@@ -14,6 +14,7 @@ import ctypes
 import gc
 import os
 
+import numpy as np
 import pytest
 
 from minivae.architectures import fashion_vae
@@ -107,3 +108,18 @@ def test_fit_keeps_freed_buffers_instead_of_faulting_them_in_again():
     tuned, plain = faults("tuned"), faults("plain")
     assert tuned < 2441, f"{tuned} page faults with the tuning, {plain} without"
     assert tuned < plain
+
+
+def test_fit_gives_the_heap_back_when_it_ends_and_threads_share_one_arena(monkeypatch):
+    from minivae import _malloc, training
+    from tests.test_models import tiny_vae
+
+    assert _malloc.share_one_arena() is True
+    assert _malloc.reuse_freed_memory() is True
+    assert _malloc.release_freed_memory() in (True, False)   # False: nothing to return
+    calls = []
+    monkeypatch.setattr(training, "release_freed_memory", lambda: calls.append(1))
+    model = tiny_vae().compile(Adam())
+    model.fit(np.random.default_rng(0).uniform(size=(8, 8, 8, 1)), epochs=2, batch_size=4,
+              verbose=0)
+    assert calls == [1]                                       # once, at the end
