@@ -58,7 +58,7 @@ def _in_callers_context():
 def over_batch(fn, n):
     """Call fn(slice) for contiguous chunks covering range(n), in parallel; returns None.
 
-    Inside data_parallel's chunks every thread is busy already: fn runs inline.
+    Inside run_each's parts every thread is busy already: fn runs inline.
     """
     k = 1 if _inline else min(threads(), n // _MIN_CHUNK)
     if k <= 1:
@@ -93,8 +93,9 @@ def batch_chunks(n):
 
 
 def run_each(fns):
-    """Call every fn() concurrently (one per thread, the first on the calling thread, at
-    most threads() at once) with over_batch inline; returns their results in order."""
+    """Call every fn(), the first on the calling thread and the others on the pool (all
+    in turn on the calling thread when threads() is 1), with over_batch inline; returns
+    their results in order."""
     global _inline
     _inline = True
     try:
