@@ -18,12 +18,18 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture
-def no_real_data(tmp_path, monkeypatch):
-    """Hide every copy of Fashion-MNIST, in this process, so the CLI must fall back to the sample."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+def hide_real_data(monkeypatch, home):
+    """Hide every copy of Fashion-MNIST from this process (the variables are read per
+    call): HOME at `home` (no ~/.cache copy), no $MINIVAE_DATA, no /usr/share/datasets."""
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("MINIVAE_DATA", raising=False)
     monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", "1")
+
+
+@pytest.fixture
+def no_real_data(tmp_path, monkeypatch):
+    """The CLI, run in this process, must fall back to the embedded sample."""
+    hide_real_data(monkeypatch, tmp_path / "home")
 
 
 @pytest.fixture(scope="session")

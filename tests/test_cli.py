@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from minivae import datasets
 from minivae.cli import main
+from tests.conftest import hide_real_data
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -18,9 +18,7 @@ def trained(tmp_path_factory):
     """One 1-epoch run on the sample, shared by the tests that only read its output."""
     out = tmp_path_factory.mktemp("run")
     mp = pytest.MonkeyPatch()
-    mp.setattr(datasets, "SYSTEM_DATA_ROOT", out / "no-system-data")
-    mp.setenv("HOME", str(out / "home"))
-    mp.delenv("MINIVAE_DATA", raising=False)
+    hide_real_data(mp, out / "home")
     try:
         assert main(["train", "--out", str(out), "--epochs", "1", "--quiet", "--seed", "1",
                      "--limit", "300"]) == 0

@@ -241,13 +241,6 @@ def test_a_refused_batch_leaves_batchnorm_moving_statistics_untouched():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
 
 
-def hide_real_data(monkeypatch, home):
-    """In-process runs of the CLI on the embedded sample (the variables are read per call)."""
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("MINIVAE_DATA", raising=False)
-    monkeypatch.setenv("MINIVAE_NO_SYSTEM_DATA", "1")
-
-
 SMALL = ["--limit", "100", "--batch-size", "50", "--quiet"]
 
 
