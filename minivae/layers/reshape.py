@@ -13,20 +13,14 @@ import numpy as np
 from .base import Layer
 
 
-class Flatten(Layer):
-    """y[n] = x[n].ravel() in C order.
-
-    Shapes: x (N, d1, ..., dk) -> y (N, d1*...*dk); dx = dy.reshape(N, d1, ..., dk).
-    """
+class _Reshaping(Layer):
+    """forward and backward of both: each sample to output_shape and back, in C order."""
 
     batch_independent = True
 
-    def _build(self, input_shape, rng):
-        return (int(np.prod(input_shape, dtype=np.int64)),)
-
     def forward(self, x, training=True):
         x = self._check_input(x)
-        y = x.reshape(x.shape[0], -1)
+        y = x.reshape((x.shape[0],) + self.output_shape)
         self._y_shape = y.shape
         return y
 
@@ -35,15 +29,23 @@ class Flatten(Layer):
         return dy.reshape((dy.shape[0],) + self.input_shape)
 
 
-class Reshape(Layer):
+class Flatten(_Reshaping):
+    """y[n] = x[n].ravel() in C order.
+
+    Shapes: x (N, d1, ..., dk) -> y (N, d1*...*dk); dx = dy.reshape(N, d1, ..., dk).
+    """
+
+    def _build(self, input_shape, rng):
+        return (int(np.prod(input_shape, dtype=np.int64)),)
+
+
+class Reshape(_Reshaping):
     """y[n] = x[n].reshape(target_shape) in C order (Keras's Reshape).
 
     target_shape excludes the batch axis; one entry may be -1 and is inferred
     at build from the input size. Shapes: x (N, *input_shape) ->
     y (N, *target_shape); dx = dy.reshape(N, *input_shape).
     """
-
-    batch_independent = True
 
     def __init__(self, target_shape, name=None):
         super().__init__(name)
@@ -85,16 +87,6 @@ class Reshape(Layer):
             raise ValueError(f"{self}: target_shape {self.target_shape} has {known} entries but "
                              f"input_shape {input_shape} has {size}; the sizes must match")
         return self.target_shape
-
-    def forward(self, x, training=True):
-        x = self._check_input(x)
-        y = x.reshape((x.shape[0],) + self.output_shape)
-        self._y_shape = y.shape
-        return y
-
-    def backward(self, dy):
-        dy = self._check_grad(dy)
-        return dy.reshape((dy.shape[0],) + self.input_shape)
 
     def get_config(self):
         return {"name": self.name, "target_shape": list(self.target_shape)}
