@@ -14,24 +14,24 @@ def _where(owner):
     return f"{owner}: " if owner else ""
 
 
+def _check_int(value, name, owner, minimum, expected):
+    """Return `value` as int, or raise naming `expected` if it is not an integer >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_where(owner)}{name} must be {expected}, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{_where(owner)}{name} must be {expected}, got {value}")
+    return int(value)
+
+
 def check_positive_int(value, name, owner=None):
     """Return `value` as int, or raise if it is not an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{_where(owner)}{name} must be a positive integer, got {value!r} "
-                        f"of type {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{_where(owner)}{name} must be a positive integer, got {value}")
-    return int(value)
+    return _check_int(value, name, owner, 1, "a positive integer")
 
 
 def check_nonnegative_int(value, name, owner=None):
     """Return `value` as int, or raise if it is not an integer >= 0 (an epoch count)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{_where(owner)}{name} must be an integer >= 0, got {value!r} "
-                        f"of type {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{_where(owner)}{name} must be an integer >= 0, got {value}")
-    return int(value)
+    return _check_int(value, name, owner, 0, "an integer >= 0")
 
 
 def check_seed(seed, name="seed", owner=None):
