@@ -135,9 +135,8 @@ class Conv2D(_Conv):
             return self._activate(tap_sum(q.reshape(*xp.shape[:3], kh, kw, filters),
                                           out_h, out_w, sh, sw, out=y))
         self.cols = im2col(xp, kh, kw, sh, sw, out_h, out_w)     # cached for dW
-        y = np.empty((self.cols.shape[0], filters), dtype=self.cols.dtype)
-        y[...] = b                                  # the GEMM adds onto the bias (beta = 1)
-        matmul(self.cols, W.reshape(-1, filters), out=y, accumulate=True)
+        y = matmul(self.cols, W.reshape(-1, filters))
+        y += b
         return self._activate(y.reshape(x.shape[0], out_h, out_w, filters))
 
     def backward(self, dy):
@@ -286,11 +285,10 @@ class Conv2DTranspose(_Conv):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         height, width, channels = self.input_shape
         W = self.params["kernel"]
-        # The activation's backward writes straight into the padded buffer im2col reads.
-        dyp, inner = padded_empty(dy.shape, self.pads, dy.dtype)
         if self.activation is None:
-            over_batch(lambda s: np.copyto(inner[s], dy[s]), dy.shape[0])
-        else:
+            dyp = pad(dy, self.pads)
+        else:   # the activation's backward writes straight into the buffer im2col reads
+            dyp, inner = padded_empty(dy.shape, self.pads, dy.dtype)
             self.activation._backward(dy, out=inner)
         cols = im2col(dyp, kh, kw, sh, sw, height, width)
         self.grads["kernel"] = matmul(cols.T, self.x2).reshape(W.shape)
