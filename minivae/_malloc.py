@@ -18,6 +18,7 @@ one arena, so that a buffer one thread frees serves the other.
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8   # glibc's <malloc.h>
@@ -38,15 +39,23 @@ def reuse_freed_memory():
     return _applied
 
 
-def _mallopt():
-    """glibc's mallopt, or None (not Linux, or a C library without it: musl's is a stub)."""
+@functools.lru_cache(maxsize=None)
+def libc_function(name):
+    """glibc's function `name` (mallopt, malloc_trim), or None: not Linux, or a C library
+    without it. The library is found once (find_library runs ldconfig)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+
+
+def _mallopt():
+    """glibc's mallopt(param, value) -> 1 on success, or None (musl's is a stub)."""
+    mallopt = libc_function("mallopt")
+    if mallopt is not None:
+        mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return mallopt
 
 
@@ -65,9 +74,5 @@ def release_freed_memory():
     """Hand the heap's free pages back to the kernel (glibc's malloc_trim(0)); False
     without glibc. fit calls it when it ends: what comes after training (figures,
     analysis) then starts from the memory in use, not from training's peak."""
-    if not (_applied and sys.platform.startswith("linux")):
-        return False
-    try:
-        return bool(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+    malloc_trim = libc_function("malloc_trim")
+    return bool(_applied and malloc_trim is not None and malloc_trim(0))

@@ -24,9 +24,9 @@ from . import training
 from ._validation import check_positive_int
 from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
 from .losses import EPSILON, binary_crossentropy_from_logits
-from .models import VAE
+from .models import PREDICT_BATCH, VAE
 
-DEFAULT_BATCH = 100          # latent points decoded at once (models.PREDICT_BATCH)
+DEFAULT_BATCH = PREDICT_BATCH    # latent points decoded at once
 ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
 
 

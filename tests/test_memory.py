@@ -10,13 +10,13 @@ epochs); with it, what remains is memory in use plus the few fragments glibc
 cannot return, and the per-epoch figures agree to 0.1 MB.
 """
 
-import ctypes
 import gc
 import os
 
 import numpy as np
 import pytest
 
+from minivae._malloc import libc_function
 from minivae.architectures import fashion_vae
 from minivae.datasets import load_sample
 from minivae.optimizers import Adam
@@ -24,14 +24,7 @@ from minivae.optimizers import Adam
 STATUS = "/proc/self/status"
 
 
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):       # not glibc: musl, macOS, ...
-        return None
-
-
-MALLOC_TRIM = _malloc_trim()
+MALLOC_TRIM = libc_function("malloc_trim")          # None without glibc: musl, macOS, ...
 
 pytestmark = pytest.mark.skipif(not os.path.exists(STATUS) or MALLOC_TRIM is None,
                                 reason="reads Linux's /proc/self/status and calls glibc's "
