@@ -114,6 +114,63 @@ def thread_report():
     return report
 
 
+def cpu_vector_isa():
+    """The widest x86 vector extension the CPU reports: "AVX-512", "AVX2", "AVX", "SSE"
+    (or "unknown" off Linux/x86)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f
+                          if line.startswith("flags")), set())
+    except OSError:
+        return "unknown"
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"),
+                       ("sse2", "SSE")):
+        if flag in flags:
+            return name
+    return "unknown"
+
+
+# OpenBLAS's x86 kernel families (threadpoolctl's "architecture") by the widest vector
+# extension they use, and the settings that hold the frameworks' kernels to the same:
+# oneDNN's ONEDNN_MAX_CPU_ISA (TensorFlow's and PyTorch's convolutions) and PyTorch's
+# ATEN_CPU_CAPABILITY (its own vectorized loops).
+OPENBLAS_ISA = {"SkylakeX": "AVX-512", "Cooperlake": "AVX-512", "SapphireRapids": "AVX-512",
+                "Haswell": "AVX2", "Zen": "AVX2", "Sandybridge": "AVX", "Bulldozer": "AVX",
+                "Piledriver": "AVX", "Steamroller": "AVX", "Excavator": "AVX",
+                "Nehalem": "SSE", "Core2": "SSE", "Prescott": "SSE", "Katmai": "SSE",
+                "Barcelona": "SSE", "Atom": "SSE"}
+ISA_LIMITS = {"AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+              "AVX": {"ONEDNN_MAX_CPU_ISA": "AVX", "ATEN_CPU_CAPABILITY": "default"},
+              "SSE": {"ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default"}}
+
+
+def numpy_blas_isa():
+    """(OpenBLAS kernel family numpy uses, its vector extension), from threadpoolctl;
+    (None, None) when that cannot be told."""
+    try:
+        import numpy
+        import threadpoolctl
+    except ImportError:
+        return None, None
+    home = os.path.dirname(numpy.__file__)
+    for info in threadpoolctl.threadpool_info():
+        if info.get("internal_api") == "openblas" and info["filepath"].startswith(home):
+            family = info.get("architecture")
+            return family, OPENBLAS_ISA.get(family)
+    return None, None
+
+
+def isa_report():
+    """One line: the CPU's vector extension, the kernels numpy's OpenBLAS runs, and
+    OPENBLAS_CORETYPE when the environment pins them."""
+    family, isa = numpy_blas_isa()
+    pin = os.environ.get("OPENBLAS_CORETYPE")
+    blas = f"numpy's OpenBLAS runs its {family} kernels ({isa or '?'})" if family \
+        else "numpy's OpenBLAS kernels: unknown (needs threadpoolctl)"
+    return (f"CPU vector extension: {cpu_vector_isa()}; {blas}"
+            + (f"; OPENBLAS_CORETYPE={pin} is set in the environment" if pin else ""))
+
+
 def describe_threads(report):
     """One line, e.g. 'openblas 0.3.31 x2 (pthreads); libgomp x2'."""
     pools = report.get("threadpools")
@@ -178,8 +235,8 @@ def venv_python(kind):
     return python, None
 
 
-def worker_env():
-    env = dict(os.environ)
+def worker_env(extra=None):
+    env = dict(os.environ, **(extra or {}))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")     # TensorFlow's banners go nowhere useful
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -192,13 +249,13 @@ class Worker:
     contenders never compete for the two cores.
     """
 
-    def __init__(self, name, python, script, args=()):
+    def __init__(self, name, python, script, args=(), env=None):
         self.name = name
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{name}-", suffix=".log",
                                                delete=False)
         self.proc = subprocess.Popen([python, str(script), "--worker", name, *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, env=worker_env(),
+                                     stderr=self.log, text=True, env=worker_env(env),
                                      cwd=str(REPO))
 
     def request(self, **message):

@@ -26,7 +26,14 @@ With --epoch (opt-in, minutes): one real epoch instead, `minivae train`'s fit
 (60,000 images, then 10,000 validation images) against the book's Keras fit of
 one epoch on the same data, both loaded with minivae.datasets.
 
-    python3 benchmarks/bench_train.py [--rounds 5 --steps 30 --warmup 5]
+With --match-isa: PyTorch and Keras are held to the vector extension of the
+kernels numpy's OpenBLAS runs (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY; see
+_common.ISA_LIMITS). Where the environment pins OpenBLAS to AVX2 kernels
+(OPENBLAS_CORETYPE=Haswell) on an AVX-512 CPU, the default run compares AVX2
+GEMMs with the frameworks' AVX-512 ones; this run compares like with like. Every
+run prints the CPU's extension and numpy's kernel family.
+
+    python3 benchmarks/bench_train.py [--rounds 5 --steps 30 --warmup 5] [--match-isa]
     python3 benchmarks/bench_train.py --epoch
 """
 
@@ -341,8 +348,9 @@ def keras_worker():
 
 # ------------------------------------------------------------- orchestrator --
 
-def start_workers(names):
-    """Start the chosen contenders that are installed; returns (workers, skipped)."""
+def start_workers(names, framework_env=None):
+    """Start the chosen contenders that are installed; returns (workers, skipped).
+    framework_env: extra environment variables for the PyTorch and Keras workers."""
     workers, skipped, pythons = {}, {}, {}
     for name in names:
         kind, worker, extra = CONTENDERS[name]
@@ -355,7 +363,8 @@ def start_workers(names):
             if python is None:
                 skipped[name] = why
                 continue
-        workers[name] = _common.Worker(worker, python, __file__, extra)
+        workers[name] = _common.Worker(worker, python, __file__, extra,
+                                       env=None if kind is None else framework_env)
     return workers, skipped
 
 
@@ -470,6 +479,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=1, help="epochs for --epoch")
     parser.add_argument("--limit", type=int, help="--epoch on the first LIMIT images of each "
                         "split (a quick check of the harness, not a measurement)")
+    parser.add_argument("--match-isa", action="store_true",
+                        help="hold PyTorch's and TensorFlow's kernels to the vector extension "
+                        "of the kernels numpy's OpenBLAS runs (ONEDNN_MAX_CPU_ISA, "
+                        "ATEN_CPU_CAPABILITY): the same instruction set for every contender")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--layout", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -483,13 +496,25 @@ def main():
     names = args.contenders
     if args.epoch:
         names = [n for n in names if n in ("minivae", "keras")]
-    workers, skipped = start_workers(names)
+    limits = {}
+    if args.match_isa:
+        family, isa = _common.numpy_blas_isa()
+        if isa is None:
+            parser.error("--match-isa needs threadpoolctl and numpy on a known OpenBLAS "
+                         f"kernel family; found {family!r}")
+        limits = _common.ISA_LIMITS.get(isa, {})   # AVX-512: the frameworks' own widest
+    workers, skipped = start_workers(names, limits)
     for name, why in skipped.items():
         print(f"  {name}: skipped ({why})")
     threads = _common.thread_report()
     mode = "epoch" if args.epoch else "steps"
     print(f"minivae from {_common.REPO}; {_common.cpu_model()}, {_common.machine_report()['cpus']}"
           f" CPUs; mode {mode}", flush=True)
+    print(_common.isa_report())
+    if args.match_isa:
+        print("--match-isa: PyTorch and Keras run with " + (" ".join(
+            f"{k}={v}" for k, v in limits.items()) or "no limit (minivae's BLAS already "
+            "runs AVX-512 kernels)"))
     try:
         if args.epoch:
             result = {"epochs": args.epochs, "limit": args.limit,
@@ -509,6 +534,7 @@ def main():
         "script": "bench_train.py", "mode": mode, "batch": BATCH, "dtype": "float32",
         "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
         "machine": _common.machine_report(), "orchestrator_threads": threads,
+        "isa": _common.isa_report(), "framework_isa_limits": limits,
         "skipped": skipped, "processes": finals, **result})
     print(_common.load_note())
     print(f"wrote {path.relative_to(_common.REPO)}")

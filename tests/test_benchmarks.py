@@ -1,0 +1,54 @@
+"""The benchmark scripts still run: bench_train.py's minivae contender, briefly.
+
+A smoke test, not a measurement: two steps, no timing asserted. It checks that the
+script runs end to end on this working tree, reports the instruction sets it
+compares, and writes its JSON.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "bench_train.py"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(SCRIPT), "--contenders", "minivae",
+                           "--rounds", "1", "--steps", "2", "--warmup", "0", *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+
+
+def test_bench_train_runs_and_names_the_instruction_sets():
+    result = _run()
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "CPU vector extension: " in out
+    pin = os.environ.get("OPENBLAS_CORETYPE")
+    if pin:                              # the environment's pin is named, never hidden
+        assert f"OPENBLAS_CORETYPE={pin}" in out
+    written = REPO / out.strip().splitlines()[-1].split("wrote ", 1)[1]
+    try:
+        payload = json.loads(written.read_text())
+        assert payload["framework_isa_limits"] == {}      # the default run limits nothing
+        assert payload["isa"].startswith("CPU vector extension: ")
+        assert len(payload["rounds_ms"]["minivae"][0]) == 2
+    finally:
+        written.unlink()
+
+
+def test_match_isa_needs_to_know_numpys_kernels():
+    """--match-isa reads numpy's OpenBLAS kernel family through threadpoolctl; without
+    it the script stops with a message that says so, before measuring anything."""
+    result = _run("--match-isa")
+    if importlib.util.find_spec("threadpoolctl") is None:
+        assert result.returncode == 2
+        assert "--match-isa needs threadpoolctl" in result.stderr
+        return
+    assert result.returncode == 0, result.stderr
+    assert "--match-isa: PyTorch and Keras run with " in result.stdout
+    written = REPO / result.stdout.strip().splitlines()[-1].split("wrote ", 1)[1]
+    written.unlink()
