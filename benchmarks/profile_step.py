@@ -14,15 +14,21 @@ after --warmup steps; the timers cost about a microsecond per call.
 The profile runs the whole batch on one thread (model.data_parallel = False).
 Training splits each batch between two replicas on two threads, which a
 per-layer timer cannot follow, so the step measured here is slower than the one
-bench_train.py reports; the shares still show where the work is.
+bench_train.py reports; the shares still show where the work is. With
+--replica it profiles what one of those threads does instead: half the batch
+(50 images) with BLAS held to one thread (minivae.blas.single_threaded), alone
+on the machine; both replicas together take longer, since they share memory
+bandwidth and caches.
 
     python3 benchmarks/profile_step.py [--steps 20] [--warmup 3] [--stat min] [--cprofile]
+                                       [--replica]
 
 --cprofile adds cProfile's top functions by own time over the same steps (run
 separately, since cProfile slows the Python-heavy parts).
 """
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import io
@@ -128,10 +134,10 @@ def instrument(model, timers):
     return layers, sorted(originals)
 
 
-def fixed_batch():
+def fixed_batch(size=BATCH):
     from minivae.datasets import load_dataset, to_float
     data = load_dataset("train", dtype="uint8", allow_sample=True)
-    return to_float(data.images[:BATCH]), data.source
+    return to_float(data.images[:size]), data.source
 
 
 def build():
@@ -147,8 +153,8 @@ def build():
     return model
 
 
-def profile(steps, warmup, stat):
-    x, source = fixed_batch()
+def profile(steps, warmup, stat, size=BATCH):
+    x, source = fixed_batch(size)
     model = build()
     timers = Timers(stat)
     layers, core_names = instrument(model, timers)
@@ -213,8 +219,8 @@ def report(layers, core_names, timers):
     return step
 
 
-def run_cprofile(steps, top):
-    x, _ = fixed_batch()
+def run_cprofile(steps, top, size=BATCH):
+    x, _ = fixed_batch(size)
     model = build()
     model.train_step(x)
     profiler = cProfile.Profile()
@@ -238,22 +244,39 @@ def main():
                         "machine)")
     parser.add_argument("--cprofile", action="store_true", help="add cProfile's top functions")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--replica", action="store_true",
+                        help="one data-parallel replica's work: half the batch, one BLAS "
+                        "thread")
     args = parser.parse_args()
     started = time.perf_counter()
-    model, layers, core_names, timers, source = profile(args.steps, args.warmup, args.stat)
+    size = BATCH // 2 if args.replica else BATCH
+    with contextlib.ExitStack() as stack:
+        if args.replica:
+            from minivae import blas
+            stack.enter_context(blas.single_threaded())
+        run(args, size, started)
+
+
+def run(args, size, started):
+    model, layers, core_names, timers, source = profile(args.steps, args.warmup, args.stat,
+                                                        size)
     threads = _common.thread_report()
-    print(f"minivae from {_common.REPO}; fashion_vae batch {BATCH} float32; "
+    print(f"minivae from {_common.REPO}; fashion_vae batch {size} float32"
+          + (" (one replica)" if args.replica else "") + "; "
           f"{args.stat} of {args.steps} steps after {args.warmup} warm-up; BLAS threads: "
           f"{_common.describe_threads(threads)}")
+    print(_common.isa_report())
     step = report(layers, core_names, timers)
-    payload = {"script": "profile_step.py", "batch": BATCH, "dtype": "float32", "stat": args.stat,
+    payload = {"script": "profile_step.py", "batch": size, "replica": args.replica,
+               "dtype": "float32", "stat": args.stat,
                "steps": args.steps, "warmup": args.warmup, "data": str(source),
-               "machine": _common.machine_report(), "threads": threads, "step_ms": step,
+               "machine": _common.machine_report(), "isa": _common.isa_report(), "threads": threads,
+               "step_ms": step,
                "medians_ms": {"/".join(k): timers.median(k)
                               for k in sorted({k for s in timers.steps for k in s
                                                if isinstance(k, tuple)})}}
     if args.cprofile:
-        run_cprofile(args.steps, args.top)
+        run_cprofile(args.steps, args.top, size)
     path = _common.write_results("profile_step", payload)
     print(_common.load_note())
     print(f"\nwrote {path.relative_to(_common.REPO)} in {time.perf_counter() - started:.1f} s")
