@@ -40,15 +40,26 @@ def test_bench_train_runs_and_names_the_instruction_sets():
         written.unlink()
 
 
+def _benchmarks_common():
+    spec = importlib.util.spec_from_file_location("_common", REPO / "benchmarks" / "_common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_match_isa_needs_to_know_numpys_kernels():
-    """--match-isa reads numpy's OpenBLAS kernel family through threadpoolctl; without
-    it the script stops with a message that says so, before measuring anything."""
+    """--match-isa reads numpy's OpenBLAS kernel family through threadpoolctl; where it
+    cannot (no threadpoolctl, or a family it does not know) the script stops with a
+    message that says so, before measuring anything."""
+    common = _benchmarks_common()
+    family, isa = common.numpy_blas_isa()
     result = _run("--match-isa")
-    if importlib.util.find_spec("threadpoolctl") is None:
+    if isa is None:
         assert result.returncode == 2
         assert "--match-isa needs threadpoolctl" in result.stderr
         return
     assert result.returncode == 0, result.stderr
-    assert "--match-isa: PyTorch and Keras run with " in result.stdout
+    limits = " ".join(f"{k}={v}" for k, v in common.ISA_LIMITS.get(isa, {}).items())
+    assert f"--match-isa: PyTorch and Keras run with {limits or 'no limit'}" in result.stdout
     written = REPO / result.stdout.strip().splitlines()[-1].split("wrote ", 1)[1]
     written.unlink()
