@@ -241,7 +241,8 @@ def main():
     threads = _common.thread_report()
     print(f"minivae from {_common.REPO}; batch {BATCH}, float32, {args.repeats} repeats after "
           f"{args.warmup} warm-up; BLAS threads: {_common.describe_threads(threads)}", flush=True)
-    print(_common.isa_report())
+    isa = _common.isa_report()
+    print(isa)
     peak = peak_sgemm(np)
     print(f"machine peak: {peak['size']}^3 sgemm {fmt_ms(peak['ms']['median'])} ms median, "
           f"{peak['gflops']:.0f} GFLOP/s (best of {peak['ms']['n']})", flush=True)
@@ -275,7 +276,7 @@ def main():
     path = _common.write_results("bench_layers", {
         "script": "bench_layers.py", "batch": BATCH, "dtype": "float32",
         "repeats": args.repeats, "warmup": args.warmup, "machine": _common.machine_report(),
-        "isa": _common.isa_report(), "threads": threads, "peak_sgemm": peak, "torch": torch_info or torch_note,
+        "isa": isa, "threads": threads, "peak_sgemm": peak, "torch": torch_info or torch_note,
         "layers": results})
     print(_common.load_note())
     print(f"wrote {path.relative_to(_common.REPO)}")

@@ -510,7 +510,8 @@ def main():
     mode = "epoch" if args.epoch else "steps"
     print(f"minivae from {_common.REPO}; {_common.cpu_model()}, {_common.machine_report()['cpus']}"
           f" CPUs; mode {mode}", flush=True)
-    print(_common.isa_report())
+    isa = _common.isa_report()
+    print(isa)
     if args.match_isa:
         print("--match-isa: PyTorch and Keras run with " + (" ".join(
             f"{k}={v}" for k, v in limits.items()) or "no limit (minivae's BLAS already "
@@ -534,7 +535,7 @@ def main():
         "script": "bench_train.py", "mode": mode, "batch": BATCH, "dtype": "float32",
         "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
         "machine": _common.machine_report(), "orchestrator_threads": threads,
-        "isa": _common.isa_report(), "framework_isa_limits": limits,
+        "isa": isa, "framework_isa_limits": limits,
         "skipped": skipped, "processes": finals, **result})
     print(_common.load_note())
     print(f"wrote {path.relative_to(_common.REPO)}")

@@ -265,12 +265,13 @@ def run(args, size, started):
           + (" (one replica)" if args.replica else "") + "; "
           f"{args.stat} of {args.steps} steps after {args.warmup} warm-up; BLAS threads: "
           f"{_common.describe_threads(threads)}")
-    print(_common.isa_report())
+    isa = _common.isa_report()
+    print(isa)
     step = report(layers, core_names, timers)
     payload = {"script": "profile_step.py", "batch": size, "replica": args.replica,
                "dtype": "float32", "stat": args.stat,
                "steps": args.steps, "warmup": args.warmup, "data": str(source),
-               "machine": _common.machine_report(), "isa": _common.isa_report(), "threads": threads,
+               "machine": _common.machine_report(), "isa": isa, "threads": threads,
                "step_ms": step,
                "medians_ms": {"/".join(k): timers.median(k)
                               for k in sorted({k for s in timers.steps for k in s
