@@ -1,0 +1,52 @@
+"""Gradient checks: hand-written gradients against finite differences (docs/gradcheck.md).
+
+For anyone's NumPy code:
+
+    check_grad(f, grad, x)              a scalar function and its gradient
+    check_vjp(f, vjp, *inputs)          any function and its vector-Jacobian product
+    check_layer(layer, x)               a layer (minivae's, or duck-typed: layers.py)
+    check_model(model, x)               a whole model's loss and parameters
+    check_gradients(loss, params, grads)   a zero-argument loss over arrays it reads
+    numerical_gradient(f, x)            the bare central difference
+
+Each returns a GradCheckReport whose verdict is "pass", "FAIL" or "inconclusive":
+an entry FAILs when its analytic and numerical values differ by more than
+rounding and truncation allow (its floor) plus rtol times its size; the check
+passes when every difference is also within rtol of the array's largest entry
+(relative_error <= rtol), and is inconclusive when some difference above that
+lies within the floor. The floor comes from the rounding noise of f (noise.py),
+measured, not assumed. Kinks (ReLU at 0) are found and measured one-sided, f and
+the gradient are run twice to catch state and noise (determinism.py), and
+failures come with their worst entries and hints (diagnostics.py).
+
+The package, one concept per module: inputs (copies to float64), differences
+(stencils), noise (the rounding floor), judge (each entry's verdict), result and
+report (what is returned), diagnostics (hints), determinism (run twice, fix
+noise), core (the engine), functions (check_grad, check_vjp), layers
+(check_layer, check_model, the Layer protocol).
+"""
+
+from .core import run_check
+from .determinism import fixed_noise
+from .differences import numerical_gradient
+from .functions import check_grad, check_vjp
+from .layers import check_gradients, check_layer, check_model
+from .report import GradCheckReport
+from .result import TORCH_ATOL, TORCH_RTOL, CheckResult
+
+
+def relative_error(analytic, numeric):
+    """max |a - n| / max(max |a|, max |n|): the metric of result.py (0 when both are 0)."""
+    import numpy as np
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = max(np.max(np.abs(a)), np.max(np.abs(n)))
+    return 0.0 if scale == 0 else float(np.max(np.abs(a - n)) / scale)
+
+
+__all__ = ["check_grad", "check_vjp", "check_layer", "check_model", "check_gradients",
+           "numerical_gradient", "relative_error", "fixed_noise", "run_check",
+           "GradCheckReport", "CheckResult", "TORCH_ATOL", "TORCH_RTOL"]

@@ -1,0 +1,114 @@
+"""The engine under every check: one scalar loss, the arrays it reads, their gradients.
+
+    run_check(loss, analytic, arrays, magnitude, unit, step, rtol, ...)
+
+loss() reads the float64 arrays in `arrays`, which the check perturbs in place
+and restores exactly; analytic() returns the hand-written gradient of loss with
+respect to each of them. The order of work:
+
+1. analytic() and loss() twice each at the unperturbed point (determinism.py);
+2. the rounding noise sigma of loss (noise.py);
+3. per array, every entry (or `max_entries` drawn from rng) through judge.py's
+   stages, or `directions` random directions v with analytic derivative <a, v>;
+4. verdicts, worst entries and hints (result.py, diagnostics.py).
+"""
+
+import numpy as np
+
+from . import diagnostics
+from .determinism import differences
+from .differences import GAIN, DirectionProbe, EntryProbe
+from .judge import ANALYTIC_ROUNDING, Z, Judge
+from .noise import noise_level
+from .report import GradCheckReport
+from .result import CheckResult, build_result
+
+
+def sample(size, max_entries, rng):
+    """Flat indices to check: all, or max_entries drawn without replacement (sorted)."""
+    if max_entries is None or size <= max_entries:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=max_entries, replace=False))
+
+
+def _copies(grads):
+    return {k: None if v is None else np.array(v, copy=True) for k, v in grads.items()}
+
+
+def validate_grads(grads, arrays, owner):
+    missing = set(arrays) - set(grads)
+    if missing:
+        raise ValueError(f"{owner}: no analytic gradient for {sorted(missing)}; got gradients "
+                         f"for {sorted(grads)}")
+    for name, value in arrays.items():
+        g = grads[name]
+        if g is None:
+            raise ValueError(f"{owner}: no gradient for {name!r} after backward: it must fill "
+                             f"grads[{name!r}] (the Layer protocol, minivae.gradcheck.layers)")
+        if not isinstance(g, np.ndarray) or g.shape != value.shape:
+            raise ValueError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
+                             f"array {value.shape}")
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"{owner}: the gradient of {name!r} has non-finite entries")
+
+
+def _criterion(sigma, how, step, rtol):
+    return (f"criterion: an entry FAILs when |a - n| > floor + rtol |n|, floor = {Z:g} x the "
+            f"rounding noise of the estimate n + its truncation + the analytic gradient's "
+            f"rounding; it passes when every |a - n| <= rtol * max|a|; otherwise the check "
+            f"is inconclusive. rtol {rtol:g}, step {step:g}, rounding noise of f: "
+            f"{sigma:.2e} ({how})")
+
+
+def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entries=None,
+              directions=0, rng=None, notes=(), owner="check", check_analytic_twice=True):
+    """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place)."""
+    rng = rng if rng is not None else np.random.default_rng(0)
+    g1 = _copies(analytic())
+    validate_grads(g1, arrays, owner)
+    f1 = float(loss())
+    g2 = _copies(analytic()) if check_analytic_twice else g1
+    f2 = float(loss())
+    if not np.isfinite(f1):
+        raise ValueError(f"{owner}: the loss is not finite at the given point ({f1})")
+    F = float(magnitude() if callable(magnitude) else magnitude)
+    f_note, g_notes = differences(f1, f2, g1, g2, F, unit)
+    report = GradCheckReport(notes=notes, settings={"step": step, "rtol": rtol})
+    if f_note:
+        report.notes.append(f_note)
+        for name, value in arrays.items():
+            report.append(CheckResult(name, value.shape, np.nan, np.nan, False, False,
+                                      verdict="FAIL", size=value.size, notes=[f_note]))
+        report.criterion = "criterion: f must give one value at one input"
+        return report
+    sigma, how = noise_level(loss, arrays, f1, F, unit, rng)
+    judge = Judge(None, f1, sigma, step, rtol)
+    for name, x in arrays.items():
+        a = g1[name].astype(np.float64)
+        u_a = np.finfo(g1[name].dtype).eps if np.issubdtype(g1[name].dtype, np.floating) \
+            else unit
+        if directions:
+            V = rng.standard_normal((directions, x.size))
+            judge.probe, judge.kinks_can_fail = DirectionProbe(loss, x, V), False
+            A = V @ a.reshape(-1)
+            scale = np.abs(V) @ np.abs(a.reshape(-1))
+            which = np.arange(directions)
+            E = judge.run(which, A, scale, scale, ANALYTIC_ROUNDING * u_a * scale)
+            noise = Z * GAIN["central"] * sigma / step
+            result = build_result(name, a, E, rtol, noise, float(np.max(scale, initial=0)),
+                                  mode="directions", nondeterministic=g_notes.get(name))
+        else:
+            which = sample(x.size, max_entries, rng)
+            judge.probe, judge.kinks_can_fail = EntryProbe(loss, x), True
+            scale = float(np.max(np.abs(a))) if a.size else 0.0
+            k = len(which)
+            rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
+            E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)
+            noise = Z * GAIN["central"] * sigma / step
+            hints = diagnostics.hints(a, E, a.shape, full=k == x.size)
+            result = build_result(name, a, E, rtol, noise, scale, hints=hints,
+                                  nondeterministic=g_notes.get(name))
+        report.append(result)
+    report.criterion = _criterion(sigma, how, step, rtol)
+    report.settings.update(sigma=sigma, noise=how)
+    return report

@@ -1,0 +1,171 @@
+"""Checking plain functions: check_grad for a scalar f, check_vjp for any f.
+
+    check_grad(f, grad, x)              f(x) -> scalar, grad(x) -> array like x
+    check_vjp(f, vjp, *inputs)          f(*inputs) -> array y,
+                                        vjp(dy, *inputs) -> (dL/d input for each input)
+
+check_vjp checks the scalar L = <f(inputs), dy> for one fixed random dy (drawn
+from rng unless given): dL/dy = dy, so vjp(dy, ...) is the exact gradient of L,
+and a wrong backward differs from the right one in L's gradient unless the error
+is orthogonal to dy, which has probability zero. A dy of ones would hide every
+error that keeps the sum (outputs swapped, a transposed map).
+
+Inputs of any layout and real dtype are copied to C-ordered float64 (the report
+notes an upcast), so f and vjp always see float64. f may compute in another
+dtype: the rounding floor and the default step follow the dtype f returns.
+"""
+
+import inspect
+
+import numpy as np
+
+from .core import run_check
+from .inputs import as_float64, default_step, precision_note, rounding_unit
+
+
+def _scalar(value, owner):
+    if np.ndim(value) != 0:
+        raise TypeError(f"{owner}: f must return a scalar, got an array of shape "
+                        f"{np.shape(value)} (use check_vjp for array outputs)")
+    return value
+
+
+def _names(f, count, names, owner):
+    if names is not None:
+        names = list(names)
+        if len(names) != count or len(set(names)) != count:
+            raise ValueError(f"{owner}: names must give {count} distinct names, one per "
+                             f"input, got {names}")
+        return names
+    try:
+        params = [p for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if len(params) >= count:
+        return [p.name for p in params[:count]]
+    return ["x"] if count == 1 else [f"inputs[{k}]" for k in range(count)]
+
+
+def _guard(arrays, owner):
+    """Raise if f or its gradient changed an input in place (checked after each check)."""
+    saved = {k: v.copy() for k, v in arrays.items()}
+
+    def verify():
+        for k, v in arrays.items():
+            if not np.array_equal(v, saved[k]):
+                raise ValueError(f"{owner}: {k} was changed in place by f or by its gradient; "
+                                 f"they must leave their inputs as they found them")
+    return verify
+
+
+def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions=0,
+               rng=None):
+    """Check grad(x) against finite differences of the scalar f(x). Returns a
+    GradCheckReport with one result, "x" (see check_vjp for the arguments)."""
+    owner = "check_grad"
+    x, note = as_float64(x, "x", owner)
+    f0 = _scalar(f(x), owner)
+    unit, dtype = rounding_unit(f0)
+    step = default_step(dtype) if step is None else step
+    _check_settings(step, rtol, max_entries, directions, owner)
+    notes = [n for n in (note, precision_note(dtype, step)) if n]
+    verify = _guard({"x": x}, owner)
+
+    def analytic():
+        g = np.asarray(grad(x))
+        if g.shape != x.shape:
+            raise ValueError(f"{owner}: grad(x) has shape {g.shape}, x has {x.shape}")
+        return {"x": g}
+
+    report = run_check(lambda: _scalar(f(x), owner), analytic, {"x": x},
+                       magnitude=lambda: abs(float(f0)), unit=unit, step=step, rtol=rtol,
+                       max_entries=max_entries, directions=directions, rng=rng,
+                       notes=notes, owner=owner)
+    verify()
+    return report
+
+
+def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_entries=None,
+              directions=0, rng=None):
+    """Check vjp(dy, *inputs) against finite differences of L = <f(*inputs), dy>.
+
+    f:      f(*inputs) -> array (any shape)
+    vjp:    vjp(dy, *inputs) -> one gradient per input (a tuple, or an array for one
+            input), each the shape of its input
+    dy:     the projection, f's output shape; default N(0, 1) from rng
+    names:  one per input for the report; default f's parameter names
+    step:   finite-difference step; default 1e-6 for a float64 f (1e-3 for float32)
+    rtol:   relative precision to certify (module docstring of minivae.gradcheck)
+    max_entries: check at most this many random entries per input (default all)
+    directions:  instead of entries, this many random directions per input
+    rng:    numpy Generator for dy, the sample and the directions (default seed 0)
+
+    Returns a GradCheckReport: one result per input.
+    """
+    owner = "check_vjp"
+    if not inputs:
+        raise TypeError(f"{owner}: give at least one input after f and vjp")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    names = _names(f, len(inputs), names, owner)
+    copies, notes = [], []
+    for name, value in zip(names, inputs):
+        copy, note = as_float64(value, name, owner)
+        copies.append(copy)
+        notes += [note] if note else []
+    y0 = np.asarray(f(*copies))
+    if not np.issubdtype(y0.dtype, np.floating):
+        raise TypeError(f"{owner}: f must return a floating-point array, got dtype {y0.dtype}")
+    if not np.all(np.isfinite(y0)):
+        raise ValueError(f"{owner}: f returned non-finite values at the given inputs")
+    unit, dtype = rounding_unit(y0)
+    step = default_step(dtype) if step is None else step
+    _check_settings(step, rtol, max_entries, directions, owner)
+    notes += [n for n in (precision_note(dtype, step),) if n]
+    if dy is None:
+        dy = rng.standard_normal(y0.shape)
+    else:
+        dy, note = as_float64(dy, "dy", owner)
+        if dy.shape != y0.shape:
+            raise ValueError(f"{owner}: dy must have f's output shape {y0.shape}, got "
+                             f"{dy.shape}")
+    arrays = dict(zip(names, copies))
+    verify = _guard(arrays, owner)
+
+    def loss():
+        return float(np.sum(np.asarray(f(*copies), dtype=np.float64) * dy))
+
+    def analytic():
+        grads = vjp(dy.copy(), *copies)
+        if isinstance(grads, np.ndarray) and len(copies) == 1:
+            grads = (grads,)
+        if not isinstance(grads, (tuple, list)) or len(grads) != len(copies):
+            raise TypeError(f"{owner}: vjp must return {len(copies)} gradient(s), one per "
+                            f"input, as a tuple; got {type(grads).__name__}"
+                            + (f" of length {len(grads)}" if isinstance(grads, (tuple, list))
+                               else ""))
+        return {n: np.asarray(g) for n, g in zip(names, grads)}
+
+    report = run_check(loss, analytic, arrays,
+                       magnitude=lambda: float(np.sum(np.abs(y0.astype(np.float64) * dy))),
+                       unit=unit, step=step, rtol=rtol, max_entries=max_entries,
+                       directions=directions, rng=rng, notes=notes, owner=owner)
+    verify()
+    return report
+
+
+def _check_settings(step, rtol, max_entries, directions, owner):
+    """One validation for the settings every check shares."""
+    for name, value in (("step", step), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+    if max_entries is not None and (isinstance(max_entries, bool) or
+                                    not isinstance(max_entries, (int, np.integer))
+                                    or max_entries < 1):
+        raise ValueError(f"{owner}: max_entries must be a positive integer or None (every "
+                         f"entry), got {max_entries!r}")
+    if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) \
+            or directions < 0:
+        raise ValueError(f"{owner}: directions must be an integer >= 0 (0: check entries), "
+                         f"got {directions!r}")

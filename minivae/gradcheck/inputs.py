@@ -1,0 +1,62 @@
+"""What a gradient check is given: arrays copied to C-ordered float64, saying so.
+
+A check perturbs its inputs by about 1e-6, so it works on float64 copies: a
+float32 array cannot even hold x + 1e-6 for |x| near 1 (its spacing there is
+1.2e-7, a tenth of the step). Any layout and any real dtype is accepted; an
+upcast leaves a note in the report, a layout copy does not (it changes nothing).
+"""
+
+import numpy as np
+
+from .._validation import check_finite
+
+# The default finite-difference step for a function that computes in each dtype:
+# near (3 u)^(1/3), where truncation (h^2 |f'''| / 6) meets rounding (u |f| / h),
+# rounded down a little, since kinks favour the smaller step (docs/gradcheck.md).
+DEFAULT_STEP = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3,
+                np.dtype(np.float16): 3e-2}
+
+
+def as_float64(value, name, owner):
+    """(a C-ordered float64 copy of `value`, a note or None).
+
+    Integers and lower-precision floats are upcast, with a note saying so; bool,
+    complex, object and non-finite values are refused with a sentence naming `name`.
+    """
+    try:
+        array = np.asarray(value)
+    except Exception as exc:            # ragged lists and other non-arrays
+        raise TypeError(f"{owner}: {name} must be an array of real numbers, got "
+                        f"{type(value).__name__} ({exc})") from None
+    kind = array.dtype.kind
+    if kind not in "fiu":
+        raise TypeError(f"{owner}: {name} must be an array of real numbers, got dtype "
+                        f"{array.dtype}")
+    note = None
+    if array.dtype != np.float64:
+        note = (f"{name}: {array.dtype} copied to float64 (the check perturbs it by about "
+                f"1e-6 and needs float64 to hold that)")
+    copy = np.array(array, dtype=np.float64, order="C", copy=True)
+    check_finite(copy, name, owner)
+    return copy, note
+
+
+def rounding_unit(value):
+    """Unit roundoff u of the dtype `value` is computed in (float64 for Python floats)."""
+    dtype = getattr(value, "dtype", np.dtype(np.float64))
+    if not np.issubdtype(dtype, np.floating):
+        dtype = np.dtype(np.float64)
+    return float(np.finfo(dtype).eps), np.dtype(dtype)
+
+
+def default_step(dtype):
+    """The step for a function computing in `dtype` (float64's for unknown dtypes)."""
+    return DEFAULT_STEP.get(np.dtype(dtype), DEFAULT_STEP[np.dtype(np.float64)])
+
+
+def precision_note(dtype, step):
+    """A note for the report when f computes in a dtype coarser than float64."""
+    if np.dtype(dtype) == np.float64:
+        return None
+    return (f"f computes in {np.dtype(dtype)}: step {step:g}, and a rounding floor near "
+            f"{np.finfo(dtype).eps / step:.0e} of its magnitude; only large errors can FAIL")

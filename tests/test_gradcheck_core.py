@@ -1,0 +1,54 @@
+"""gradcheck.core: the engine's order of work, its validation and its two modes."""
+
+import numpy as np
+import pytest
+
+from minivae.gradcheck import check_gradients, run_check
+from minivae.gradcheck.core import sample, validate_grads
+
+U = np.finfo(np.float64).eps
+
+
+def test_sample_draws_distinct_sorted_entries(rng):
+    assert list(sample(5, None, rng)) == [0, 1, 2, 3, 4]
+    assert list(sample(5, 8, rng)) == [0, 1, 2, 3, 4]
+    picked = sample(1000, 10, rng)
+    assert len(set(picked)) == 10 and list(picked) == sorted(picked)
+
+
+@pytest.mark.parametrize("grads,match", [
+    ({}, r"no analytic gradient for \['w'\]"),
+    ({"w": np.zeros(4)}, r"gradient of 'w' has shape \(4,\), the array \(3,\)"),
+    ({"w": np.array([0.0, np.nan, 0.0])}, "non-finite"),
+])
+def test_validate_grads(grads, match):
+    with pytest.raises(ValueError, match=match):
+        validate_grads(grads, {"w": np.zeros(3)}, "check")
+
+
+def test_directions_catch_an_error_spread_over_the_array_and_pass_the_right_one(rng):
+    x = rng.standard_normal(200)
+
+    def report(grad):
+        return run_check(lambda: float(np.sum(np.sin(x))), lambda: {"x": grad}, {"x": x},
+                         magnitude=float(np.sum(np.abs(np.sin(x)))), unit=U, step=1e-6,
+                         rtol=1e-6, directions=3, rng=np.random.default_rng(0))
+    right = report(np.cos(x))
+    assert right.verdict == "pass" and right["x"].checked == 3
+    assert right["x"].mode == "directions" and "3 dir" in str(right)
+    assert report(np.cos(x) * 1.001).verdict == "FAIL"
+
+
+def test_a_nondeterministic_loss_fails_without_finite_differences(rng):
+    w = rng.standard_normal(3)
+    noise = np.random.default_rng(1)
+    report = check_gradients(lambda: float(np.sum(w) + noise.standard_normal()), {"w": w},
+                             {"w": np.ones(3)})
+    assert report.verdict == "FAIL" and report["w"].checked == 0
+    assert "f must give one value at one input" in str(report)
+
+
+def test_a_non_finite_loss_is_refused(rng):
+    w = rng.standard_normal(3)
+    with pytest.raises(ValueError, match="the loss is not finite"):
+        check_gradients(lambda: float("inf"), {"w": w}, {"w": np.ones(3)})

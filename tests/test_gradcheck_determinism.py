@@ -1,0 +1,66 @@
+"""gradcheck.determinism: noise fixed on request, state and unfixed noise flagged."""
+
+import numpy as np
+
+from minivae.gradcheck import check_layer, check_vjp, fixed_noise
+from minivae.layers import Dense, Dropout, Sequential
+
+
+def built_dropout(rate=0.5, shape=(6,), seed=0):
+    layer = Dropout(rate)
+    layer.build(shape, rng=np.random.default_rng(seed), dtype="float64")
+    return layer
+
+
+def test_fixed_noise_replays_the_generator_and_gives_it_back():
+    layer = built_dropout()
+    own = layer.rng
+    x = np.ones((4, 6))
+    with fixed_noise(layer) as fixed:
+        assert fixed == [layer]
+        first, second = layer.forward(x), layer.forward(x)
+    np.testing.assert_array_equal(first, second)
+    # The layer's own Generator, untouched: its next mask is the one the block saw.
+    assert layer.rng is own and "forward" not in vars(layer)
+    np.testing.assert_array_equal(layer.forward(x), first)
+
+
+def test_fixed_noise_reaches_layers_inside_a_sequential(rng):
+    model = Sequential([Dense(4), Dropout(0.5)])
+    model.build((3,), rng=rng, dtype="float64")
+    x = rng.standard_normal((5, 3))
+    with fixed_noise(model):
+        np.testing.assert_array_equal(model.forward(x), model.forward(x))
+    assert not np.array_equal(model.forward(x), model.forward(x))
+
+
+def test_dropout_in_training_mode_checks_with_its_noise_fixed(rng):
+    layer = built_dropout()
+    report = check_layer(layer, rng.standard_normal((3, 6)))
+    assert report.verdict == "pass" and any("noise fixed" in n for n in report.notes)
+    # As it is, every forward draws a new mask: the check says f is not a function.
+    report = check_layer(layer, rng.standard_normal((3, 6)), fix_noise=False)
+    assert report.verdict == "FAIL" and "f is not deterministic" in str(report)
+
+
+def test_a_gradient_that_accumulates_across_calls_is_flagged(rng):
+    buffer = {"g": np.zeros((3, 2))}
+
+    def vjp(dy, x):
+        buffer["g"] += dy          # state kept between calls
+        return buffer["g"]
+    report = check_vjp(lambda x: x.copy(), vjp, rng.standard_normal((3, 2)))
+    assert report.verdict == "FAIL"
+    assert "changed between two identical backward passes" in str(report)
+
+
+def test_noise_redrawn_in_backward_is_flagged_even_with_noise_fixed(rng):
+    layer = built_dropout()
+
+    class RedrawsInBackward(Dropout):
+        def backward(self, dy):
+            return dy * (self.rng.random(dy.shape) < 0.5) / 0.5
+    bad = RedrawsInBackward(0.5)
+    bad.build((6,), rng=np.random.default_rng(0), dtype="float64")
+    assert check_layer(layer, rng.standard_normal((3, 6))).verdict == "pass"
+    assert check_layer(bad, rng.standard_normal((3, 6))).verdict == "FAIL"

@@ -1,0 +1,127 @@
+"""gradcheck.functions: check_grad and check_vjp on plain NumPy functions, the way
+a user brings them, including the cases that used to raise false alarms."""
+
+import numpy as np
+import pytest
+
+from minivae.gradcheck import check_grad, check_vjp
+
+
+def conv1d(x, w):
+    """'valid' 1-D correlation, one channel: y[n, i] = sum_k x[n, i + k] w[k]."""
+    k = len(w)
+    return np.stack([x[:, i:i + k] @ w for i in range(x.shape[1] - k + 1)], axis=1)
+
+
+def conv1d_vjp(dy, x, w):
+    k = len(w)
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[1]):
+        dx[:, i:i + k] += dy[:, i:i + 1] * w
+    dw = sum(dy[:, i] @ x[:, i:i + k] for i in range(dy.shape[1]))
+    return dx, dw
+
+
+def test_check_vjp_names_inputs_after_fs_parameters(rng):
+    report = check_vjp(conv1d, conv1d_vjp, rng.standard_normal((2, 7)), rng.standard_normal(3))
+    assert [r.name for r in report] == ["x", "w"] and report.verdict == "pass"
+    # Smooth (bilinear) f in float64: errors near 1e-10 of the scale; 1e-6 is the default.
+    assert report.worst() < 1e-6
+
+
+def test_check_vjp_catches_one_wrong_entry(rng):
+    def off_by_1e4(dy, x, w):
+        dx, dw = conv1d_vjp(dy, x, w)
+        dw[1] *= 1 + 1e-4          # torch's gradcheck accepts this (rtol 1e-3)
+        return dx, dw
+    report = check_vjp(conv1d, off_by_1e4, rng.standard_normal((2, 7)),
+                       rng.standard_normal(3))
+    assert report["w"].verdict == "FAIL" and report["x"].verdict == "pass"
+    assert report["w"].torch_passed
+
+
+def test_any_layout_and_dtype_is_copied_and_an_upcast_is_noted(rng):
+    x = np.asfortranarray(rng.standard_normal((3, 7)).astype(np.float32))
+    w = rng.standard_normal(3)[::-1]
+    seen = []
+
+    def f(x, w):
+        seen.append((x.dtype, x.flags.c_contiguous, w.flags.c_contiguous))
+        return conv1d(x, w)
+    report = check_vjp(f, conv1d_vjp, x, w)
+    assert report.verdict == "pass" and set(seen) == {(np.dtype(np.float64), True, True)}
+    assert report.notes == ["x: float32 copied to float64 (the check perturbs it by about "
+                            "1e-6 and needs float64 to hold that)"]
+
+
+def test_relu_with_two_or_more_exact_zeros_passes(rng):
+    x = rng.standard_normal((3, 5))
+    x[0, :2] = x[2, 4] = 0.0
+    report = check_vjp(lambda v: np.maximum(v, 0), lambda dy, v: (dy * (v > 0),), x)
+    assert report.verdict == "pass" and report["v"].kinks == 3
+
+
+def test_a_mean_over_the_books_batch_is_no_false_alarm(rng):
+    # Mean squared error over 100 x 32 x 32 entries: gradients ~1e-5 against a loss
+    # ~0.17, where the old checker failed at rtol 1e-6. 200 sampled entries.
+    y, t = rng.uniform(0, 1, (100, 32, 32, 1)), rng.uniform(0, 1, (100, 32, 32, 1))
+    report = check_grad(lambda v: np.mean((v - t) ** 2), lambda v: 2 * (v - t) / v.size, y,
+                        max_entries=200)
+    assert report.verdict != "FAIL"
+    wrong = check_grad(lambda v: np.mean((v - t) ** 2), lambda v: (v - t) / v.size, y,
+                       max_entries=200)
+    assert wrong.verdict == "FAIL"
+
+
+def test_small_entries_beside_large_ones_are_checked(rng):
+    # Weight decay 2x too large on the weights of always-zero raw pixels: there the
+    # gradient is lam * W ~ 1e-5 beside entries ~1e2.
+    x = rng.integers(0, 256, (8, 6)).astype(float)
+    x[:, :2] = 0.0
+    t, lam = rng.standard_normal((8, 3)), 5e-4
+    W = 0.05 * rng.standard_normal((6, 3))
+
+    def loss(w):
+        return np.sum((x @ w) * t) / 8 + 0.5 * lam * np.sum(w * w)
+    assert check_grad(loss, lambda w: x.T @ t / 8 + lam * w, W).verdict == "pass"
+    report = check_grad(loss, lambda w: x.T @ t / 8 + 2 * lam * w, W)
+    assert report.verdict == "FAIL" and report["x"].relative_error < 1e-6
+
+
+def test_a_scalar_f_is_required_and_a_vjp_must_match_its_inputs(rng):
+    x = rng.standard_normal(3)
+    with pytest.raises(TypeError, match="f must return a scalar, got an array of shape"):
+        check_grad(lambda v: v * 2, lambda v: 2 * np.ones_like(v), x)
+    with pytest.raises(TypeError, match="vjp must return 2 gradient"):
+        check_vjp(lambda a, b: a * b, lambda dy, a, b: dy * b, x, x)
+    with pytest.raises(ValueError, match=r"grad\(x\) has shape \(2,\)"):
+        check_grad(lambda v: np.sum(v), lambda v: np.ones(2), x)
+    with pytest.raises(ValueError, match="dy must have f's output shape"):
+        check_vjp(np.sin, lambda dy, v: dy * np.cos(v), x, dy=np.ones(4))
+
+
+def test_changing_an_input_in_place_is_refused(rng):
+    def rude(dy, v):
+        v += 1.0
+        return dy
+    with pytest.raises(ValueError, match="v was changed in place by f or by its gradient"):
+        check_vjp(lambda v: v * 1.0, rude, rng.standard_normal(3))
+
+
+@pytest.mark.parametrize("option,value,match", [
+    ("step", 0.0, "step must be a finite number > 0"),
+    ("rtol", float("nan"), "rtol must be a finite number > 0"),
+    ("max_entries", 0, "max_entries must be a positive integer or None"),
+    ("directions", -1, "directions must be an integer >= 0"),
+])
+def test_settings_are_validated(rng, option, value, match):
+    with pytest.raises(ValueError, match=match):
+        check_grad(lambda v: np.sum(v), np.ones_like, rng.standard_normal(2), **{option: value})
+
+
+def test_a_float32_function_is_checked_at_its_own_precision(rng):
+    x = rng.standard_normal(20)
+    f = lambda v: np.sum(np.sin(v.astype(np.float32)))        # noqa: E731
+    report = check_grad(f, np.cos, x)
+    assert report.verdict != "FAIL" and "f computes in float32: step 0.001" in str(report)
+    assert check_grad(f, lambda v: 1.05 * np.cos(v), x).verdict == "FAIL"
