@@ -1,12 +1,15 @@
 """minivae: the Variational Autoencoder of Generative Deep Learning (ch. 3) in NumPy.
 
 The models are here at the top (`minivae.VAE`, `minivae.Autoencoder`); the rest
-lives in its modules: layers, losses, optimizers, gradcheck, architectures,
-datasets, checkpoint, evaluation, analysis and plotting.
+lives in its modules: layers (the reference math), fast (the same sums, faster),
+losses, optimizers, gradcheck, architectures, serialization, datasets,
+checkpoint, evaluation, analysis and plotting.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-from .models import VAE, Autoencoder, GaussianEncoder  # noqa: E402  (after __version__)
+from .encoder import GaussianEncoder  # noqa: E402  (after __version__)
+from .model import Model  # noqa: E402
+from .models import VAE, Autoencoder  # noqa: E402
 
-__all__ = ["VAE", "Autoencoder", "GaussianEncoder", "__version__"]
+__all__ = ["VAE", "Autoencoder", "GaussianEncoder", "Model", "__version__"]

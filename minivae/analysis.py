@@ -152,16 +152,17 @@ def compare_latent_spaces(models, x, radius=DEFAULT_RADII, n_points=20000, n_ima
     return out
 
 
-def _fit(model, x, epochs, seed, verbose, validation_data=None):
+def _fit(model, x, epochs, seed, verbose, data_parallel=False):
     model.compile(Adam(learning_rate=LEARNING_RATE))
     history = model.fit(x, epochs=epochs, batch_size=BATCH_SIZE, seed=seed, verbose=verbose,
-                        validation_data=validation_data)
+                        data_parallel=data_parallel)
     return model, history
 
 
-def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1):
+def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=False):
     """The book's autoencoder and VAE trained on the same x with the same seed.
 
+    data_parallel is fit's (off unless asked: it sets BLAS threads process-wide).
     Returns {"autoencoder": model, "vae": model}.
     """
     models = {"autoencoder": fashion_autoencoder(latent_dim=latent_dim, seed=seed),
@@ -169,11 +170,12 @@ def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1):
     for name, model in models.items():
         if verbose:
             print(f"training the {name} on {len(x)} images", flush=True)
-        _fit(model, x, epochs, seed, verbose)
+        _fit(model, x, epochs, seed, verbose, data_parallel)
     return models
 
 
-def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbose=1):
+def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbose=1,
+          data_parallel=False):
     """One VAE per beta on x; each one's rate and distortion on x_eval, and samples.
 
     beta weighs the KL against the *summed* pixel log-likelihood (the model's
@@ -193,7 +195,7 @@ def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbos
             print(f"training the VAE with beta = {beta:g} on {len(x)} images", flush=True)
         model = fashion_vae(latent_dim=latent_dim, seed=seed, beta=beta,
                             reconstruction_weight=FASHION_PIXELS)
-        model, history = _fit(model, x, epochs, seed, verbose)
+        model, history = _fit(model, x, epochs, seed, verbose, data_parallel)
         log_px_z, kl = evaluation.elbo_terms(model, x_eval, np.random.default_rng(seed))
         points.append({"beta": float(beta), "rate": float(kl.mean()),
                        "distortion": float(-log_px_z.mean()),

@@ -36,12 +36,14 @@ def _fashion_body(name):
 
 
 def _fashion_decoder(name):
-    """Dense(2048), Reshape(4, 4, 128), three stride-2 transposed convolutions, a sigmoid conv."""
+    """Dense(2048), Reshape(4, 4, 128), three stride-2 transposed convolutions, a 1-filter
+    conv. The book's conv ends in a sigmoid: here the model applies it (output_activation),
+    so the decoder returns its logits."""
     return Sequential(
         [Dense(4 * 4 * 128, name=name("dense")), Reshape((4, 4, 128), name=name("reshape"))]
         + [Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu",
                            name=name("conv2d_transpose")) for f in (128, 64, 32)]
-        + [Conv2D(1, 3, strides=1, padding="same", activation="sigmoid", name=name("conv2d"))],
+        + [Conv2D(1, 3, strides=1, padding="same", name=name("conv2d"))],
         name="decoder")
 
 
@@ -68,7 +70,7 @@ def fashion_vae(latent_dim=2, beta=1.0, reconstruction_weight=500.0, seed=None,
     name = _Names()
     encoder = GaussianEncoder(_fashion_body(name), latent_dim, name="encoder")
     model = VAE(encoder, _fashion_decoder(name), reconstruction_weight=reconstruction_weight,
-                beta=beta, reconstruction_loss="bce")
+                beta=beta, reconstruction_loss="bce", output_activation="sigmoid")
     config = {"architecture": "fashion_vae", "latent_dim": latent_dim, "beta": float(beta),
               "reconstruction_weight": float(reconstruction_weight)}
     return _finish(model, (32, 32, 1), seed, dtype, config)
@@ -80,7 +82,8 @@ def fashion_autoencoder(latent_dim=2, seed=None, dtype="float32"):
     name = _Names()
     encoder = Sequential(_fashion_body(name) + [Dense(latent_dim, name=name("dense"))],
                          name="encoder")
-    model = Autoencoder(encoder, _fashion_decoder(name), reconstruction_loss="bce")
+    model = Autoencoder(encoder, _fashion_decoder(name), reconstruction_loss="bce",
+                        output_activation="sigmoid")
     config = {"architecture": "fashion_autoencoder", "latent_dim": latent_dim}
     return _finish(model, (32, 32, 1), seed, dtype, config)
 
@@ -110,17 +113,45 @@ def faces_vae(latent_dim=200, beta=1.0, reconstruction_weight=2000.0, seed=None,
     for _ in range(5):
         layers += _faces_block(Conv2DTranspose(64, 3, strides=2, padding="same",
                                                name=name("conv2d_transpose")), name)
-    layers.append(Conv2DTranspose(3, 3, strides=1, padding="same", activation="sigmoid",
-                                  name=name("conv2d_transpose")))
+    layers.append(Conv2DTranspose(3, 3, strides=1, padding="same", name=name("conv2d_transpose")))
     model = VAE(encoder, Sequential(layers, name="decoder"), beta=beta,
-                reconstruction_weight=reconstruction_weight, reconstruction_loss="mse")
+                reconstruction_weight=reconstruction_weight, reconstruction_loss="mse",
+                output_activation="sigmoid")
     config = {"architecture": "faces_vae", "latent_dim": latent_dim, "beta": float(beta),
               "reconstruction_weight": float(reconstruction_weight)}
     return _finish(model, (64, 64, 3), seed, dtype, config)
 
 
+def keras_io_vae(latent_dim=2, beta=1.0, seed=None, dtype="float32"):
+    """The VAE of Keras's own example (keras.io, "Variational AutoEncoder") on 28x28x1.
+
+    Encoder: Conv2D 32 and 64 (3x3, stride 2, 'same', ReLU), Flatten, Dense 16 (ReLU),
+    the heads and Sampling: 69,076 parameters at latent_dim=2. Decoder: Dense 7*7*64
+    (ReLU), Reshape, Conv2DTranspose 64 and 32 (stride 2, ReLU), Conv2DTranspose 1
+    (sigmoid): 65,089. Loss: the BCE summed over the 784 pixels (reconstruction_weight
+    784 on the mean) plus the KL. The example trains with Adam(1e-3), batch 128.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim", "keras_io_vae")
+    name = _Names()
+    body = [Conv2D(32, 3, strides=2, padding="same", activation="relu", name=name("conv2d")),
+            Conv2D(64, 3, strides=2, padding="same", activation="relu", name=name("conv2d")),
+            Flatten(name=name("flatten")), Dense(16, activation="relu", name=name("dense"))]
+    encoder = GaussianEncoder(body, latent_dim, name="encoder")
+    decoder = Sequential(
+        [Dense(7 * 7 * 64, activation="relu", name=name("dense")),
+         Reshape((7, 7, 64), name=name("reshape"))]
+        + [Conv2DTranspose(f, 3, strides=2, padding="same", activation="relu",
+                           name=name("conv2d_transpose")) for f in (64, 32)]
+        + [Conv2DTranspose(1, 3, padding="same", name=name("conv2d_transpose"))],
+        name="decoder")
+    model = VAE(encoder, decoder, reconstruction_weight=28.0 * 28.0, beta=beta,
+                reconstruction_loss="bce", output_activation="sigmoid")
+    config = {"architecture": "keras_io_vae", "latent_dim": latent_dim, "beta": float(beta)}
+    return _finish(model, (28, 28, 1), seed, dtype, config)
+
+
 ARCHITECTURES = {"fashion_vae": fashion_vae, "fashion_autoencoder": fashion_autoencoder,
-                 "faces_vae": faces_vae}
+                 "faces_vae": faces_vae, "keras_io_vae": keras_io_vae}
 
 
 def from_config(config, seed=None, dtype="float32"):

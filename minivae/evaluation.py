@@ -20,11 +20,11 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from . import training
 from ._validation import check_positive_int
 from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
-from .losses import EPSILON, binary_crossentropy_from_logits
+from .losses import EPSILON
 from .models import PREDICT_BATCH, VAE
+from .pixels import check_images, to_float
 
 DEFAULT_BATCH = PREDICT_BATCH    # latent points decoded at once
 ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
@@ -37,7 +37,7 @@ def _check_vae(model, x, owner):
     if model.reconstruction_loss != "bce":
         raise ValueError(f"{owner}: the bounds assume a Bernoulli decoder, as a model trained "
                          f"with BCE has; this one was trained with {model.reconstruction_loss!r}")
-    return training.check_images(x, "x", model.input_shape, owner)
+    return check_images(x, "x", model.input_shape, owner)
 
 
 def _rng(rng):
@@ -73,29 +73,38 @@ def _encode(model, x, batch_size=DEFAULT_BATCH):
     return mu.astype(np.float64), log_var.astype(np.float64)
 
 
-def _log_terms(model, x, k, rng, batch_size):
+def _log_terms(model, x, k, rng, batch_size, progress=None):
     """For each batch of images: (log p(x|z), log p(z), log q(z|x), mu, log_var).
 
     The first three are (k, B) for k samples z_i = mu + sigma * eps_i per image.
-    eps is drawn per batch as rng.standard_normal((k, B, d)), so k = 1 draws the
-    same numbers in the same order whatever the caller. Images per batch are
-    batch_size // k, so that one decoder call sees at most batch_size points.
+    Images per batch are batch_size // k (at least one), and the k samples of a batch
+    are drawn and decoded in chunks of at most batch_size points, so memory stays
+    flat whatever k. eps is drawn chunk by chunk along k, which gives the numbers
+    of one rng.standard_normal((k, B, d)) in the same order: k = 1 draws the same
+    eps whatever the caller. progress(images done), when given, is called per batch.
     """
     d, n = model.latent_dim, max(1, batch_size // k)
+    from_logits = model.output_activation is not None     # as training scored them
     for start in range(0, len(x), n):
         xb = x[start:start + n]
         mu, log_var = _encode(model, xb)
-        eps = rng.standard_normal((k, len(xb), d))
-        z = mu + np.exp(0.5 * log_var) * eps                                    # (k, B, d)
-        with model._scored_decoder() as loss:               # logits when training used them
-            out = model.decode(z.reshape(-1, d).astype(model.dtype), batch_size=batch_size)
-            from_logits = loss is binary_crossentropy_from_logits
-        target = training.to_batch(xb, np.dtype(np.float64))
-        log_px_z = bernoulli_log_likelihood(np.broadcast_to(target, (k,) + target.shape)
-                                            .reshape(out.shape), out, from_logits
-                                            ).reshape(k, len(xb))
-        log_pz = diagonal_gaussian_logpdf(z, 0.0, 0.0)
-        log_qz = diagonal_gaussian_logpdf(z, mu, log_var)
+        target = to_float(xb, np.float64)
+        chunk = max(1, batch_size // len(xb))
+        terms = []
+        for lo in range(0, k, chunk):
+            eps = rng.standard_normal((min(chunk, k - lo), len(xb), d))
+            z = mu + np.exp(0.5 * log_var) * eps                                # (c, B, d)
+            out = model.decode(z.reshape(-1, d).astype(model.dtype), batch_size=batch_size,
+                               logits=from_logits)
+            c = len(eps)
+            log_px_z = bernoulli_log_likelihood(np.broadcast_to(target, (c,) + target.shape)
+                                                .reshape(out.shape), out, from_logits
+                                                ).reshape(c, len(xb))
+            terms.append((log_px_z, diagonal_gaussian_logpdf(z, 0.0, 0.0),
+                          diagonal_gaussian_logpdf(z, mu, log_var)))
+        log_px_z, log_pz, log_qz = (np.concatenate(t) for t in zip(*terms))
+        if progress is not None:
+            progress(start + len(xb))
         yield log_px_z, log_pz, log_qz, mu, log_var
 
 
@@ -124,7 +133,8 @@ def elbo(model, x, rng=None, kl="analytic", batch_size=DEFAULT_BATCH):
     return float(np.mean(log_px_z - kl_n))
 
 
-def iwae_per_image(model, x, ks=(1, 10, 100), rng=None, batch_size=DEFAULT_BATCH):
+def iwae_per_image(model, x, ks=(1, 10, 100), rng=None, batch_size=DEFAULT_BATCH,
+                   progress=None):
     """{k: (N,) bounds}: IWAE_k of each image, for every k in ks, in nats.
 
     max(ks) samples are drawn per image and IWAE_k uses the first k of them, so
@@ -136,7 +146,8 @@ def iwae_per_image(model, x, ks=(1, 10, 100), rng=None, batch_size=DEFAULT_BATCH
     ks = [check_positive_int(k, "k", owner) for k in np.atleast_1d(ks).tolist()]
     k_max = max(ks)
     parts = {k: [] for k in ks}
-    for log_px_z, log_pz, log_qz, _, _ in _log_terms(model, x, k_max, _rng(rng), batch_size):
+    for log_px_z, log_pz, log_qz, _, _ in _log_terms(model, x, k_max, _rng(rng), batch_size,
+                                                      progress):
         log_w = log_px_z + log_pz - log_qz                                      # (k_max, B)
         for k in ks:
             # log mean_i w_i without forming w_i = exp(-300) or so: logsumexp shifts by the max
@@ -192,12 +203,13 @@ def _stderr(values):
 
 
 def summarize(model, x, iwae_k=(1, 10, 100), iwae_limit=None, rng=None,
-              threshold=ACTIVE_THRESHOLD, batch_size=DEFAULT_BATCH):
+              threshold=ACTIVE_THRESHOLD, batch_size=DEFAULT_BATCH, progress=None):
     """Every diagnostic of a VAE on x, as a JSON-ready dict (what `minivae evaluate` prints).
 
     The ELBO uses all of x; the IWAE bounds the first iwae_limit images (all by
     default), at max(iwae_k) decodes per image. One rng drives both, in that order.
-    stderr entries are the standard error of the mean over images.
+    stderr entries are the standard error of the mean over images. progress(images
+    done) is called as the IWAE bounds advance.
     """
     owner = "summarize"
     x = _check_vae(model, x, owner)
@@ -218,7 +230,7 @@ def summarize(model, x, iwae_k=(1, 10, 100), iwae_limit=None, rng=None,
     if iwae_k:
         x_iwae = x if iwae_limit is None else x[:check_positive_int(iwae_limit, "iwae_limit",
                                                                      owner)]
-        per_image = iwae_per_image(model, x_iwae, iwae_k, rng, batch_size)
+        per_image = iwae_per_image(model, x_iwae, iwae_k, rng, batch_size, progress)
         out["iwae_images"] = len(x_iwae)
         out["iwae"] = {str(k): {"bound": float(v.mean()), "stderr": _stderr(v),
                                 "bits_per_dim": bits_per_dim(float(v.mean()), pixels)}

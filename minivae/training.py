@@ -1,9 +1,9 @@
 """The training loop: batches, epochs, metrics, progress (docs/training.md).
 
-Reads like the book's `fit`: for each epoch, shuffle, run `train_step` on each
-batch, average the metrics, evaluate on the validation data, report, call the
-callbacks. Models supply `train_step(x)` and `test_step(x)` returning a dict of
-scalar metrics; everything else is here.
+Reads like the book's `fit`: for each epoch, shuffle, run the model's
+`train_step` on each batch, average the metrics, evaluate on the validation data
+with `test_step`, report, call the callbacks. Models supply `train_step(x)` and
+`test_step(x)`, each returning a dict of scalar metrics; everything else is here.
 """
 
 import math
@@ -12,9 +12,8 @@ import time
 
 import numpy as np
 
-from ._malloc import release_freed_memory, reuse_freed_memory
-from ._validation import (check_choice, check_finite, check_nonnegative_int,
-                          check_positive_int)
+from ._validation import check_choice, check_nonnegative_int, check_positive_int
+from .pixels import check_images
 
 
 class TrainingDiverged(RuntimeError):
@@ -35,31 +34,6 @@ class History:
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, metrics={sorted(self.history)})"
-
-
-def to_batch(x, dtype):
-    """A batch in the model's dtype: uint8 pixels are read as x / 255 (kept as uint8
-    until here so a whole dataset need not sit in memory as floats)."""
-    if x.dtype == np.uint8:
-        return np.multiply(x, dtype.type(1 / 255), dtype=dtype)
-    return x.astype(dtype, copy=False)
-
-
-def check_images(x, name, input_shape, owner):
-    """Validate a whole dataset once at the public boundary."""
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
-    if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{owner}: {name} must be float images in [0, 1] or uint8 pixels, "
-                        f"got dtype {x.dtype}")
-    if x.ndim != len(input_shape) + 1 or x.shape[1:] != tuple(input_shape):
-        raise ValueError(f"{owner}: {name} must have shape (N, {', '.join(map(str, input_shape))})"
-                         f" for this architecture, got {x.shape}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{owner}: {name} must hold at least one image, got shape {x.shape}")
-    if x.dtype != np.uint8:
-        check_finite(x, name, owner)
-    return x
 
 
 class Progress:
@@ -96,14 +70,27 @@ class Progress:
               f"{self._fmt(logs)}{suffix}", file=self.stream, flush=True)
 
 
-def _check_finite_step(metrics, grads, epoch, batch):
+def check_finite_step(metrics, grads):
+    """Raise TrainingDiverged naming every non-finite metric or gradient (at most five)."""
     bad = [k for k, v in metrics.items() if not math.isfinite(v)]
     bad += [k for k, g in grads.items() if not np.all(np.isfinite(g))]
     if bad:
+        raise TrainingDiverged(f"non-finite {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+
+
+def check_finite_epoch(model, logs, epoch):
+    """Before an epoch's results are recorded or saved: every metric (validation's
+    included), parameter, state array and optimizer array must be finite."""
+    bad = [k for k, v in logs.items() if not math.isfinite(v)]
+    arrays = {**model.named_params(), **model.named_state()}
+    state = model.optimizer.get_state() if hasattr(model.optimizer, "get_state") else {}
+    arrays.update({f"optimizer/{k}": v for k, v in state.items()})
+    bad += [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
+    if bad:
         raise TrainingDiverged(
-            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: non-finite "
-            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; the parameters were left "
-            f"as they were before this batch (lower the learning rate, or check the data)")
+            f"training diverged in epoch {epoch + 1}: non-finite {', '.join(bad[:5])}"
+            f"{' ...' if len(bad) > 5 else ''} at the end of the epoch; nothing of this epoch "
+            f"was recorded or saved (lower the learning rate, or check the data)")
 
 
 def batches(n, batch_size, rng=None):
@@ -113,25 +100,18 @@ def batches(n, batch_size, rng=None):
 
 
 def run_epoch(model, x, batch_size, rng, epoch, progress):
-    """One pass over x: train_step per batch; returns the mean of each metric
+    """One pass over x: model.train_step per batch; returns the mean of each metric
     over batches (Keras's running mean weighs every batch alike)."""
     sums = {}
     index = batches(len(x), batch_size, rng)
     for b, idx in enumerate(index):
-        # The forward pass moves state (BatchNormalization's moving statistics) before the
-        # check below can refuse the batch; a copy lets a refused batch leave no trace.
-        state = {k: v.copy() for k, v in model.named_state().items()}
-        # No overflow warnings from numpy: the check below reports a non-finite loss or
-        # gradient itself, naming the epoch and batch, which a warning would not.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            metrics = model.compute_gradients(to_batch(x[idx], model.dtype))
         try:
-            _check_finite_step(metrics, model.named_grads(), epoch, b)
-        except TrainingDiverged:
-            for k, v in model.named_state().items():
-                v[...] = state[k]
-            raise
-        model.optimizer.apply_gradients(model.named_params(), model.named_grads())
+            metrics = model.train_step(x[idx])
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch + 1}, batch {b + 1}: {exc}; the parameters "
+                f"were left as they were before this batch (lower the learning rate, or check "
+                f"the data)") from None
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v
         progress.update(b + 1, {k: v / (b + 1) for k, v in sums.items()})
@@ -141,9 +121,11 @@ def run_epoch(model, x, batch_size, rng, epoch, progress):
 def evaluate(model, x, batch_size=100):
     """Mean of each test metric over batches of x (no shuffling, no updates)."""
     sums, index = {}, batches(len(x), batch_size)
-    for idx in index:
-        for k, v in model.test_step(to_batch(x[idx], model.dtype)).items():
-            sums[k] = sums.get(k, 0.0) + v
+    # No overflow warnings: fit checks the results itself and names what is not finite.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for idx in index:
+            for k, v in model.test_step(x[idx]).items():
+                sums[k] = sums.get(k, 0.0) + v
     return {k: v / len(index) for k, v in sums.items()}
 
 
@@ -165,11 +147,12 @@ def _check_callbacks(callbacks, owner):
 
 
 def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
-        initial_epoch=0, verbose=1, callbacks=(), history=None):
+        initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
     """Train `model` on x for epochs [initial_epoch, epochs). Returns a History.
 
     callbacks: callables cb(model, epoch, logs, history) run after each epoch
     (a checkpoint writer, say); they see the History including that epoch.
+    data_parallel: run each train_step through minivae.fast.DataParallel(model).
     """
     owner = type(model).__name__ + ".fit"
     if model.optimizer is None:
@@ -177,16 +160,19 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                            f"model.compile(Adam(learning_rate=5e-4))")
     epochs = check_positive_int(epochs, "epochs", owner)
     batch_size = check_positive_int(batch_size, "batch_size", owner)
-    reuse_freed_memory()            # each step's buffers reused, not faulted in again (_malloc)
     initial_epoch = check_nonnegative_int(initial_epoch, "initial_epoch", owner)
     if initial_epoch > epochs:
         raise ValueError(f"{owner}: initial_epoch must lie in [0, epochs={epochs}], "
                          f"got {initial_epoch}")
     verbose = check_choice(verbose, "verbose", (0, 1, 2), owner)
     callbacks = _check_callbacks(callbacks, owner)
+    if isinstance(history, dict):           # History.history, as a checkpoint keeps it
+        history = History(history, range(len(next(iter(history.values()), []))))
     if history is not None and not isinstance(history, History):
-        raise TypeError(f"{owner}: history must be a minivae.training.History to append to "
-                        f"(or None), got {type(history).__name__}")
+        raise TypeError(f"{owner}: history must be the History to append to (or its "
+                        f"history dict, or None), got {type(history).__name__}")
+    if not model.built:         # as Keras, a model is built from the first data it sees
+        model.build_for(x)
     x = check_images(x, "x", model.input_shape, owner)
     if validation_data is not None:
         if isinstance(validation_data, tuple):
@@ -195,18 +181,21 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                                        owner)
     history = history if history is not None else History()
     steps = math.ceil(len(x) / batch_size)
-    try:
-        for epoch in range(initial_epoch, epochs):
-            progress = Progress(steps, epoch, epochs, verbose)
-            logs = run_epoch(model, x, batch_size, model.rng if shuffle else None, epoch,
-                             progress)
-            if validation_data is not None:
-                logs.update({"val_" + k: v for k, v in
-                             evaluate(model, validation_data, batch_size).items()})
-            progress.close(logs)
-            history.append(epoch, logs)
-            for callback in callbacks:
-                callback(model, epoch, logs, history)
-    finally:
-        release_freed_memory()      # training's buffers go back to the kernel (_malloc)
+    if data_parallel:
+        from .fast.data_parallel import DataParallel
+        stepper = DataParallel(model)
+    else:
+        stepper = model
+    for epoch in range(initial_epoch, epochs):
+        progress = Progress(steps, epoch, epochs, verbose)
+        logs = run_epoch(stepper, x, batch_size, model.rng if shuffle else None, epoch,
+                         progress)
+        if validation_data is not None:
+            logs.update({"val_" + k: v for k, v in
+                         evaluate(model, validation_data, batch_size).items()})
+        progress.close(logs)
+        check_finite_epoch(model, logs, epoch)      # before history and any checkpoint
+        history.append(epoch, logs)
+        for callback in callbacks:
+            callback(model, epoch, logs, history)
     return history

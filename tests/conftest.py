@@ -1,10 +1,16 @@
-"""Shared hypothesis settings and fixtures (strategies and references: tests/reference.py)."""
+"""Shared hypothesis settings, fixtures and small models (strategies and references:
+tests/reference.py)."""
 
 import os
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
+from minivae.models import VAE, Autoencoder, GaussianEncoder
+
+PNG = b"\x89PNG\r\n\x1a\n"            # the first eight bytes of every PNG file
 
 # Gradient checks run many forwards; wall-clock deadlines would only measure the
 # shared machine's load, so they are off. The "ci" profile keeps examples modest.
@@ -49,3 +55,48 @@ def hermetic_env(tmp_path_factory):
     env.update(HOME=str(tmp_path_factory.mktemp("home")), MINIVAE_NO_SYSTEM_DATA="1",
                MPLCONFIGDIR=matplotlib.get_cachedir())
     return env
+
+
+# -- small models, shared by the model, training, analysis and checkpoint tests --
+
+def tiny_vae(seed=0, latent_dim=2, **kw):
+    """A small VAE on 8x8x1 images, the book's structure at a size that checks fully."""
+    encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same", activation="relu"),
+                               Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+                               Flatten()], latent_dim)
+    decoder = Sequential([Dense(2 * 2 * 4, name="dense"), Reshape((2, 2, 4)),
+                          Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu",
+                                          name="conv2d_transpose"),
+                          Conv2DTranspose(2, 3, strides=2, padding="same", activation="relu",
+                                          name="conv2d_transpose_1"),
+                          Conv2D(1, 3, padding="same", activation="sigmoid", name="out")],
+                         name="decoder")
+    model = VAE(encoder, decoder, rng=np.random.default_rng(seed), **kw)
+    return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")
+
+
+def off_the_kinks(model, rng):
+    """Random biases. Zero biases put every pre-activation whose receptive field is all
+    zeros (dead ReLUs upstream) exactly on the next ReLU's kink, where a central
+    difference straddles two slopes; random biases move them off it."""
+    for name, value in model.named_params().items():
+        if name.endswith("/bias"):
+            value[:] = 0.1 * rng.standard_normal(value.shape)
+    return model
+
+
+def images(rng, n, shape=(8, 8, 1)):
+    # Inputs strictly inside (0, 1), as pixels scaled from uint8 are; the BCE clip
+    # at 1e-7 never binds for a freshly initialised sigmoid output.
+    return rng.uniform(0.05, 0.95, size=(n, *shape))
+
+
+def tiny_autoencoder(seed=0):
+    """A small Autoencoder on 8x8x1 images."""
+    encoder = Sequential([Conv2D(3, 3, strides=2, padding="same", activation="relu"),
+                          Flatten(), Dense(2, name="code")], name="encoder")
+    decoder = Sequential([Dense(4 * 4 * 2, name="dense"), Reshape((4, 4, 2)),
+                          Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid",
+                                          name="out")], name="decoder")
+    model = Autoencoder(encoder, decoder)
+    return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")

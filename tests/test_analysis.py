@@ -10,10 +10,7 @@ import pytest
 from minivae import analysis, checkpoint
 from minivae.architectures import fashion_vae
 from minivae.cli import main
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import Autoencoder
-from tests.test_cli import PNG
-from tests.test_models import tiny_vae
+from tests.conftest import PNG, tiny_autoencoder, tiny_vae
 
 
 # ------------------------------------------------------------------- gaps
@@ -128,16 +125,6 @@ def test_spherical_path_falls_back_to_linear_where_it_is_undefined():
 
 
 # ------------------------------------------------------- on tiny models
-
-def tiny_autoencoder(seed=0):
-    encoder = Sequential([Conv2D(3, 3, strides=2, padding="same", activation="relu"),
-                          Flatten(), Dense(2, name="code")], name="encoder")
-    decoder = Sequential([Dense(4 * 4 * 2, name="dense"), Reshape((4, 4, 2)),
-                          Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid",
-                                          name="out")], name="decoder")
-    model = Autoencoder(encoder, decoder)
-    return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")
-
 
 def test_compare_latent_spaces_on_tiny_models():
     x = np.random.default_rng(6).uniform(size=(60, 8, 8, 1))

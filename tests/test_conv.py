@@ -1,5 +1,8 @@
 """Conv2D and Conv2DTranspose, proved three ways: finite differences, slow loops, hypothesis.
-Plus the adjoint identity, scipy as a second opinion at stride 1, dtype and bad input."""
+Plus the adjoint identity, scipy as a second opinion at stride 1, dtype and bad input.
+
+These test the reference (the layers' own forward and backward, as a direct call
+runs them); tests/test_fast_conv.py proves the fast kernels equal to it."""
 
 import numpy as np
 import pytest
@@ -31,12 +34,10 @@ def _input(case, rng):
     return rng.standard_normal((case["batch"], case["h"], case["w"], case["channels"]))
 
 
-@pytest.mark.parametrize("algorithm", ["im2col", "taps"])
 @given(case=conv_cases())
-def test_conv2d_matches_loops_and_gradients(algorithm, case):
+def test_conv2d_matches_loops_and_gradients(case):
     rng = np.random.default_rng(1)
     layer, x = _built(Conv2D, case, rng), _input(case, rng)
-    layer.algorithm = algorithm
     y = layer.forward(x)
     ref = conv2d_loops(x, layer.params["kernel"], layer.params["bias"], case["strides"],
                        case["padding"])
@@ -45,12 +46,10 @@ def test_conv2d_matches_loops_and_gradients(algorithm, case):
     assert report.passed, str(report)
 
 
-@pytest.mark.parametrize("algorithm", ["scatter", "phase"])
 @given(case=conv_cases())
-def test_conv2d_transpose_matches_loops_and_gradients(algorithm, case):
+def test_conv2d_transpose_matches_loops_and_gradients(case):
     rng = np.random.default_rng(2)
     layer, x = _built(Conv2DTranspose, case, rng), _input(case, rng)
-    layer.algorithm = algorithm
     y = layer.forward(x)
     ref = conv2d_transpose_loops(x, layer.params["kernel"], layer.params["bias"],
                                  case["strides"], case["padding"])
@@ -101,15 +100,12 @@ def test_conv2d_same_stride1_agrees_with_scipy_on_zero_padded_input(rng):
     np.testing.assert_allclose(layer.forward(x)[0, :, :, 0], ref, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls, algorithm", [(Conv2D, None), (Conv2DTranspose, "scatter"),
-                                            (Conv2DTranspose, "phase")])
+@pytest.mark.parametrize("cls", [Conv2D, Conv2DTranspose])
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid"])
-def test_fused_activation_gradients(cls, algorithm, activation, rng):
+def test_fused_activation_gradients(cls, activation, rng):
     case = dict(batch=2, h=5, w=6, channels=2, filters=3, kernel=(3, 3), strides=(2, 1),
                 padding="same")
     layer, x = _built(cls, case, rng, activation), _input(case, rng)
-    if algorithm is not None:
-        layer.algorithm = algorithm
     # A ReLU kink within eps = 1e-6 of a pre-activation would spoil the difference; with
     # ~100 standard-normal pre-activations the chance is ~1e-4, and the seed is fixed.
     report = check_layer(layer, x, rtol=GRAD_RTOL)
@@ -210,56 +206,6 @@ def test_bad_inputs_name_the_layer_and_shapes(cls, rng):
 def test_valid_input_smaller_than_kernel_is_a_clear_error(rng):
     with pytest.raises(ValueError, match="smaller than the 5x5 kernel"):
         Conv2D(2, 5).build((3, 8, 1), rng=rng)
-
-
-def test_algorithm_choice_and_agreement(rng):
-    """taps is chosen for stride 1 with fewer filters than channels (the book's last conv)."""
-    last = Conv2D(1, 3, padding="same")
-    last.build((32, 32, 32), rng=rng)
-    assert last.algorithm == "taps"
-    for shape, layer in (((32, 32, 1), Conv2D(32, 3, strides=2, padding="same")),
-                         ((8, 8, 4), Conv2D(8, 3, padding="same"))):
-        layer.build(shape, rng=rng)
-        assert layer.algorithm == "im2col"
-    x = rng.random((3, 32, 32, 32)).astype(np.float32)
-    y_taps = last.forward(x)
-    dx_taps = last.backward(np.ones_like(y_taps))
-    dW_taps = last.grads["kernel"].copy()
-    last.algorithm = "im2col"
-    y_cols = last.forward(x)
-    dx_cols = last.backward(np.ones_like(y_cols))
-    # float32, sums of 288 products of O(1) terms: 1e-5 relative is float32 rounding room.
-    np.testing.assert_allclose(y_taps, y_cols, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dx_taps, dx_cols, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dW_taps, last.grads["kernel"], rtol=1e-4, atol=1e-3)
-    assert y_taps.dtype == dx_taps.dtype == dW_taps.dtype == np.float32
-    with pytest.raises(ValueError, match="unknown algorithm 'fft'"):
-        last.algorithm = "fft"
-
-
-def test_transpose_algorithm_choice_and_agreement(rng):
-    """"phase" where the padding it adds is small (the book's 16x16 -> 32x32 layer),
-    "scatter" on the small 4x4 and 8x8 inputs, and both give the same answer."""
-    chosen = []
-    for shape, filters in (((4, 4, 128), 128), ((8, 8, 128), 64), ((16, 16, 64), 32)):
-        layer = Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")
-        layer.build(shape, rng=rng)
-        chosen.append(layer.algorithm)
-    assert chosen == ["scatter", "scatter", "phase"]
-    layer.params["bias"][:] = rng.standard_normal(32).astype(np.float32)
-    x = rng.standard_normal((3, 16, 16, 64)).astype(np.float32)
-    dy = rng.standard_normal((3, 32, 32, 32)).astype(np.float32)
-    results = {}
-    for algorithm in ("phase", "scatter"):
-        layer.algorithm = algorithm
-        y = layer.forward(x)
-        results[algorithm] = (y, layer.backward(dy), layer.grads["kernel"].copy())
-    # float32 sums of at most 4 * 64 products of O(1) terms, in different orders
-    for phase, scatter in zip(results["phase"], results["scatter"]):
-        assert phase.dtype == np.float32
-        np.testing.assert_allclose(phase, scatter, rtol=1e-5, atol=1e-4)
-    with pytest.raises(ValueError, match="unknown algorithm 'im2col'"):
-        layer.algorithm = "im2col"
 
 
 @pytest.mark.parametrize("cls,shape", [(Conv2D, (6, 6, 2)), (Conv2DTranspose, (3, 3, 2))])

@@ -10,7 +10,7 @@ from scipy.stats import multivariate_normal, norm
 from minivae import evaluation
 from minivae.architectures import fashion_autoencoder
 from minivae.losses import binary_crossentropy, binary_crossentropy_from_logits, gaussian_kl
-from tests.test_models import tiny_vae
+from tests.conftest import tiny_vae
 
 PIXELS = 8 * 8          # tiny_vae's images
 # float64 throughout: two ways of summing the same ~70 terms of size ~1 agree
@@ -73,7 +73,7 @@ def slow_iwae(model, x, eps):
         log_w = []
         for i in range(k):
             z = mu + sigma * eps[i, j]
-            p = model.decoder.forward(z[None], training=False)[0].ravel()
+            p = model.decode(z[None])[0].ravel()
             # no clip: the bounds score the decoder's logits, as training does; no
             # pixel of this tiny model saturates, so log q itself is accurate
             log_px_z = sum(t * math.log(q) + (1 - t) * math.log(1 - q)
@@ -100,7 +100,7 @@ def test_elbo_matches_the_books_losses_on_the_same_z():
     model, x = spread_vae(), images(6)
     eps = np.random.default_rng(5).standard_normal((6, 2))
     z_mean, z_log_var, z = model.encoder.forward(x, training=False, eps=eps)
-    bce, _ = binary_crossentropy(x, model.decoder.forward(z, training=False), reduction="none")
+    bce, _ = binary_crossentropy(x, model.decode(z), reduction="none")
     kl, _, _ = gaussian_kl(z_mean, z_log_var, reduction="none")
     log_px_z, kl_n = evaluation.elbo_terms(model, x, rng=np.random.default_rng(5))
     np.testing.assert_allclose(log_px_z, -PIXELS * bce, rtol=RTOL)

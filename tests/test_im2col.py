@@ -1,12 +1,12 @@
-"""im2col against a loop gather, col2im as its exact adjoint, and the padding rules."""
+"""im2col against a loop gather, col2im as its exact adjoint, crop as pad's, and the
+padding rules (the reference; tests/test_fast_gather.py tests the fast path's forms)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from minivae.im2col import (col2im, col2im_cropped, conv_output_length,
-                            conv_transpose_output_length, crop, im2col, pad, padded_empty,
-                            same_padding, tap_spread, tap_sum)
+from minivae.im2col import (col2im, conv_output_length, conv_transpose_output_length, crop,
+                            im2col, pad, same_padding)
 from tests.reference import tf_same_pads
 
 
@@ -83,53 +83,24 @@ def test_transpose_output_length_follows_keras(n, k, s, padding, out):
     assert conv_transpose_output_length(n, k, s, padding) == out
 
 
-@given(geometry, st.integers(1, 3))
-def test_tap_spread_is_the_adjoint_of_tap_sum(g, f):
-    n, h, w, _, kh, kw, sh, sw = g
-    h, w = max(h, kh), max(w, kw)
-    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
-    rng = np.random.default_rng(0)
-    q = rng.standard_normal((n, h, w, kh, kw, f))
-    y = tap_sum(q, out_h, out_w, sh, sw)
-    # Loop definition: y[n, i, j] = sum_{a, b} q[n, i*sh + a, j*sw + b, a, b].
-    ref = np.zeros_like(y)
-    for i in range(out_h):
-        for j in range(out_w):
-            for a in range(kh):
-                for b in range(kw):
-                    ref[:, i, j] += q[:, i * sh + a, j * sw + b, a, b]
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
-    dy = rng.standard_normal(y.shape)
-    lhs, rhs = np.sum(y * dy), np.sum(q * tap_spread(dy, q.shape[:3], kh, kw, sh, sw))
-    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
-
-
 @given(geometry, st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2))
-def test_col2im_cropped_equals_crop_of_col2im(g, top, bottom, left, right):
-    n, h, w, c, kh, kw, sh, sw = g
-    hp, wp = max(h, kh) + top + bottom, max(w, kw) + left + right
-    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
-    rng = np.random.default_rng(0)
-    cols = rng.standard_normal((n * out_h * out_w, kh * kw * c))
+def test_pad_places_the_image_and_crop_is_its_adjoint(g, top, bottom, left, right):
+    n, h, w, c = g[:4]
     pads = ((top, bottom), (left, right))
-    full = col2im(cols, (n, hp, wp, c), kh, kw, sh, sw, out_h, out_w)
-    height, width = hp - top - bottom, wp - left - right
-    bias = rng.standard_normal(c)
-    out = np.empty((n, height, width, c))
-    out[...] = bias
-    got = col2im_cropped(cols, out, kh, kw, sh, sw, out_h, out_w, pads)
-    # The same additions in the same order per element, minus the clipped ones: ~1 ulp.
-    np.testing.assert_allclose(got, crop(full, pads, height, width) + bias, rtol=1e-13,
-                               atol=1e-13)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, h, w, c))
+    xp = pad(x, pads)
+    assert xp.shape == (n, h + top + bottom, w + left + right, c)
+    np.testing.assert_array_equal(crop(xp, pads, h, w), x)
+    assert np.sum(xp) == pytest.approx(np.sum(x), rel=1e-12, abs=1e-12)   # zeros elsewhere
+    # <pad(x), z> == <x, crop(z)>: the same products, the padding's all times zero.
+    z = rng.standard_normal(xp.shape)
+    assert np.sum(xp * z) == pytest.approx(np.sum(x * crop(z, pads, h, w)), rel=1e-12,
+                                           abs=1e-12)
 
 
-def test_padded_empty_zeroes_only_the_border_and_pad_fills_the_window():
-    x = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2) + 1
-    pads = ((1, 2), (0, 3))
-    xp, inner = padded_empty(x.shape, pads, x.dtype)
-    assert xp.shape == (2, 6, 7, 2) and inner.shape == x.shape
-    assert np.shares_memory(xp, inner)
-    inner[...] = x
-    np.testing.assert_array_equal(xp, np.pad(x, ((0, 0), (1, 2), (0, 3), (0, 0))))
-    np.testing.assert_array_equal(pad(x, pads), xp)
-    assert pad(x, ((0, 0), (0, 0))) is x
+def test_im2col_never_returns_a_view_of_its_input():
+    """A layer caches cols; a 1x1 stride-1 gather must still copy."""
+    xp = np.ones((2, 3, 3, 2))
+    cols = im2col(xp, 1, 1, 1, 1, 3, 3)
+    assert not np.shares_memory(cols, xp)

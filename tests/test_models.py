@@ -2,50 +2,22 @@
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from minivae.architectures import fashion_autoencoder, fashion_vae
 from minivae.gradcheck import check_model
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
+from minivae.layers import Conv2D, Dense, Flatten, Reshape, Sequential, Sigmoid
 from minivae.models import VAE, Autoencoder, GaussianEncoder
 from minivae.optimizers import Adam
+from tests.conftest import images as _images
+from tests.conftest import off_the_kinks as _off_the_kinks
+from tests.conftest import tiny_vae
 
 # Whole-model finite differences in float64: the loss is a sum of O(1e2) terms,
 # so rounding in each difference is ~1e-16 * 1e2 / 1e-6 ~ 1e-8 of the loss scale,
 # and the measured worst relative error is ~1e-7. 1e-5 leaves margin; a wrong
 # backward anywhere in the chain is off by O(1).
 MODEL_RTOL = 1e-5
-
-
-def tiny_vae(seed=0, latent_dim=2, **kw):
-    """A small VAE on 8x8x1 images, the book's structure at a size that checks fully."""
-    encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same", activation="relu"),
-                               Conv2D(4, 3, strides=2, padding="same", activation="relu"),
-                               Flatten()], latent_dim)
-    decoder = Sequential([Dense(2 * 2 * 4, name="dense"), Reshape((2, 2, 4)),
-                          Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu",
-                                          name="conv2d_transpose"),
-                          Conv2DTranspose(2, 3, strides=2, padding="same", activation="relu",
-                                          name="conv2d_transpose_1"),
-                          Conv2D(1, 3, padding="same", activation="sigmoid", name="out")],
-                         name="decoder")
-    model = VAE(encoder, decoder, rng=np.random.default_rng(seed), **kw)
-    return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")
-
-
-def _off_the_kinks(model, rng):
-    """Random biases. Zero biases put every pre-activation whose receptive field is all
-    zeros (dead ReLUs upstream) exactly on the next ReLU's kink, where a central
-    difference straddles two slopes; random biases move them off it."""
-    for name, value in model.named_params().items():
-        if name.endswith("/bias"):
-            value[:] = 0.1 * rng.standard_normal(value.shape)
-    return model
-
-
-def _images(rng, n, shape=(8, 8, 1)):
-    # Inputs strictly inside (0, 1), as pixels scaled from uint8 are; the BCE clip
-    # at 1e-7 never binds for a freshly initialised sigmoid output.
-    return rng.uniform(0.05, 0.95, size=(n, *shape))
 
 
 def test_tiny_vae_full_gradient_check(rng):
@@ -85,7 +57,7 @@ def test_losses_are_the_books(rng):
     eps = rng.standard_normal((4, 2))
     metrics = model.forward_backward(x, eps=eps)
     z_mean, z_log_var = model.encoder.encode(x)
-    p = model.decoder.forward(z_mean + np.exp(0.5 * z_log_var) * eps)
+    p = expit(model.decoder.forward(z_mean + np.exp(0.5 * z_log_var) * eps))   # from logits
     p = np.clip(p, 1e-7, 1 - 1e-7)
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(axis=(1, 2, 3))
     kl = (-0.5 * (1 + z_log_var - z_mean ** 2 - np.exp(z_log_var))).sum(axis=1)
@@ -162,7 +134,7 @@ def test_autoencoder_metrics(rng):
 
 @pytest.mark.parametrize("call,exc,match", [
     (lambda m: m.forward_backward(np.zeros((2, 28, 28, 1), np.float32)), ValueError,
-     r"shape \(N, 32, 32, 1\) for this architecture, got \(2, 28, 28, 1\)"),
+     r"shape \(N, 32, 32, 1\) for this model, got \(2, 28, 28, 1\)"),
     (lambda m: m.forward_backward(np.full((2, 32, 32, 1), np.nan, np.float32)), ValueError,
      "NaN"),
     (lambda m: m.forward_backward(np.zeros((2, 32, 32, 1), np.int64)), TypeError,
@@ -196,6 +168,7 @@ def test_bce_is_scored_from_the_logits_as_keras_does(rng):
     probabilities would cap the loss and zero the gradient there."""
     model = tiny_vae(reconstruction_weight=1.0, beta=0.0)
     head = model.decoder.layers[-1]
+    assert head.activation is None and isinstance(model.output_activation, Sigmoid)
     head.params["bias"][:] = 40.0
     x = np.zeros((2, 8, 8, 1))
     eps = rng.standard_normal((2, 2))
@@ -203,15 +176,47 @@ def test_bce_is_scored_from_the_logits_as_keras_does(rng):
     # Direct formula from the logits: BCE(0, sigmoid(l)) = softplus(l) ~ l for l ~ 40.
     z = model.encoder.encode(x)
     zz = z[0] + np.exp(0.5 * z[1]) * eps
-    head.activation, sigmoid = None, head.activation
     logits = model.decoder.forward(zz)
-    head.activation = sigmoid
+    np.testing.assert_array_equal(model.decode(zz, logits=True), logits)
     expected = np.logaddexp(0, logits).mean()
     assert metrics["reconstruction_loss"] == pytest.approx(expected, rel=1e-12)
     assert metrics["reconstruction_loss"] > 30                  # not capped at -log(1e-7) = 16.1
     assert np.abs(model.named_grads()["out/bias"]).max() > 0.5  # d/dl mean softplus(l) ~ 1
-    # The decoder itself still outputs probabilities outside the loss.
-    assert isinstance(head.activation, type(sigmoid)) and model.decode(zz).max() <= 1.0
+    # decode applies the model's sigmoid: probabilities.
+    np.testing.assert_allclose(model.decode(zz), expit(logits), rtol=1e-15)
+
+
+def test_a_decoders_final_sigmoid_becomes_the_models_output_activation():
+    """Given a decoder ending in a fused sigmoid (as Keras code writes it), the model
+    takes the sigmoid over once, at construction: nothing is switched at run time."""
+    head = Conv2D(1, 3, padding="same", activation="sigmoid")
+    decoder = Sequential([Dense(8 * 8), Reshape((8, 8, 1)), head])
+    model = Autoencoder(Sequential([Flatten(), Dense(2)]), decoder)
+    assert head.activation is None and isinstance(model.output_activation, Sigmoid)
+    with pytest.raises(ValueError, match="already ends in a sigmoid"):
+        Autoencoder(Sequential([Flatten(), Dense(2)]),
+                    Sequential([Dense(64, activation="sigmoid")]), output_activation="sigmoid")
+    with pytest.raises(ValueError, match="output_activation must be None or 'sigmoid'"):
+        Autoencoder(Sequential([Flatten(), Dense(2)]), Sequential([Dense(64)]),
+                    output_activation="relu")
+    plain = Autoencoder(Sequential([Flatten(), Dense(2)]), Sequential([Dense(4),
+                                                                         Reshape((2, 2, 1))]))
+    plain.build((2, 2, 1), rng=np.random.default_rng(0))
+    assert plain.output_activation is None
+    with pytest.raises(ValueError, match="logits=True needs a model whose decoder ends in"):
+        plain.decode(np.zeros((1, 2), np.float32), logits=True)
+
+
+def test_mse_with_a_sigmoid_output_scores_the_probabilities(rng):
+    """The faces VAE's loss: MSE of sigmoid(logits), its gradient through the sigmoid."""
+    model = tiny_vae(reconstruction_loss="mse", reconstruction_weight=7.0, beta=0.0)
+    x, eps = _images(rng, 3), rng.standard_normal((3, 2))
+    metrics = model.forward_backward(x, eps=eps)
+    z_mean, z_log_var = model.encoder.encode(x)
+    p = expit(model.decoder.forward(z_mean + np.exp(0.5 * z_log_var) * eps))
+    # float64, the same sums in another order
+    assert metrics["reconstruction_loss"] == pytest.approx(7.0 * np.mean((p - x) ** 2),
+                                                           rel=1e-12)
 
 
 def test_models_are_exported_at_the_top():

@@ -10,37 +10,25 @@ import numpy as np
 from scipy.special import expit
 
 from .._validation import check_choice
-from ..parallel import over_batch
 from .base import Layer
 
 
 class ReLU(Layer):
     """y = max(x, 0).  Backward: dx = dy * [x > 0].  Shapes: y, dx like x."""
 
-    batch_independent = True
-
     def forward(self, x, training=True):
-        x = self._check_input(x)
-        return self._forward(x)
+        return self._forward(self._check_input(x))
 
-    def _forward(self, x, out=None):
-        self.mask = np.empty(x.shape, dtype=bool)   # the only thing backward needs
-        y = np.empty_like(x) if out is None else out
-
-        def relu(s):
-            np.greater(x[s], 0, out=self.mask[s])
-            np.maximum(x[s], 0, out=y[s])
-        over_batch(relu, x.shape[0])
+    def _forward(self, x):
+        self.mask = x > 0                   # the only thing backward needs
         self._y_shape = x.shape
-        return y
+        return np.maximum(x, 0)
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy, out=None):
-        dx = np.empty_like(dy) if out is None else out
-        over_batch(lambda s: np.multiply(dy[s], self.mask[s], out=dx[s]), dy.shape[0])
-        return dx
+    def _backward(self, dy):
+        return dy * self.mask
 
 
 class LeakyReLU(Layer):
@@ -48,8 +36,6 @@ class LeakyReLU(Layer):
 
     Backward: dx = dy * (1 if x > 0 else a).
     """
-
-    batch_independent = True
 
     def __init__(self, negative_slope=0.3, name=None):
         super().__init__(name)
@@ -62,18 +48,16 @@ class LeakyReLU(Layer):
     def forward(self, x, training=True):
         return self._forward(self._check_input(x))
 
-    def _forward(self, x, out=None):
-        self.mask = x > 0
+    def _forward(self, x):
+        self.mask = x > 0                   # the only thing backward needs
         self._y_shape = x.shape
-        if out is None:
-            return np.where(self.mask, x, x * x.dtype.type(self.negative_slope))
-        return np.multiply(x, x.dtype.type(self.negative_slope), out=out, where=~self.mask)
+        return np.where(self.mask, x, x * x.dtype.type(self.negative_slope))
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy, out=None):
-        return _into(np.where(self.mask, dy, dy * dy.dtype.type(self.negative_slope)), out)
+    def _backward(self, dy):
+        return np.where(self.mask, dy, dy * dy.dtype.type(self.negative_slope))
 
     def get_config(self):
         return {"name": self.name, "negative_slope": self.negative_slope}
@@ -85,30 +69,19 @@ class Sigmoid(Layer):
     Backward: dx = dy * y * (1 - y), so y is what is cached.
     """
 
-    batch_independent = True
-
     def forward(self, x, training=True):
         return self._forward(self._check_input(x))
 
-    def _forward(self, x, out=None):
-        self.y = expit(x, out=out)
+    def _forward(self, x):
+        self.y = expit(x)                   # cached: the backward needs y, not x
         self._y_shape = x.shape
         return self.y
 
     def backward(self, dy):
         return self._backward(self._check_grad(dy))
 
-    def _backward(self, dy, out=None):
-        return _into(dy * self.y * (1 - self.y), out)
-
-
-def _into(dx, out):
-    """`_backward(dy, out)` writes its result into `out` when one is given (a padded buffer's
-    interior, say); ReLU, the activation the book's layers fuse, writes there directly."""
-    if out is None:
-        return dx
-    out[...] = dx
-    return out
+    def _backward(self, dy):
+        return dy * self.y * (1 - self.y)
 
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid}
@@ -118,8 +91,7 @@ def get_activation(activation, owner=None):
     """None / "linear" -> None; "relu" | "leaky_relu" | "sigmoid" -> a fresh layer.
 
     Layers with a fused activation call its unchecked `_forward`/`_backward`:
-    the shapes were already validated at the owning layer's boundary, and
-    `_forward(y, out=y)` may overwrite y, a buffer the owning layer made itself.
+    the shapes were already validated at the owning layer's boundary.
     """
     if activation is None:
         return None

@@ -13,7 +13,6 @@ A layer computes in the dtype of its parameters: assign float64 params (or call
 Parameter-free layers keep the dtype given to `build`.
 """
 
-import copy
 import numbers
 
 import numpy as np
@@ -24,11 +23,10 @@ from .._validation import check_float_array, check_float_dtype, check_generator,
 class Layer:
     """Base class: bookkeeping only, no math."""
 
-    # True when the layer treats every example of a batch apart from the others (no
-    # batch statistics) and draws no randomness of its own, so that a batch may be
-    # split between replicas (minivae.parallel, "Data parallelism"). Off unless a
-    # layer says so: BatchNormalization and Dropout keep it off.
-    batch_independent = False
+    # Two facts about a layer's math that code running a model may need (a batch split
+    # between threads, say: minivae/fast/data_parallel.py). Off unless a layer says so.
+    couples_examples = False    # an example's output depends on the others' (batch statistics)
+    draws_noise = False         # forward draws random numbers of its own
 
     def __init__(self, name=None):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
@@ -45,16 +43,6 @@ class Layer:
         # False where nothing upstream needs dx (a model's first layer reads data):
         # backward then fills grads and returns None, skipping the input-gradient work.
         self.input_gradient = True
-
-    def _replica(self):
-        """A copy for another thread: the same params dict (so every update and every
-        reassignment reaches it), its own grads and caches, its own fused activation."""
-        twin = copy.copy(self)
-        twin.grads = {}
-        activation = getattr(self, "activation", None)
-        if isinstance(activation, Layer):
-            twin.activation = activation._replica()
-        return twin
 
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng=None, dtype="float32"):
@@ -105,6 +93,26 @@ class Layer:
         self.grads = {}
         return self
 
+    def get_weights(self):
+        """The layer's arrays in Keras's order: params, then state (copies)."""
+        return [v.copy() for v in (*self.params.values(), *self.state.values())]
+
+    def set_weights(self, weights):
+        """Copy `weights` (Keras's order, as get_weights gives) into the layer, in place."""
+        targets = [*self.params.values(), *self.state.values()]
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise ValueError(f"{self}.set_weights: expected {len(targets)} arrays "
+                             f"({', '.join([*self.params, *self.state]) or 'none'}), "
+                             f"got {len(weights)}")
+        for key, target, value in zip([*self.params, *self.state], targets, weights):
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise ValueError(f"{self}.set_weights: {key} must have shape {target.shape}, "
+                                 f"got {value.shape}")
+        for target, value in zip(targets, weights):
+            target[...] = value
+
     def count_params(self):
         """Parameters as Keras counts them: trainable plus non-trainable."""
         return int(sum(v.size for v in self.params.values())
@@ -146,6 +154,11 @@ class Layer:
     def get_config(self):
         """Constructor arguments (JSON-friendly) that rebuild this layer."""
         return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The layer get_config() describes, not yet built (minivae/serialization.py)."""
+        return cls(**config)
 
     def __repr__(self):
         label = f" {self.name!r}" if self.name else ""

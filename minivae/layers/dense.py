@@ -1,12 +1,9 @@
 """Dense: y = x @ W + b (docs/dense.md)."""
 
-import numpy as np
-
-from ..blas import matmul
 from .._validation import check_positive_int
 from .activations import activation_name, get_activation
 from .base import Layer
-from .initializers import glorot_uniform
+from .initializers import glorot_uniform, zeros
 
 
 class Dense(Layer):
@@ -15,8 +12,6 @@ class Dense(Layer):
     Shapes: x (N, D_in), W "kernel" (D_in, D_out), b "bias" (D_out,), y (N, D_out).
     Backward: dW = x.T @ dy, db = dy.sum(0), dx = dy @ W.T (dy after the activation's backward).
     """
-
-    batch_independent = True
 
     def __init__(self, units, activation=None, name=None):
         super().__init__(name)
@@ -29,14 +24,13 @@ class Dense(Layer):
                              f"{input_shape}; put a Flatten() before it")
         self.params = {
             "kernel": glorot_uniform((input_shape[0], self.units), rng, self._dtype),
-            "bias": np.zeros(self.units, dtype=self._dtype),
+            "bias": zeros((self.units,), self._dtype),
         }
         return (self.units,)
 
     def forward(self, x, training=True):
         self.x = self._check_input(x)                           # cached for dW
-        y = matmul(self.x, self.params["kernel"])
-        y += self.params["bias"]
+        y = self.x @ self.params["kernel"] + self.params["bias"]
         self._y_shape = y.shape
         return y if self.activation is None else self.activation._forward(y)
 
@@ -44,11 +38,11 @@ class Dense(Layer):
         dy = self._check_grad(dy)
         if self.activation is not None:
             dy = self.activation._backward(dy)
-        self.grads["kernel"] = matmul(self.x.T, dy)
+        self.grads["kernel"] = self.x.T @ dy
         self.grads["bias"] = dy.sum(axis=0)
         if not self.input_gradient:
             return None
-        return matmul(dy, self.params["kernel"].T)
+        return dy @ self.params["kernel"].T
 
     def get_config(self):
         return {"name": self.name, "units": self.units,

@@ -17,6 +17,8 @@ class Dropout(Layer):
     rng: a numpy Generator for the masks; if None, the one handed to build.
     """
 
+    draws_noise = True
+
     def __init__(self, rate, rng=None, name=None):
         super().__init__(name)
         self.rate = check_probability(rate, "rate", "Dropout")

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._validation import check_probability
 from .base import Layer
+from .initializers import ones, zeros
 
 
 class BatchNormalization(Layer):
@@ -25,6 +26,8 @@ class BatchNormalization(Layer):
       inference: dx = inv_std * dxhat
     """
 
+    couples_examples = True     # in training, each output depends on the batch's statistics
+
     def __init__(self, momentum=0.99, epsilon=1e-3, name=None):
         super().__init__(name)
         self.momentum = check_probability(momentum, "momentum", "BatchNormalization",
@@ -40,10 +43,10 @@ class BatchNormalization(Layer):
         if len(input_shape) < 1:
             raise ValueError(f"{self}: needs a channels axis, got input_shape {input_shape}")
         channels = input_shape[-1]
-        self.params = {"gamma": np.ones(channels, dtype=self._dtype),
-                       "beta": np.zeros(channels, dtype=self._dtype)}
-        self.state = {"moving_mean": np.zeros(channels, dtype=self._dtype),
-                      "moving_variance": np.ones(channels, dtype=self._dtype)}
+        self.params = {"gamma": ones((channels,), self._dtype),
+                       "beta": zeros((channels,), self._dtype)}
+        self.state = {"moving_mean": zeros((channels,), self._dtype),
+                      "moving_variance": ones((channels,), self._dtype)}
         return input_shape
 
     def forward(self, x, training=True):

@@ -16,8 +16,6 @@ from .base import Layer
 class _Reshaping(Layer):
     """forward and backward of both: each sample to output_shape and back, in C order."""
 
-    batch_independent = True
-
     def forward(self, x, training=True):
         x = self._check_input(x)
         y = x.reshape((x.shape[0],) + self.output_shape)

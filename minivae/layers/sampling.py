@@ -23,9 +23,7 @@ class Sampling(Layer):
     directly for a deterministic encoding.
     """
 
-    # Split batches are safe: the model draws eps for the whole batch first and hands
-    # each part its rows (models._Model.compute_gradients).
-    batch_independent = True
+    draws_noise = True          # unless eps is handed to forward
 
     def __init__(self, rng=None, name=None):
         super().__init__(name)
@@ -55,8 +53,7 @@ class Sampling(Layer):
             raise ValueError(f"{self}: z_mean and z_log_var must have the same batch size, got "
                              f"z_mean {z_mean.shape} and z_log_var {z_log_var.shape}")
         if eps is None:
-            # Drawn in float64 and cast, so one seed gives the same eps in every dtype.
-            eps = self.rng.standard_normal(z_mean.shape).astype(self.dtype, copy=False)
+            eps = self.draw_eps(len(z_mean))
         else:
             eps = check_float_array(eps, "eps", owner=str(self))
             if eps.shape != z_mean.shape:
@@ -68,6 +65,13 @@ class Sampling(Layer):
         z = z_mean + self.sigma * eps
         self._y_shape = z.shape
         return z
+
+    def draw_eps(self, n):
+        """The eps (n, latent_dim) forward draws for a batch of n, from self.rng.
+
+        Drawn in float64 and cast, so one seed gives the same eps in every dtype.
+        """
+        return self.rng.standard_normal((n, *self.input_shape)).astype(self.dtype, copy=False)
 
     def backward(self, dz):
         """dz (N, latent_dim) -> (d_z_mean, d_z_log_var), each (N, latent_dim)."""

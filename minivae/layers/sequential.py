@@ -4,59 +4,56 @@ forward applies the layers in order; backward applies their backward passes in
 reverse, so dx = J_1^T ... J_L^T dy (the chain rule, one Jacobian at a time).
 `params`, `grads` and `state` are flat views keyed "layer_name/param" of the
 very arrays the layers hold, so an optimizer updating them in place updates
-the layers.
+the layers. Each layer runs through minivae.fast, which may pick a faster
+kernel for it (docs/fast.md); the layer's own forward is the reference.
 """
 
-import copy
 import re
 
+import numpy as np
+
+from .. import fast
+from .._validation import check_float_dtype
 from .base import Layer
 
 
-def _snake(name):
+def snake_case(name):
     """Keras's automatic names: Conv2DTranspose -> conv2d_transpose, ReLU -> re_lu."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-class Sequential(Layer):
-    """Layers applied in order. Unnamed layers get Keras-style names at build:
-    conv2d, conv2d_1, ... unique within this Sequential."""
+def assign_names(layers, owner="Sequential"):
+    """Keras-style names for the layers given none (conv2d, conv2d_1, ...), unique among
+    `layers`; raises when two layers share a name. A name given here is given again
+    when the layers meet others (a model numbers its encoder's and decoder's layers
+    together, as Keras's session-wide counter does)."""
+    for layer in layers:
+        if getattr(layer, "_auto_named", False):
+            layer.name = None
+    taken = {layer.name for layer in layers if layer.name}
+    counts = {}
+    for layer in layers:
+        if layer.name:
+            continue
+        base = snake_case(type(layer).__name__)
+        while True:
+            k = counts.get(base, 0)
+            counts[base] = k + 1
+            candidate = base if k == 0 else f"{base}_{k}"
+            if candidate not in taken:
+                break
+        layer.name, layer._auto_named = candidate, True
+        taken.add(candidate)
+    names = [layer.name for layer in layers]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{owner}: layer names must be unique, repeated: {dupes}")
 
-    def __init__(self, layers, name=None):
-        super().__init__(name)
-        layers = list(layers)
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
-        self.layers = layers
-        self._assign_names()
 
-    def _assign_names(self):
-        taken = {layer.name for layer in self.layers if layer.name}
-        counts = {}
-        for layer in self.layers:
-            if layer.name:
-                continue
-            base = _snake(type(layer).__name__)
-            while True:
-                k = counts.get(base, 0)
-                counts[base] = k + 1
-                candidate = base if k == 0 else f"{base}_{k}"
-                if candidate not in taken:
-                    break
-            layer.name = candidate
-            taken.add(candidate)
-        names = [layer.name for layer in self.layers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"Sequential: layer names must be unique, repeated: {dupes}")
-
-    def _build(self, input_shape, rng):
-        shape = input_shape
-        for layer in self.layers:
-            shape = layer.build(shape, rng=rng, dtype=self._dtype)
-        return shape
+class LayerList:
+    """What a list of layers offers as a whole: flat views of their params, grads and
+    state, dtype, astype, parameter counts, lookup by name and a summary."""
 
     def _flat(self, attr):
         return {f"{layer.name}/{k}": v for layer in self.layers
@@ -69,8 +66,8 @@ class Sequential(Layer):
     @params.setter
     def params(self, value):
         if value:  # Layer.__init__ assigns {}; real parameters live in the layers
-            raise AttributeError("Sequential.params is a view of its layers' params; "
-                                 "assign to layer.params instead")
+            raise AttributeError(f"{type(self).__name__}.params is a view of its layers' "
+                                 f"params; assign to layer.params instead")
 
     @property
     def grads(self):
@@ -79,7 +76,7 @@ class Sequential(Layer):
     @grads.setter
     def grads(self, value):
         if value:
-            raise AttributeError("Sequential.grads is a view of its layers' grads")
+            raise AttributeError(f"{type(self).__name__}.grads is a view of its layers' grads")
 
     @property
     def state(self):
@@ -88,16 +85,7 @@ class Sequential(Layer):
     @state.setter
     def state(self, value):
         if value:
-            raise AttributeError("Sequential.state is a view of its layers' state")
-
-    @property
-    def batch_independent(self):
-        return all(layer.batch_independent for layer in self.layers)
-
-    def _replica(self):
-        twin = copy.copy(self)
-        twin.layers = [layer._replica() for layer in self.layers]
-        return twin
+            raise AttributeError(f"{type(self).__name__}.state is a view of its layers' state")
 
     @property
     def dtype(self):
@@ -107,23 +95,34 @@ class Sequential(Layer):
         return self._dtype
 
     def astype(self, dtype):
-        super().astype(dtype)
+        """Convert every layer's params and state to `dtype` in place; returns self."""
+        self._dtype = check_float_dtype(dtype, "dtype", f"{self}.astype")
         for layer in self.layers:
             layer.astype(dtype)
         return self
 
-    def forward(self, x, training=True):
-        x = self._check_input(x)
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        self._y_shape = x.shape
-        return x
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
 
-    def backward(self, dy):
-        dy = self._check_grad(dy)
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy
+    def get_weights(self):
+        """Every layer's arrays in Keras's order: layer by layer, params then state."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """The inverse of get_weights: the arrays are checked whole, then copied in place."""
+        weights = list(weights)
+        counts = [len(layer.get_weights()) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise ValueError(f"{self}.set_weights: expected {sum(counts)} arrays, one per "
+                             f"parameter and state array, got {len(weights)}")
+        for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
+            current = layer.get_weights()
+            for i, (have, value) in enumerate(zip(current, weights[start:start + count])):
+                if np.shape(value) != have.shape:
+                    raise ValueError(f"{self}.set_weights: array {start + i} ({layer.name}) "
+                                     f"must have shape {have.shape}, got {np.shape(value)}")
+        for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
+            layer.set_weights(weights[start:start + count])
 
     def get_layer(self, name):
         for layer in self.layers:
@@ -141,3 +140,55 @@ class Sequential(Layer):
                         f"{layer.count_params():>10,}")
         rows.append(f"total params: {self.count_params():,}")
         return "\n".join(rows)
+
+
+class Sequential(LayerList, Layer):
+    """Layers applied in order. Unnamed layers get Keras-style names: conv2d,
+    conv2d_1, ... unique within this Sequential (a model renames across its parts)."""
+
+    def __init__(self, layers, name=None):
+        super().__init__(name)
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
+        self.layers = layers
+        assign_names(self.layers)
+
+    @property
+    def couples_examples(self):
+        return any(layer.couples_examples for layer in self.layers)
+
+    @property
+    def draws_noise(self):
+        return any(layer.draws_noise for layer in self.layers)
+
+    def get_config(self):
+        from ..serialization import serialize
+        return {"name": self.name, "layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..serialization import deserialize
+        config = dict(config)
+        layers = [deserialize(spec, custom_objects) for spec in config.pop("layers", [])]
+        return cls(layers, **config)
+
+    def _build(self, input_shape, rng):
+        shape = input_shape
+        for layer in self.layers:
+            shape = layer.build(shape, rng=rng, dtype=self._dtype)
+        return shape
+
+    def forward(self, x, training=True):
+        x = self._check_input(x)
+        for layer in self.layers:
+            x = fast.forward(layer, x, training)
+        self._y_shape = x.shape
+        return x
+
+    def backward(self, dy):
+        dy = self._check_grad(dy)
+        for layer in reversed(self.layers):
+            dy = fast.backward(layer, dy)
+        return dy

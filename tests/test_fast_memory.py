@@ -1,4 +1,5 @@
-"""Memory under load: a long run holds its resident set steady after the first epoch.
+"""Memory: a long run holds its resident set steady after the first epoch, and the
+malloc tuning (minivae.fast.memory) keeps freed buffers, only when asked.
 
 The first epoch allocates what training keeps (Adam's slots, each layer's cached
 activations, numpy's and BLAS's buffers); any later growth would be a leak. The
@@ -13,12 +14,11 @@ cannot return, and the per-epoch figures agree to 0.1 MB.
 import gc
 import os
 
-import numpy as np
 import pytest
 
-from minivae._malloc import libc_function
 from minivae.architectures import fashion_vae
 from minivae.datasets import load_sample
+from minivae.fast.memory import libc_function
 from minivae.optimizers import Adam
 
 STATUS = "/proc/self/status"
@@ -66,9 +66,9 @@ def test_training_memory_does_not_grow_after_the_first_epoch(n, batch_size, epoc
 
 REFAULT_PROGRAM = """
 import resource, sys, numpy as np
-from minivae._malloc import reuse_freed_memory
+from minivae.fast.memory import tune_for_training
 if sys.argv[1] == "tuned":
-    assert reuse_freed_memory() is True
+    assert tune_for_training() is True
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 def step():                       # five 20 MB buffers alive at once, as in a training step
@@ -81,9 +81,10 @@ print(faults() - before)
 """
 
 
-def test_fit_keeps_freed_buffers_instead_of_faulting_them_in_again():
-    """minivae._malloc.reuse_freed_memory (called by fit): a step's big buffers, freed and
-    allocated again, come back from the heap instead of fresh zero-filled pages.
+def test_the_tuning_keeps_freed_buffers_instead_of_faulting_them_in_again():
+    """minivae.fast.memory.tune_for_training (called by `minivae train`): a step's big
+    buffers, freed and allocated again, come back from the heap instead of fresh
+    zero-filled pages.
 
     Ten steps of five 20 MB buffers touch 10 * 5 * 20 MB / 4 KB = 244,140 pages. Plain
     glibc trims the freed top of its heap after each step (measured: ~21,600 faults
@@ -103,16 +104,43 @@ def test_fit_keeps_freed_buffers_instead_of_faulting_them_in_again():
     assert tuned < plain
 
 
-def test_fit_gives_the_heap_back_when_it_ends_and_threads_share_one_arena(monkeypatch):
-    from minivae import _malloc, training
-    from tests.test_models import tiny_vae
+UNTOUCHED_PROGRAM = """
+import ctypes, numpy as np
+from minivae.fast import memory
+mallopt = memory._mallopt()
+calls = []
+memory._mallopt = lambda: calls.append(1) or mallopt
+from minivae.architectures import fashion_vae
+from minivae.optimizers import Adam
+model = fashion_vae(seed=0).compile(Adam())
+model.fit(np.zeros((20, 32, 32, 1), np.uint8), epochs=1, batch_size=10, verbose=0)
+print(len(calls))
+"""
 
-    assert _malloc.share_one_arena() is True
-    assert _malloc.reuse_freed_memory() is True
-    assert _malloc.release_freed_memory() in (True, False)   # False: nothing to return
+
+def test_library_fit_leaves_malloc_alone():
+    """fit in a user's process changes no malloc setting (a fresh process, so that no
+    earlier test's call can hide one)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", UNTOUCHED_PROGRAM], capture_output=True,
+                         text=True, check=True)
+    assert run.stdout.strip() == "0"
+
+
+def test_the_command_line_asks_for_the_tuning_and_data_parallel_fit(tmp_path, monkeypatch,
+                                                                     no_real_data):
+    from minivae import training
+    from minivae.cli import main
+    from minivae.fast import memory
+
     calls = []
-    monkeypatch.setattr(training, "release_freed_memory", lambda: calls.append(1))
-    model = tiny_vae().compile(Adam())
-    model.fit(np.random.default_rng(0).uniform(size=(8, 8, 8, 1)), epochs=2, batch_size=4,
-              verbose=0)
-    assert calls == [1]                                       # once, at the end
+    monkeypatch.setattr(memory, "tune_for_training", lambda: calls.append("tune"))
+    monkeypatch.setattr(memory, "release_freed_memory", lambda: calls.append("release"))
+    fit = training.fit
+    monkeypatch.setattr(training, "fit", lambda *a, **kw: calls.append(
+        ("fit", kw.get("data_parallel"))) or fit(*a, **kw))
+    assert main(["train", "--out", str(tmp_path / "run"), "--epochs", "1", "--limit", "100",
+                 "--quiet"]) == 0
+    assert calls == ["tune", ("fit", True), "release"]

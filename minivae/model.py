@@ -1,0 +1,297 @@
+"""Model: what the chapter's models share (docs/models.md).
+
+A model is an encoder and a decoder with a reconstruction loss: parameters by
+name, the book's train_step, Keras's fit and evaluate, decoding (with the output
+activation applied where probabilities are wanted), weights in Keras's order,
+and a config that rebuilds it. VAE and Autoencoder (minivae/models.py) add their
+losses and their encode.
+"""
+
+import numpy as np
+
+from . import training
+from ._validation import (check_choice, check_finite, check_float_array, check_positive_int,
+                          check_real, check_seed)
+from .encoder import GaussianEncoder
+from .layers import Sequential, Sigmoid, get_activation
+from .layers.sequential import assign_names
+from .losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
+from .pixels import check_images, to_float
+
+# Images per forward pass in encode/decode/reconstruct. The im2col buffers grow with
+# it: at 1000 images of 32x32 the second convolution's alone holds 295 MB, at 100 30 MB,
+# and larger batches are no faster per image once the GEMMs are a few MFLOP each.
+PREDICT_BATCH = 100
+RECONSTRUCTION_LOSSES = {"bce": binary_crossentropy, "mse": mean_squared_error}
+
+def _output_activation(decoder, output_activation, owner):
+    """The model's output activation: the one given, or the sigmoid fused into the
+    decoder's last layer, which moves to the model (the decoder then ends in logits).
+
+    The move is made once, here: Keras scores BCE on a sigmoid output from the logits
+    behind it (no 1e-7 clip, a finite gradient where the sigmoid saturates), and with
+    the sigmoid outside the decoder the loss can do the same in plain sight.
+    """
+    activation = get_activation(output_activation, owner)
+    if activation is not None and not isinstance(activation, Sigmoid):
+        raise ValueError(f"{owner}: output_activation must be None or 'sigmoid', got "
+                         f"{output_activation!r}")
+    head = decoder.layers[-1] if isinstance(decoder, Sequential) and decoder.layers else decoder
+    fused = getattr(head, "activation", None)
+    if isinstance(fused, Sigmoid):
+        if activation is not None:
+            raise ValueError(f"{owner}: the decoder's last layer already ends in a sigmoid; "
+                             f"pass output_activation=None or remove that sigmoid")
+        head.activation, activation = None, fused
+    return activation
+
+
+def _first_layer(encoder):
+    """The layer that reads the data, or None."""
+    layers = encoder.body if isinstance(encoder, GaussianEncoder) else \
+        getattr(encoder, "layers", [encoder])
+    return layers[0] if layers else None
+
+
+class Model:
+    """What both models share: parameters by name, train_step, fit, evaluate, decoding."""
+
+    def __init__(self, encoder, decoder, reconstruction_weight, reconstruction_loss,
+                 output_activation, rng, name):
+        owner = type(self).__name__
+        self.encoder, self.decoder, self.name = encoder, decoder, name
+        for part, default in ((encoder, "encoder"), (decoder, "decoder")):
+            if isinstance(part, Sequential) and part.name is None:
+                part.name = default         # as Keras names a model's parts
+        # Layers named automatically are numbered across the model: dense, dense_1, ...
+        assign_names(list(getattr(encoder, "layers", [])) + list(getattr(decoder, "layers", [])),
+                     owner)
+        self.reconstruction_weight = check_real(reconstruction_weight, "reconstruction_weight",
+                                                owner, minimum=0)
+        self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
+                                                tuple(RECONSTRUCTION_LOSSES), owner)
+        self.output_activation = _output_activation(decoder, output_activation, owner)
+        self.optimizer = None
+        self.config = {}
+        self.rng = rng if rng is not None else np.random.default_rng()
+
+    def build(self, input_shape, rng=None, dtype="float32"):
+        """Build encoder then decoder for inputs of `input_shape` (no batch axis), drawing
+        weights from `rng` (default: the model's Generator); raises if any two
+        parameters share a name. fit, train_step, evaluate and encode build a model
+        that was never built from their first batch's shape, as Keras does."""
+        rng = self.rng if rng is None else rng
+        latent_shape = self.encoder.build(input_shape, rng=rng, dtype=dtype)
+        output_shape = self.decoder.build(latent_shape, rng=rng, dtype=dtype)
+        if tuple(output_shape) != tuple(input_shape):
+            raise ValueError(f"{type(self).__name__}: the decoder outputs {output_shape}, "
+                             f"not the input shape {tuple(input_shape)}")
+        first = _first_layer(self.encoder)
+        if first is not None:       # it reads data: no one needs its input gradient
+            first.input_gradient = False
+        clash = set(self.encoder.params) & set(self.decoder.params)
+        if clash:
+            raise ValueError(f"{type(self).__name__}: encoder and decoder share parameter names "
+                             f"{sorted(clash)}; give their layers distinct names")
+        return self
+
+    @property
+    def built(self):
+        return self.encoder.input_shape is not None and self.decoder.input_shape is not None
+
+    def build_for(self, x):
+        """Build for x's shape (its first axis is the batch) unless built already."""
+        if not self.built:
+            shape = np.shape(x)
+            if len(shape) < 2:
+                raise ValueError(f"{type(self).__name__}: cannot build from data of shape "
+                                 f"{shape}; expected a batch (N, height, width, channels)")
+            self.build(shape[1:])
+        return self
+
+    @property
+    def input_shape(self):
+        return self.encoder.input_shape
+
+    @property
+    def dtype(self):
+        return self.encoder.dtype
+
+    def astype(self, dtype):
+        self.encoder.astype(dtype)
+        self.decoder.astype(dtype)
+        return self
+
+    def named_params(self):
+        """"layer_name/param" -> the layer's own array (updates in place reach the layer)."""
+        return {**self.encoder.params, **self.decoder.params}
+
+    def named_grads(self):
+        return {**self.encoder.grads, **self.decoder.grads}
+
+    def named_state(self):
+        return {**self.encoder.state, **self.decoder.state}
+
+    def count_params(self):
+        return self.encoder.count_params() + self.decoder.count_params()
+
+    def get_weights(self):
+        """Every array in Keras's order: the encoder's layers then the decoder's, each
+        layer's params then its state (what keras.Model.get_weights returns)."""
+        return self.encoder.get_weights() + self.decoder.get_weights()
+
+    def set_weights(self, weights):
+        """The inverse of get_weights, copied in place (Keras's order and layouts)."""
+        weights = list(weights)
+        n = len(self.encoder.get_weights())
+        self.encoder.set_weights(weights[:n])
+        self.decoder.set_weights(weights[n:])
+
+    def get_config(self):
+        """What rebuilds this model without the code that built it (serialization.py)."""
+        from .serialization import serialize
+        return {"name": self.name, "encoder": serialize(self.encoder),
+                "decoder": serialize(self.decoder),
+                "reconstruction_weight": self.reconstruction_weight,
+                "reconstruction_loss": self.reconstruction_loss,
+                "output_activation": None if self.output_activation is None else "sigmoid"}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from .serialization import deserialize
+        config = dict(config)
+        encoder = deserialize(config.pop("encoder", None), custom_objects)
+        decoder = deserialize(config.pop("decoder", None), custom_objects)
+        return cls(encoder, decoder, **config)
+
+    def compile(self, optimizer):
+        if not hasattr(optimizer, "apply_gradients"):
+            raise TypeError(f"{type(self).__name__}.compile: optimizer must have "
+                            f"apply_gradients(params, grads), got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        return self
+
+    def _images(self, x, owner, name="x"):
+        """x checked against the input shape (the model built from it on first use)."""
+        self.build_for(x)
+        return check_images(x, name, self.input_shape, owner)
+
+    def _check_x(self, x, name="x"):
+        return to_float(self._images(x, type(self).__name__, name), self.dtype)
+
+    def reconstruction(self, x, out):
+        """R = w * the reconstruction loss of the decoder's output `out`, and dR/dout.
+
+        With a sigmoid output activation `out` holds logits: BCE is then computed from
+        them (as Keras does), MSE on sigmoid(out) with the sigmoid's backward applied.
+        """
+        act = self.output_activation
+        if act is None:
+            value, d_out = RECONSTRUCTION_LOSSES[self.reconstruction_loss](x, out)
+        elif self.reconstruction_loss == "bce":
+            value, d_out = binary_crossentropy_from_logits(x, out)
+        else:
+            value, d_prob = mean_squared_error(x, act._forward(out))
+            d_out = act._backward(d_prob)
+        w = self.reconstruction_weight
+        return w * value, d_out * d_out.dtype.type(w)
+
+    def forward_backward(self, x, eps=None):
+        """Losses of the batch and every layer's grads filled; no parameter changes.
+
+        For the VAE, eps (N, latent_dim) fixes the Sampling noise (a deterministic
+        function for gradient checks); by default it comes from the model's Generator.
+        Returns the metrics: {"total_loss", "reconstruction_loss"[, "kl_loss"]}.
+        """
+        return self._forward_backward(self._check_x(x), eps)
+
+    def draw_eps(self, n):
+        """The noise forward_backward would draw for a batch of n (None: no noise)."""
+        return None
+
+    def train_step(self, x):
+        """One optimizer step on the batch x; returns the batch's metrics.
+
+        As the book's train_step: the losses and their gradients, then the optimizer.
+        A non-finite loss or gradient raises TrainingDiverged before the update, with
+        the parameters, the optimizer and any BatchNormalization statistics as they
+        were before this batch.
+        """
+        if self.optimizer is None:
+            raise RuntimeError(f"{type(self).__name__}: call compile(optimizer) first")
+        # The forward pass moves state (BatchNormalization's moving statistics) before the
+        # check below can refuse the batch; a copy lets a refused batch leave no trace.
+        state = {k: v.copy() for k, v in self.named_state().items()}
+        # No overflow warnings: the check reports a non-finite loss or gradient itself.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            metrics = self.forward_backward(x)
+        try:
+            training.check_finite_step(metrics, self.named_grads())
+        except training.TrainingDiverged:
+            for k, v in self.named_state().items():
+                v[...] = state[k]
+            raise
+        self.optimizer.apply_gradients(self.named_params(), self.named_grads())
+        return metrics
+
+    def fit(self, x, epochs=1, batch_size=100, validation_data=None, shuffle=True, seed=None,
+            initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
+        """Keras's fit: returns a History of per-epoch metric means (and val_ ones).
+
+        seed, when given, restarts the model's Generator (shuffling and eps).
+        data_parallel=True splits each batch between model replicas on two threads,
+        holding every BLAS in the process to one thread during each step
+        (minivae.fast.DataParallel): faster for the book's VAE, but a setting of the
+        whole process, so it is off unless asked for (`minivae train` asks).
+        """
+        if seed is not None:
+            self.reseed(check_seed(seed, "seed", f"{type(self).__name__}.fit"))
+        return training.fit(self, x, epochs=epochs, batch_size=batch_size,
+                            validation_data=validation_data, shuffle=shuffle,
+                            initial_epoch=initial_epoch, verbose=verbose, callbacks=callbacks,
+                            history=history, data_parallel=data_parallel)
+
+    def evaluate(self, x, batch_size=100):
+        """Mean metrics over x, as the book's test_step computes them."""
+        owner = f"{type(self).__name__}.evaluate"
+        x = self._images(x, owner)
+        return training.evaluate(self, x, check_positive_int(batch_size, "batch_size", owner))
+
+    def reseed(self, seed):
+        """Restart the model's Generator from `seed` (None or an integer >= 0)."""
+        seed = check_seed(seed, "seed", f"{type(self).__name__}.reseed")
+        self.rng = np.random.default_rng(seed)
+
+    def _batched(self, fn, x, batch_size, owner):
+        batch_size = check_positive_int(batch_size, "batch_size", owner)
+        outs = [fn(to_float(x[i:i + batch_size], self.dtype))
+                for i in range(0, len(x), batch_size)]
+        if isinstance(outs[0], tuple):
+            return tuple(np.concatenate(parts) for parts in zip(*outs))
+        return np.concatenate(outs)
+
+    def decode(self, z, batch_size=PREDICT_BATCH, logits=False):
+        """Images x' (N, H, W, C) for latent points z (N, latent_dim).
+
+        logits=True returns the decoder's own output, the logits behind the model's
+        output sigmoid (a model without one refuses).
+        """
+        owner = f"{type(self).__name__}.decode"
+        z = check_float_array(z, "z", owner, ndim=2)
+        if z.shape[1:] != self.decoder.input_shape:
+            raise ValueError(f"{owner}: z must have shape (N, {self.decoder.input_shape[0]}), "
+                             f"got {z.shape}")
+        check_finite(z, "z", owner)
+        act = self.output_activation
+        if logits and act is None:
+            raise ValueError(f"{owner}: logits=True needs a model whose decoder ends in logits "
+                             f"(output_activation='sigmoid'); this one outputs images directly")
+
+        def run(b):
+            out = self.decoder.forward(b, training=False)
+            return out if logits or act is None else act._forward(out)
+        return self._batched(run, z, batch_size, owner)
+
+    @property
+    def latent_dim(self):
+        return self.decoder.input_shape[0]

@@ -1,0 +1,183 @@
+"""DataParallel: a batch split between model replicas on two threads gives the whole
+batch's losses and gradients, whatever the thread count, and changes no BLAS
+setting outside its steps."""
+
+import time
+import warnings
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from minivae.fast import threads
+from minivae.fast.data_parallel import DataParallel
+from minivae.layers import BatchNormalization, Conv2D, Dropout, Flatten
+from minivae.models import VAE, GaussianEncoder
+from minivae.optimizers import Adam
+from tests.conftest import tiny_autoencoder, tiny_vae
+
+N = 32          # two parts of 16 (batches from 16 images up are split)
+
+pytestmark = pytest.mark.skipif(DataParallel(tiny_vae()).why_whole() is not None,
+                                reason="needs a BLAS that threadpoolctl can hold to one thread")
+
+
+def _images(n=N, seed=1):
+    return np.random.default_rng(seed).uniform(size=(n, 8, 8, 1))
+
+
+@pytest.mark.parametrize("make", [tiny_vae, tiny_autoencoder], ids=["vae", "autoencoder"])
+def test_a_split_batch_gives_the_whole_batch_losses_and_gradients(make):
+    model, x = make(seed=0), _images()
+    wrapper = DataParallel(model)
+    assert wrapper.split(len(x)) == [slice(0, 16), slice(16, 32)]
+    model.reseed(5)
+    split = wrapper.forward_backward(x)
+    split_grads = {k: v.copy() for k, v in model.named_grads().items()}
+    model.reseed(5)
+    whole = model.forward_backward(x, model.draw_eps(len(x)))      # the same noise
+    # float64: the same sums in two halves, then weighted by 1/2: ~1e-16 relative
+    # rounding on every term; 1e-10 leaves room and still catches a wrong weight
+    # (a factor 2) or a half left out (an error of order 1).
+    assert set(split) == set(whole)
+    for k in whole:
+        assert split[k] == pytest.approx(whole[k], rel=1e-12)
+    assert set(split_grads) == set(model.named_grads())
+    for k, g in model.named_grads().items():
+        np.testing.assert_allclose(split_grads[k], g, rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_uneven_parts_are_weighted_by_their_size():
+    model, x = tiny_vae(seed=0), _images(33)
+    wrapper = DataParallel(model)
+    assert wrapper.split(33) == [slice(0, 16), slice(16, 33)]
+    model.reseed(2)
+    split = wrapper.forward_backward(x)
+    grad = model.named_grads()["out/kernel"].copy()
+    model.reseed(2)
+    whole = model.forward_backward(x, model.draw_eps(33))
+    assert split["total_loss"] == pytest.approx(whole["total_loss"], rel=1e-12)
+    np.testing.assert_allclose(grad, model.named_grads()["out/kernel"], rtol=1e-10)
+
+
+def test_train_step_is_the_models_own_and_replicas_follow_updates():
+    """Two steps through the wrapper equal two steps of the model on the whole batch
+    (to float64 rounding): the replicas see the parameters Adam changed in place."""
+    runs = []
+    for wrap in (True, False):
+        model = tiny_vae(seed=0).compile(Adam(learning_rate=1e-2))
+        model.reseed(7)
+        stepper = DataParallel(model) if wrap else model
+        metrics = [stepper.train_step(_images(seed=s)) for s in (1, 2)]
+        runs.append((metrics, {k: v.copy() for k, v in model.named_params().items()}))
+    for m_split, m_whole in zip(runs[0][0], runs[1][0]):
+        assert m_split["total_loss"] == pytest.approx(m_whole["total_loss"], rel=1e-10)
+    for k, v in runs[1][1].items():
+        np.testing.assert_allclose(runs[0][1][k], v, rtol=1e-8, atol=1e-12, err_msg=k)
+
+
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+    """The split is fixed; threads only decide whether the parts run at once."""
+    runs = []
+    for count in ("1", "2"):
+        monkeypatch.setenv("MINIVAE_THREADS", count)
+        model = tiny_vae(seed=0).astype("float32").compile(Adam())
+        model.reseed(3)
+        history = model.fit(_images().astype(np.float32), epochs=2, batch_size=N, verbose=0,
+                            data_parallel=True)
+        runs.append((history.history, {k: v.copy() for k, v in model.named_params().items()}))
+    assert runs[0][0] == runs[1][0]
+    for k, v in runs[0][1].items():
+        np.testing.assert_array_equal(v, runs[1][1][k], err_msg=k)
+
+
+def test_small_batches_and_coupled_or_noisy_layers_keep_the_batch_whole():
+    assert DataParallel(tiny_vae()).split(16) is not None
+    assert DataParallel(tiny_vae()).split(15) is None
+    for layer, reason in ((BatchNormalization(), "couples the examples"),
+                          (Dropout(0.5), "draws noise of its own")):
+        encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same"), layer, Flatten()],
+                                  2)
+        model = VAE(encoder, tiny_vae().decoder).build((8, 8, 1), rng=np.random.default_rng(0))
+        wrapper = DataParallel(model)
+        assert reason in wrapper.why_whole()
+        assert wrapper.split(100) is None
+
+
+def _blas_threads():
+    return sorted((lib["filepath"], lib["num_threads"]) for lib in threadpool_info()
+                  if lib["user_api"] == "blas")
+
+
+def test_blas_threads_are_held_to_one_only_inside_a_step(monkeypatch):
+    before = _blas_threads()
+    seen = []
+    model = tiny_vae(seed=0)
+    original = type(model)._forward_backward
+
+    def spy(self, x, eps=None):
+        seen.append([n for _, n in _blas_threads()])
+        return original(self, x, eps)
+
+    monkeypatch.setattr(type(model), "_forward_backward", spy)
+    DataParallel(model).forward_backward(_images())
+    assert seen and all(counts and set(counts) == {1} for counts in seen)
+    assert _blas_threads() == before
+
+
+def test_plain_fit_leaves_blas_threads_alone(monkeypatch):
+    """Without data_parallel, fit changes no process-wide setting (issue: a user's
+    process keeps its BLAS threads while minivae trains)."""
+    before = _blas_threads()
+    seen = []
+    model = tiny_vae(seed=0).compile(Adam())
+    original = type(model)._forward_backward
+
+    def spy(self, x, eps=None):
+        seen.append(_blas_threads())
+        return original(self, x, eps)
+
+    monkeypatch.setattr(type(model), "_forward_backward", spy)
+    model.fit(_images(), epochs=1, batch_size=N, verbose=0)
+    assert seen == [before]
+
+
+def test_a_failing_part_raises_after_every_part_has_finished():
+    finished = []
+
+    def fails():
+        raise ValueError("part 0 failed")
+
+    def slow():
+        time.sleep(0.05)
+        finished.append(True)
+        return 1
+
+    with pytest.raises(ValueError, match="part 0 failed"):
+        threads.run_each([fails, slow])
+    assert finished == [True] and not threads._inline.get()
+    assert threads.run_each([lambda: 1, lambda: 2]) == [1, 2]
+
+
+def test_over_batch_runs_inline_inside_the_parts_only():
+    inside = threads.run_each([lambda: threads._inline.get(), lambda: threads._inline.get()])
+    assert inside == [True, True] and not threads._inline.get()
+
+
+def test_numpy_errstate_holds_in_the_parts():
+    """fit silences overflow inside a step (it reports divergence itself); the parts
+    run on other threads, where numpy's errstate is carried over."""
+    def overflow():
+        return np.float32(3e38) * np.float32(10)
+
+    with np.errstate(over="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert all(np.isinf(r) for r in threads.run_each([overflow, overflow]))
+
+
+def test_minivae_threads_must_be_a_positive_integer(monkeypatch):
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv("MINIVAE_THREADS", bad)
+        with pytest.raises(ValueError, match="MINIVAE_THREADS must be a positive integer"):
+            threads.threads()

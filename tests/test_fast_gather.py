@@ -1,0 +1,78 @@
+"""The fast path's gathers and scatters (minivae/fast/gather.py), each against the
+reference composition it replaces (minivae/im2col.py)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from minivae import im2col as reference
+from minivae.fast.gather import (col2im_cropped, im2col, pad, padded_empty, tap_spread,
+                                 tap_sum)
+
+geometry = st.tuples(st.integers(1, 20), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3),
+                     st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3))
+
+
+@given(geometry)
+def test_threaded_im2col_equals_the_reference(g):
+    """Batches up to 20 images: from 16 up the gather is split between threads."""
+    n, h, w, c, kh, kw, sh, sw = g
+    h, w = max(h, kh), max(w, kw)
+    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    xp = np.random.default_rng(0).standard_normal((n, h, w, c))
+    # A gather copies values: equality is exact.
+    np.testing.assert_array_equal(im2col(xp, kh, kw, sh, sw, out_h, out_w),
+                                  reference.im2col(xp, kh, kw, sh, sw, out_h, out_w))
+
+
+@given(geometry, st.integers(1, 3))
+def test_tap_spread_is_the_adjoint_of_tap_sum(g, f):
+    n, h, w, _, kh, kw, sh, sw = g
+    h, w = max(h, kh), max(w, kw)
+    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((n, h, w, kh, kw, f))
+    y = tap_sum(q, out_h, out_w, sh, sw)
+    # Loop definition: y[n, i, j] = sum_{a, b} q[n, i*sh + a, j*sw + b, a, b].
+    ref = np.zeros_like(y)
+    for i in range(out_h):
+        for j in range(out_w):
+            for a in range(kh):
+                for b in range(kw):
+                    ref[:, i, j] += q[:, i * sh + a, j * sw + b, a, b]
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    lhs, rhs = np.sum(y * dy), np.sum(q * tap_spread(dy, q.shape[:3], kh, kw, sh, sw))
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+
+
+@given(geometry, st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2))
+def test_col2im_cropped_equals_crop_of_col2im(g, top, bottom, left, right):
+    n, h, w, c, kh, kw, sh, sw = g
+    hp, wp = max(h, kh) + top + bottom, max(w, kw) + left + right
+    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    rng = np.random.default_rng(0)
+    cols = rng.standard_normal((n * out_h * out_w, kh * kw * c))
+    pads = ((top, bottom), (left, right))
+    full = reference.col2im(cols, (n, hp, wp, c), kh, kw, sh, sw, out_h, out_w)
+    height, width = hp - top - bottom, wp - left - right
+    bias = rng.standard_normal(c)
+    out = np.empty((n, height, width, c))
+    out[...] = bias
+    got = col2im_cropped(cols, out, kh, kw, sh, sw, out_h, out_w, pads)
+    # The same additions in the same order per element, minus the clipped ones: ~1 ulp.
+    np.testing.assert_allclose(got, reference.crop(full, pads, height, width) + bias, rtol=1e-13,
+                               atol=1e-13)
+
+
+def test_padded_empty_zeroes_only_the_border_and_pad_fills_the_window():
+    x = np.arange(2 * 3 * 4 * 2, dtype=np.float32).reshape(2, 3, 4, 2) + 1
+    pads = ((1, 2), (0, 3))
+    xp, inner = padded_empty(x.shape, pads, x.dtype)
+    assert xp.shape == (2, 6, 7, 2) and inner.shape == x.shape
+    assert np.shares_memory(xp, inner)
+    inner[...] = x
+    np.testing.assert_array_equal(xp, np.pad(x, ((0, 0), (1, 2), (0, 3), (0, 0))))
+    np.testing.assert_array_equal(pad(x, pads), xp)
+    np.testing.assert_array_equal(reference.pad(x, pads), xp)
+    assert pad(x, ((0, 0), (0, 0))) is x
