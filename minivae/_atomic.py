@@ -6,22 +6,41 @@ optionally verified, then renamed over the target and the folder fsync'ed. A
 crash at any moment leaves the old file or the new one, never a mixture. A
 process killed mid-write leaves `.<name>.tmp-<random>` behind; nothing reads it,
 and the next successful write of the same target removes it.
+
+The file is created with mode 0666 less the process's umask, as open() would
+create it (tempfile.mkstemp's 0600 would hide a checkpoint from the user's group
+whatever their umask says).
 """
 
 import os
 import re
-import tempfile
+import secrets
 
 
 def _temp_prefix(path):
     return f".{os.path.basename(path)}.tmp-"
 
 
+def _create_temporary(path):
+    """(fd, name) of a new, empty file beside `path`, opened for writing. O_EXCL makes
+    the creation atomic, as mkstemp's; mode 0o666 lets the kernel apply the umask."""
+    folder = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) \
+        | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(folder, _temp_prefix(path) + secrets.token_hex(6))
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:     # 48 random bits taken already: try another name
+            continue
+    raise FileExistsError(f"no free temporary name beside {path!r} after 100 tries")
+
+
 def temporary_leftovers(path):
     """Names of the temporary files that killed writes of `path` left beside it."""
     folder = os.path.dirname(os.path.abspath(path))
-    # mkstemp's random part is [a-z0-9_]; anchoring on it keeps the temporaries of
-    # another file (say "model.npz.bak") out of the match.
+    # The random part is [a-z0-9_] (hex today, mkstemp's alphabet before); anchoring on
+    # it keeps the temporaries of another file (say "model.npz.bak") out of the match.
     pattern = re.compile(re.escape(_temp_prefix(path)) + r"[a-z0-9_]+")
     try:
         names = os.listdir(folder)
@@ -54,7 +73,7 @@ def atomic_write(path, write, verify=None):
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=folder)
+        fd, tmp = _create_temporary(path)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

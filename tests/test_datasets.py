@@ -71,7 +71,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("MINIVAE_DATA", raising=False)
     monkeypatch.delenv("MINIVAE_NO_SYSTEM_DATA", raising=False)
-    monkeypatch.setattr(datasets, "SYSTEM_DATA_ROOT", tmp_path / "system")
+    monkeypatch.setattr(datasets.mnist, "SYSTEM_DATA_ROOT", tmp_path / "system")
     return tmp_path
 
 
@@ -181,6 +181,63 @@ def test_bad_arguments_are_type_errors(tmp_path):
         read_idx(io.StringIO("text"))
 
 
+# Declared sizes are held against the file and the limits before anything is read
+# (docs/datasets.md, "Limits"); the memory this saves: tests/test_hostile_files.py.
+
+def test_a_gzip_file_may_not_declare_more_than_its_ratio_allows(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.idx, "GZIP_ALLOWANCE", 1000)
+    data = gzip.compress(idx_bytes(np.zeros((100, 28, 28), np.uint8)))    # ~100 B: 780x
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(data)
+    with pytest.raises(DatasetError, match=rf"bomb.gz: the header declares shape \(100, 28, 28\) "
+                                           rf"of uint8, 78,400 bytes of data, more than the limit "
+                                           rf"for a {len(data)}-byte gzip file \(16x its size, and "
+                                           rf"at least 1,000 bytes\)"):
+        read_idx(path)
+    monkeypatch.setattr(datasets.idx, "GZIP_ALLOWANCE", 100_000)     # the same file, allowed
+    assert read_idx(path).shape == (100, 28, 28)
+
+
+def test_a_gzip_stream_of_unknown_size_is_held_to_the_ratio_as_it_inflates(monkeypatch):
+    monkeypatch.setattr(datasets.idx, "GZIP_ALLOWANCE", 1000)
+    data = gzip.compress(idx_bytes(np.zeros((100, 28, 28), np.uint8)))
+
+    class Pipe:                     # read() only: its size cannot be known in advance
+        name = "pipe"
+
+        def __init__(self):
+            self.read = io.BytesIO(data).read
+
+    with pytest.raises(DatasetError, match=r"pipe: the gzip data inflates to [\d,]+ bytes from "
+                                           r"[\d,]+, more than 16x .*\(a gzip bomb\?\)"):
+        read_idx(Pipe())
+
+
+def test_no_idx_file_may_declare_more_than_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.idx, "MAX_IDX_BYTES", 1000)
+    for gz in (False, True):
+        path = write_idx(tmp_path / f"big{gz}", np.zeros((2, 28, 28), np.uint8), gz)
+        with pytest.raises(DatasetError, match=r"declares shape \(2, 28, 28\) of uint8, 1,568 "
+                                               r"bytes of data, more than the limit of 1,000 "
+                                               r"bytes for an IDX file"):
+            read_idx(path)
+
+
+def test_an_image_is_measured_before_it_is_decoded(tmp_path, monkeypatch):
+    from PIL import Image
+    monkeypatch.setattr(datasets.folders, "MAX_IMAGE_PIXELS", 99)
+    for name in ("wide.png", "wide.jpg"):
+        folder = tmp_path / name.split(".")[1]
+        folder.mkdir()
+        Image.new("RGB", (20, 5)).save(folder / name)
+        with pytest.raises(DatasetError, match=rf"{name}: 20x5 is 100 pixels, more than the "
+                                               rf"limit of 99 for one image; refused before "
+                                               rf"decoding it"):
+            datasets.load_image_folder(folder)
+    monkeypatch.setattr(datasets.folders, "MAX_IMAGE_PIXELS", 100)
+    assert datasets.load_image_folder(folder, size=4).shape == (1, 4, 4, 3)
+
+
 byte_soup = st.one_of(
     st.binary(max_size=64),
     st.binary(max_size=40).map(lambda b: b"\x00\x00" + b),                 # past the magic
@@ -228,13 +285,43 @@ def test_uncompressed_files_and_float64(isolated):
     np.testing.assert_array_equal(y, arrays["test"][1])
 
 
-def test_recorded_checksums_reject_other_data(isolated):
+def test_recorded_checksums_reject_other_data_of_the_published_size(isolated, monkeypatch):
+    """Files as long as the release whose SHA-256 differs are corrupt: refused, unless
+    verify=False, which loads them with a warning. (The release's lengths are patched
+    down to this fixture's 6 and 4 images.)"""
+    monkeypatch.setattr(datasets.mnist, "PUBLISHED_SIZE", {"train": 6, "test": 4})
     write_dataset(isolated / "data")
-    with pytest.raises(DatasetError, match="corrupt or is not Fashion-MNIST") as info:
+    with pytest.raises(DatasetError, match="corrupt or is not Fashion-MNIST.*verify=False "
+                                           r"\(--no-verify\)") as info:
         datasets.load_fashion_mnist("test", isolated / "data")
     assert "t10k-images-idx3-ubyte.gz" in str(info.value)
+    with pytest.warns(datasets.DatasetWarning, match="SHA-256 differs .* loaded anyway"):
+        x, _ = datasets.load_fashion_mnist("test", isolated / "data", verify=False)
+    assert x.shape == (4, 32, 32, 1)
     x, _ = datasets.load_fashion_mnist("test", isolated / "data", checksums={})  # {}: no checks
     assert x.shape == (4, 32, 32, 1)
+
+
+def test_files_of_another_length_load_with_a_warning_that_they_are_unverified(isolated):
+    """A subset of the release (4 test images, not 10,000) is not the release: it loads,
+    and says once per file that it was not verified."""
+    arrays, _ = write_dataset(isolated / "data")
+    with pytest.warns(datasets.DatasetWarning) as caught:
+        x, y = datasets.load_fashion_mnist("test", isolated / "data")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 2 and all("holds 4 entries, not the 10,000 of Fashion-MNIST's "
+                                      "published release; loaded unverified" in m
+                                      for m in messages)
+    np.testing.assert_array_equal(y, arrays["test"][1])
+
+
+def test_pad_false_keeps_the_28x28_images(isolated):
+    arrays, checksums = write_dataset(isolated / "data")
+    x, _ = datasets.load_fashion_mnist("test", isolated / "data", pad=False, dtype="uint8",
+                                       checksums=checksums)
+    np.testing.assert_array_equal(x[..., 0], arrays["test"][0])
+    s, _ = datasets.load_sample(pad=False)
+    assert s.shape == (2000, 28, 28, 1)
 
 
 def test_search_order_data_dir_then_env_then_cache_then_system(isolated, monkeypatch):
@@ -256,7 +343,8 @@ def test_search_order_data_dir_then_env_then_cache_then_system(isolated, monkeyp
     for f in places["cache"][0].iterdir():
         f.unlink()
     assert n_loaded() == 4
-    assert n_loaded(isolated / "nowhere") == 4                 # a bad data_dir falls through
+    with pytest.raises(DatasetNotFoundError, match="(?s)nowhere.*no such folder.*only place"):
+        n_loaded(isolated / "nowhere")          # a data_dir given never falls through
     write_dataset(isolated / "root" / "mnist", n_train=5)      # data_dir/<name> is looked at too
     assert n_loaded(isolated / "root") == 5
 
@@ -278,21 +366,34 @@ def test_no_system_data_variable_leaves_the_system_folder_out(isolated, monkeypa
 
 def test_not_found_lists_every_place_and_the_ways_to_get_it(isolated, monkeypatch):
     monkeypatch.setenv("MINIVAE_DATA", str(isolated / "env"))
+    with pytest.raises(DatasetNotFoundError) as info:
+        datasets.load_fashion_mnist("train")
+    message = str(info.value)
+    home = Path(os.environ["HOME"])
+    for place in (isolated / "env" / "fashion-mnist", home / ".cache" / "minivae" /
+                  "fashion-mnist", isolated / "system" / "fashion-mnist"):
+        assert str(place) in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "download=True" in message and "embedded sample" in message
+    assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
+
+
+def test_a_data_dir_given_is_the_only_place_looked_in(isolated, monkeypatch):
+    """A folder named by the caller that lacks the files is an error naming it, never
+    a silent switch to another copy (here one in $MINIVAE_DATA), nor to the sample."""
+    write_dataset(isolated / "env" / "fashion-mnist")
+    monkeypatch.setenv("MINIVAE_DATA", str(isolated / "env"))
     partial = isolated / "given"
     partial.mkdir()
     write_idx(partial / "train-images-idx3-ubyte.gz", np.zeros((1, 28, 28), np.uint8))
     with pytest.raises(DatasetNotFoundError) as info:
         datasets.load_fashion_mnist("train", partial)
     message = str(info.value)
-    home = Path(os.environ["HOME"])
-    for place in (partial, partial / "fashion-mnist", isolated / "env" / "fashion-mnist",
-                  home / ".cache" / "minivae" / "fashion-mnist",
-                  isolated / "system" / "fashion-mnist"):
-        assert str(place) in message
-    assert "missing train-labels-idx1-ubyte[.gz]" in message
-    assert "apt-get install dataset-fashion-mnist" in message
-    assert "download=True" in message and "embedded sample" in message
-    assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
+    assert str(partial) in message and "missing train-labels-idx1-ubyte[.gz]" in message
+    assert "only place searched" in message and str(isolated / "env") not in message
+    assert "embedded sample" not in message
+    with pytest.raises(DatasetNotFoundError):
+        datasets.load_dataset("train", partial, dtype="uint8")      # no fallback to the sample
 
 
 def test_mismatched_or_misshapen_files(isolated):
@@ -414,7 +515,7 @@ def test_embedded_sample():
 
 
 def test_sample_files_and_license_ship_in_the_package():
-    data = Path(datasets.__file__).parent / "data"
+    data = Path(datasets.__file__).parent.parent / "data"
     size = (data / datasets.SAMPLE_FILE).stat().st_size
     assert 200_000 < size < 1_500_000
     assert "Copyright (c) 2017 Zalando SE" in (data / "FASHION_MNIST_LICENSE.txt").read_text()
@@ -424,7 +525,7 @@ def test_sample_is_verified(monkeypatch):
     monkeypatch.setitem(datasets.SAMPLE_SHA256, "labels", "f" * 64)
     with pytest.raises(DatasetError, match="corrupt or is not the Fashion-MNIST sample"):
         datasets.load_sample()
-    monkeypatch.setattr(datasets, "SAMPLE_FILE", "gone.npz")
+    monkeypatch.setattr(datasets.sample, "SAMPLE_FILE", "gone.npz")
     with pytest.raises(DatasetError, match="gone.npz: the embedded sample cannot be read"):
         datasets.load_sample()
 
@@ -437,8 +538,9 @@ def test_load_dataset_falls_back_to_the_sample_only_when_nothing_is_found(isolat
         datasets.load_dataset("train", allow_sample=False)
     with pytest.raises(DatasetNotFoundError):
         datasets.load_dataset("train", name="mnist")            # the sample is Fashion-MNIST
-    write_dataset(isolated / "data")
-    with pytest.raises(DatasetError, match="corrupt"):           # found but wrong: no fallback
+    write_dataset(isolated / "data", n_train=1)
+    (isolated / "data" / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(DatasetError, match="not an IDX file"):   # found but wrong: no fallback
         datasets.load_dataset("train", isolated / "data")
     ds = datasets.load_dataset("test", isolated / "data", name="mnist", dtype="uint8")
     assert not ds.is_sample and ds.source == str(isolated / "data") and len(ds) == 4
@@ -494,9 +596,9 @@ def test_image_folder_reads_crops_and_resizes(tmp_path):
 
 def test_area_resize_averages_blocks_and_keeps_means():
     x = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
-    down = datasets._resize_area(x, 2, 2)[..., 0]
+    down = datasets.folders._resize_area(x, 2, 2)[..., 0]
     np.testing.assert_allclose(down, [[2.5, 4.5], [10.5, 12.5]])
-    up = datasets._resize_area(x, 8, 12)
+    up = datasets.folders._resize_area(x, 8, 12)
     np.testing.assert_allclose(up.mean(), x.mean(), rtol=1e-6)  # float32 rounding only
 
 

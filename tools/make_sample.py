@@ -20,7 +20,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files "
                         "(default: the usual search, see docs/datasets.md)")
-    default_out = Path(datasets.__file__).parent / "data" / datasets.SAMPLE_FILE
+    default_out = Path(datasets.__file__).parent.parent / "data" / datasets.SAMPLE_FILE
     parser.add_argument("--out", type=Path, default=default_out,
                         help="where to write the .npz (default: %(default)s)")
     args = parser.parse_args(argv)
