@@ -136,7 +136,7 @@ CASES = [
     ("idx-path-is-a-directory", lambda m, d: datasets.read_idx(d),
      DatasetError, r"cannot open IDX file \(Is a directory\)"),
     ("to-float-strings", lambda m, d: datasets.to_float(np.array(["a", "b"])),
-     TypeError, r"to_float: images must be uint8 pixels .*got dtype <U1"),
+     TypeError, r"to_float: images must be integer pixels .*got dtype <U1"),
     ("labels-wrong-length",
      lambda m, d: plotting.plot_latent_scatter(f32(5, 2), np.zeros(4, int), d / "s.png"),
      ValueError, r"labels must have shape \(5,\), one per row of z, got shape \(4,\)"),
@@ -151,7 +151,24 @@ CASES = [
      CheckpointError, r"a.npy' holds a single .npy array, not a minivae checkpoint \(.npz\)"),
     ("checkpoint-foreign-npz", lambda m, d: checkpoint.load(written(np.savez, d / "w.npz")),
      CheckpointError, r"w.npz' is not a minivae checkpoint: no meta/checksum entries"),
+    ("checkpoint-of-a-non-finite-state", lambda m, d: checkpoint.save(d / "nan.npz", nan_vae()),
+     CheckpointError, r"refusing to write '.*nan.npz': non-finite param/conv2d/kernel; a "
+                      r"checkpoint holds only a state that can be trained on"),
+    # ------------------------------------------------------------ images --
+    ("fit-unscaled-pixels", lambda m, d: m.fit(f32(4, 32, 32, 1, fill=200.0), verbose=0),
+     ValueError, r"VAE.fit: x must be float images in \[0, 1\] \(or uint8 pixels, which are "
+                 r"scaled for you\), got values from 200 to 200; divide by 255 first"),
+    ("fit-images-in-minus-one-to-one",
+     lambda m, d: m.fit(np.linspace(-1, 1, 4096, dtype=np.float32).reshape(4, 32, 32, 1),
+                        verbose=0),
+     ValueError, r"got values from -1 to 1; rescale to \[0, 1\] first, e.g. \(x \+ 1\) / 2"),
 ]
+
+
+def nan_vae():
+    model = fashion_vae(seed=0)
+    model.named_params()["conv2d/kernel"][...] = np.nan
+    return model
 
 
 @pytest.mark.parametrize("call, error, pattern", [c[1:] for c in CASES],
@@ -186,20 +203,43 @@ CLI_CASES = [
     ("cli-autoencoder-has-no-prior", ["sample", "{d}/ae.npz"],
      r"minivae sample: error: .*ae.npz holds an Autoencoder, which has no prior"),
     ("cli-zero-samples", ["sample", "{d}/vae.npz", "-n", "0", "--out", "{d}/s.png"],
-     r"minivae sample: error: VAE.generate: n must be a positive integer, got 0"),
+     r"minivae sample: error: argument -n: expected a positive integer, got '0'"),
     ("cli-checkpoint-of-another-architecture", ["reconstruct", "{d}/faces.npz", "--out",
                                                 "{d}/r.png"],
-     r"minivae reconstruct: error: VAE.encode: x must have shape \(N, 64, 64, 3\) for this "
-     r"architecture, got \(10, 32, 32, 1\)"),
+     r"minivae reconstruct: error: the model reads images of shape \(64, 64, 3\), and "
+     r"fashion-mnist has 28x28 or 32x32 grey ones; name its data with --data folder:PATH "
+     r"--image-size 64"),
     ("cli-data-dir-is-a-file", ["train", "--out", "{d}/run", "--data-dir", "{d}/vae.npz"],
      r"minivae train: error: load_dataset: data_dir '.*vae.npz' is a file; expected the folder"),
     ("cli-no-data-in-one-line", ["train", "--out", "{d}/run", "--no-sample"],
      r"minivae train: error: Fashion-MNIST \(train split\) was not found. Looked in, in order: "
      r".*\(no such folder\); .*To get it, any one of: apt-get install dataset-fashion-mnist"),
     ("cli-zero-epochs", ["train", "--out", "{d}/run", "--epochs", "0"],
-     r"minivae train: error: VAE.fit: epochs must be a positive integer, got 0"),
+     r"minivae train: error: argument --epochs: expected a positive integer, got '0'"),
     ("cli-nan-learning-rate", ["train", "--out", "{d}/run", "--learning-rate", "nan"],
-     r"minivae train: error: Adam: learning_rate must be a finite number > 0, got nan"),
+     r"minivae train: error: argument --learning-rate: expected a finite number > 0, got "
+     r"'nan'"),
+    ("cli-epochs-not-a-number", ["train", "--out", "{d}/run", "--epochs", "abc"],
+     r"minivae train: error: argument --epochs: expected a positive integer, got 'abc' "
+     r"\(see minivae train --help\)"),
+    ("cli-out-already-holds-a-run", ["train", "--out", "{d}/held"],
+     r"minivae train: error: .*held already holds a run \(.*model.npz\); pass --resume to "
+     r"continue it, --overwrite to replace it, or choose another --out"),
+    ("cli-resume-contradicts-the-checkpoint", ["train", "--out", "{d}/held", "--resume",
+                                               "--latent-dim", "3", "--epochs", "2"],
+     r"minivae train: error: --latent-dim 3 contradicts .*model.npz, which was trained with 2"),
+    ("cli-resume-without-optimizer", ["train", "--out", "{d}/r2", "--resume", "{d}/vae.npz",
+                                      "--epochs", "2"],
+     r"minivae train: error: .*vae.npz was saved without its optimizer state, so it cannot be "
+     r"resumed exactly"),
+    ("cli-sample-figure-too-large", ["sample", "{d}/vae.npz", "-n", "10000"],
+     r"minivae sample: error: -n 10,000 would tile 10,000 images into one figure; a figure "
+     r"holds at most 1,000 \(use --out FILE.npy"),
+    ("cli-evaluate-beyond-its-limit", ["evaluate", "{d}/vae.npz", "--iwae-k", "1000000"],
+     r"minivae evaluate: error: this evaluation needs about 1,000,004,000 decoder passes .* "
+     r"the limit without --force is 2,000,000"),
+    ("cli-figure-format-unknown", ["sample", "{d}/vae.npz", "--out", "{d}/s.gif"],
+     r"minivae sample: error: .*'\.gif'.*png"),
 ]
 
 
@@ -210,6 +250,8 @@ def cli_runs(tmp_path_factory, hermetic_env):
     vae_path = checkpoint.save(root / "vae.npz", fashion_vae(seed=0))
     checkpoint.save(root / "ae.npz", fashion_autoencoder(seed=0))
     checkpoint.save(root / "faces.npz", faces_vae(latent_dim=2, seed=0))
+    (root / "held").mkdir()
+    checkpoint.save(root / "held" / "model.npz", fashion_vae(seed=0).compile(Adam()), epoch=1)
     data = open(vae_path, "rb").read()
     (root / "cut.npz").write_bytes(data[: len(data) // 3])
     procs = {}
