@@ -12,8 +12,8 @@ from scipy.stats import norm
 from minivae.plotting import (latent_grid_points, plot_history, plot_image_grid,
                               plot_interpolation, plot_latent_grid, plot_latent_scatter,
                               plot_reconstructions, principal_components, tile_images)
+from tests.conftest import PNG
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -21,7 +21,7 @@ FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 def assert_real_png(path, returned):
     """The file exists, is a PNG, reads back with a non-empty, non-blank picture."""
     assert returned == path
-    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    assert path.read_bytes()[:8] == PNG
     pixels = imread(path)
     assert pixels.ndim == 3 and pixels.shape[0] > 0 and pixels.shape[1] > 0
     assert pixels[..., :3].var() > 0
@@ -236,7 +236,7 @@ def test_plot_image_grid_writes_png(tmp_path, C):
 def test_plot_image_grid_accepts_str_path_and_fewer_images_than_columns(tmp_path):
     path = tmp_path / "few.png"
     assert plot_image_grid(stripes(3), str(path), ncols=10) == path
-    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    assert path.read_bytes()[:8] == PNG
 
 
 def test_plot_interpolation_writes_one_row_strip(tmp_path):
@@ -368,3 +368,44 @@ def test_import_does_not_touch_pyplot():
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- file formats --
+
+MAGIC = {"png": PNG, "jpg": b"\xff\xd8\xff", "jpeg": b"\xff\xd8\xff", "JPG": b"\xff\xd8\xff",
+         "pdf": b"%PDF-"}
+
+
+@pytest.mark.parametrize("extension", [*MAGIC, "svg"])
+def test_the_extension_names_the_format(tmp_path, extension):
+    path = plot_image_grid(GOOD, tmp_path / f"grid.{extension}")
+    data = path.read_bytes()
+    if extension == "svg":      # XML: a declaration, then the <svg> element
+        assert data.startswith(b"<?xml") and b"<svg" in data[:1000]
+    else:
+        assert data.startswith(MAGIC[extension])
+
+
+@pytest.mark.parametrize("name, given", [("grid.gif", "extension '.gif'"),
+                                         ("grid.png.bak", "extension '.bak'"),
+                                         ("grid", "no extension")])
+def test_an_unknown_extension_is_refused_before_drawing(tmp_path, name, given):
+    path = tmp_path / name
+    with pytest.raises(ValueError, match=rf"plot_image_grid: cannot tell the figure format of "
+                                         rf"'.*{name}' from its {given}; end the name in "
+                                         rf"\.png, \.jpg, \.jpeg, \.pdf, \.svg"):
+        plot_image_grid(GOOD, path)
+    assert not path.exists()
+
+
+def test_a_failed_write_names_the_figure(tmp_path, monkeypatch):
+    """A full disk fails inside savefig's write, where the OSError carries no file name."""
+    import errno
+    from matplotlib.figure import Figure
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match=r"No space left on device: '.*grid\.png'"):
+        plot_image_grid(GOOD, tmp_path / "grid.png")

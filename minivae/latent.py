@@ -1,0 +1,171 @@
+"""Where the codes lie, for any minivae model: the views of chapter 3 (docs/latent.md).
+
+    codes(model, x)                   z_mean (VAE), z (autoencoder), or z sampled
+    bounding_box(z)                   per axis, the smallest and largest code
+    bounding_box_samples(z, n, rng)   n points uniform in that box: the autoencoder's gaps
+    prior_samples(d, n, rng)          n points from N(0, I): the VAE's generator
+    range_grid(z, n)                  an n x n grid over the codes' range, evenly spaced
+    decode_points(model, points)      the images a model draws at given latent points
+    p_space(z)                        norm.cdf(z): each axis mapped through the prior's CDF
+    latent_histograms(z, dims, bins)  per axis: histogram, mean, std, KL to N(0, 1)
+
+Each works on any model with encode/decode (VAE or Autoencoder, any latent
+size) or on plain codes. Randomness comes from the Generator passed in; with
+rng=None a fresh default_rng(0), so a call repeats itself.
+The attribute arithmetic of the faces notebook is in minivae.attributes.
+"""
+
+import numpy as np
+from scipy.stats import norm
+
+from ._validation import (check_finite, check_float_array, check_generator, check_positive_int)
+from .analysis import uniform_points
+from .models import PREDICT_BATCH, VAE
+
+BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
+BOOK_GRID = 15                      # the book's 15 x 15 decoded grid
+BOOK_HISTOGRAM_DIMS = 50            # the faces notebook shows dimensions 0-49
+BOOK_BINS = 20
+
+
+def _rng(rng, owner):
+    rng = check_generator(rng, "rng", owner)
+    return np.random.default_rng(0) if rng is None else rng
+
+
+def _codes(z, owner, min_rows=1):
+    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
+    if z.shape[0] < min_rows or z.shape[1] < 1:
+        raise ValueError(f"{owner}: z must be codes (N, d) with N >= {min_rows} and d >= 1, "
+                         f"got shape {z.shape}")
+    return z.astype(np.float64, copy=False)
+
+
+def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
+    """Where the encoder puts each image x (N, H, W, C): (N, d) float64.
+
+    Autoencoder: z = encoder(x). VAE: z_mean, or with sample=True one draw
+    z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng, which is the
+    encoder's third output, what the book's notebooks plot and average.
+    """
+    owner = "codes"
+    if not isinstance(model, VAE):
+        return np.asarray(model.encode(x, batch_size=batch_size), dtype=np.float64)
+    z_mean, z_log_var = (np.asarray(a, dtype=np.float64)
+                         for a in model.encode(x, batch_size=batch_size))
+    if not sample:
+        return z_mean
+    eps = _rng(rng, owner).standard_normal(z_mean.shape)
+    return z_mean + np.exp(0.5 * z_log_var) * eps
+
+
+def bounding_box(z):
+    """The smallest box holding every code: (lo, hi), each (d,), per-axis min and max."""
+    z = _codes(z, "bounding_box")
+    return z.min(axis=0), z.max(axis=0)
+
+
+def bounding_box_samples(z, n=BOOK_SAMPLES, rng=None):
+    """n points drawn uniformly from bounding_box(z): (n, d) float64.
+
+    The autoencoder notebook's experiment: np.random.uniform(mins, maxs). Much of
+    that box holds no code at all, and what the decoder draws there is the
+    argument for the VAE.
+    """
+    _codes(z, "bounding_box_samples")
+    n = check_positive_int(n, "n", "bounding_box_samples")
+    return uniform_points(z, n, _rng(rng, "bounding_box_samples"), trim=0.0)
+
+
+def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):
+    """n points from the prior N(0, I): (n, latent_dim) float64."""
+    owner = "prior_samples"
+    latent_dim = check_positive_int(latent_dim, "latent_dim", owner)
+    n = check_positive_int(n, "n", owner)
+    return _rng(rng, owner).standard_normal((n, latent_dim))
+
+
+def decode_points(model, points):
+    """model.decode at float64 points (n, d), cast to the model's dtype: (n, H, W, C)."""
+    points = check_float_array(points, "points", "decode_points", ndim=2)
+    return model.decode(points.astype(model.dtype))
+
+
+def range_grid(z, n=BOOK_GRID):
+    """An n x n grid over the range of the codes, as the autoencoder notebook decodes it.
+
+    d = 2: xs = linspace(min z_1, max z_1, n), ys = linspace(max z_2, min z_2, n)
+    (top row first, as on a plotted axis), and point i*n + j = (xs[j], ys[i]).
+    The values are evenly spaced in z, not in probability (the VAE's ppf grid,
+    plotting.latent_grid_points): an autoencoder has no prior to take quantiles of.
+    d > 2: the same grid in the plane of the codes' first two principal
+    components through their mean, xs and ys in those components' coordinates:
+    point = mean + (x, y) @ components.
+    Returns a dict: points (n*n, d) float64, xs (n,), ys (n,), plane (N, 2)
+    the codes in the grid's coordinates, axis_names, components (2, d) or None.
+    """
+    owner = "range_grid"
+    z = _codes(z, owner, min_rows=2)
+    n = check_positive_int(n, "n", owner)
+    if n < 2:
+        raise ValueError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
+    d = z.shape[1]
+    if d < 2:
+        raise ValueError(f"{owner}: a 2-D grid needs codes with d >= 2, got shape {z.shape}")
+    components, mean, plane, names = None, np.zeros(d), z, ("z_1", "z_2")
+    if d > 2:
+        from .plotting.latent import principal_components  # pure numpy, no figure
+        plane, components, mean, _ = principal_components(z, 2)
+        names = ("PC 1", "PC 2")
+    lo, hi = plane.min(axis=0), plane.max(axis=0)
+    xs, ys = np.linspace(lo[0], hi[0], n), np.linspace(hi[1], lo[1], n)
+    grid = np.column_stack([np.tile(xs, n), np.repeat(ys, n)])
+    points = grid if components is None else mean + grid @ components
+    return {"points": points, "xs": xs, "ys": ys, "plane": plane, "axis_names": names,
+            "components": components}
+
+
+def p_space(z):
+    """p = norm.cdf(z), per coordinate: (N, d) in [0, 1].
+
+    Under the prior N(0, I) each p_i is uniform on [0, 1]; codes that fill
+    the p-square evenly are codes distributed as the prior on that plane's axes.
+    """
+    return norm.cdf(_codes(z, "p_space"))
+
+
+def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
+    """Per latent axis, what the faces notebook draws against the N(0, 1) density.
+
+    dims: how many axes from the first (the book: 50, or all when fewer), or a
+    sequence of axis indices. Each axis k gets a density histogram over its own
+    range (np.histogram(z[:, k], bins, density=True), as the book's ax.hist),
+    its mean m and standard deviation s, and the KL of the Gaussian N(m, s^2)
+    fitted to it from the prior: 0.5 (s^2 + m^2 - 1 - log s^2), zero only for
+    an axis with the prior's first two moments.
+    Returns a dict: dims (k,), density (k, bins), edges (k, bins + 1),
+    mean (k,), std (k,), kl (k,), and x (100,), pdf (100,), the N(0, 1)
+    density on [-3, 3] for the overlay.
+    """
+    owner = "latent_histograms"
+    z = _codes(z, owner, min_rows=2)
+    d = z.shape[1]
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        dims = np.arange(min(check_positive_int(int(dims), "dims", owner), d))
+    else:
+        dims = np.asarray(dims)
+        if dims.ndim != 1 or dims.size == 0 or not np.issubdtype(dims.dtype, np.integer) \
+                or dims.min() < 0 or dims.max() >= d:
+            raise ValueError(f"{owner}: dims must be a count or a non-empty list of axis "
+                             f"indices in [0, {d - 1}], got {dims!r}")
+    bins = check_positive_int(bins, "bins", owner)
+    density = np.empty((len(dims), bins))
+    edges = np.empty((len(dims), bins + 1))
+    for row, k in enumerate(dims):
+        density[row], edges[row] = np.histogram(z[:, k], bins=bins, density=True)
+    mean, std = z[:, dims].mean(axis=0), z[:, dims].std(axis=0)
+    with np.errstate(divide="ignore"):      # a constant axis: log 0, KL = inf, said plainly
+        kl = 0.5 * (std ** 2 + mean ** 2 - 1.0 - np.log(std ** 2))
+    x = np.linspace(-3.0, 3.0, 100)
+    return {"dims": dims, "density": density, "edges": edges, "mean": mean, "std": std,
+            "kl": kl, "x": x, "pdf": norm.pdf(x)}
