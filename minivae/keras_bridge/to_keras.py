@@ -1,0 +1,123 @@
+"""minivae -> Keras: each layer's twin, with the same weights (docs/own_model.md)."""
+
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                      LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+from ..layers.activations import activation_name
+from ..models import VAE, Autoencoder
+from ._keras import OUTPUT_SIGMOID, _import_keras
+from .classes import keras_classes
+
+
+def _keras_activation(activation, keras):
+    """What Keras's activation= takes for a fused minivae activation."""
+    name = activation_name(activation)
+    if isinstance(name, dict):      # a LeakyReLU whose slope the name "leaky_relu" would lose
+        return keras.layers.LeakyReLU(negative_slope=activation.negative_slope)
+    return name
+
+
+def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
+    """The Keras layer equal to a minivae layer, unbuilt; (layer, twin) joins `pairs`
+    when the layer holds weights. `sigmoid_into`: the layer that takes the model's
+    output sigmoid as its fused activation."""
+    L, kind, kw = keras.layers, type(layer), {"name": layer.name, "dtype": dtype}
+    if kind is Sequential:
+        return keras.Sequential([_keras_twin(child, keras, dtype, pairs, sigmoid_into)
+                                 for child in layer.layers], name=layer.name)
+    if kind in (Dense, Conv2D, Conv2DTranspose):
+        act = "sigmoid" if layer is sigmoid_into else _keras_activation(layer.activation, keras)
+        if kind is Dense:
+            twin = L.Dense(layer.units, activation=act, **kw)
+        else:
+            twin = getattr(L, kind.__name__)(layer.filters, layer.kernel_size,
+                                             strides=layer.strides, padding=layer.padding,
+                                             activation=act, **kw)
+    elif kind is BatchNormalization:
+        twin = L.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon, **kw)
+    elif kind is ReLU:
+        twin = L.ReLU(**kw)
+    elif kind is LeakyReLU:
+        twin = L.LeakyReLU(negative_slope=layer.negative_slope, **kw)
+    elif kind is Sigmoid:
+        twin = L.Activation("sigmoid", **kw)
+    elif kind is Flatten:
+        twin = L.Flatten(**kw)
+    elif kind is Reshape:
+        twin = L.Reshape(tuple(layer.target_shape), **kw)
+    elif kind is Dropout:
+        twin = L.Dropout(layer.rate, **kw)
+    else:
+        raise TypeError(f"to_keras: layer {layer.name!r} ({kind.__name__}) has no Keras twin "
+                        f"here; the bridge translates Dense, Conv2D, Conv2DTranspose, ReLU, "
+                        f"LeakyReLU, Sigmoid, Flatten, Reshape, Dropout, BatchNormalization "
+                        f"and Sequential")
+    if layer.params or layer.state:
+        pairs.append((layer, twin))
+    return twin
+
+
+def _last_leaf(layers):
+    """The last layer of a list, looking inside a trailing Sequential."""
+    last = layers[-1]
+    return _last_leaf(last.layers) if type(last) is Sequential and last.layers else last
+
+
+def _layers_of(part):
+    return list(part.layers) if isinstance(part, Sequential) else [part]
+
+
+def to_keras(model, seed=None):
+    """The Keras twin of a built minivae VAE or Autoencoder, with copies of its weights.
+
+    Returns a keras.Model of the class keras_classes()["VAE"] (or "Autoencoder")
+    with .encoder, .decoder, .reconstruction_weight, .reconstruction_loss (and
+    .beta): model.compile(keras.optimizers.Adam(...)) then model.fit(x) trains on
+    in Keras, where x is float images in [0, 1]. The encoder and decoder are
+    functional keras.Models with minivae's layer names; each layer computes in the
+    model's dtype. seed: the Keras Sampling layer's seed (None: random).
+    """
+    keras = _import_keras("to_keras")
+    classes = keras_classes()
+    if not isinstance(model, (VAE, Autoencoder)):
+        raise TypeError(f"to_keras: model must be a minivae VAE or Autoencoder, "
+                        f"got {type(model).__name__}")
+    if not model.built:
+        raise ValueError("to_keras: the model was never built, so it has no weights to "
+                         "copy; call model.build(input_shape) or train it first")
+    dtype, pairs = str(model.dtype), []
+    decoder_layers = _layers_of(model.decoder)
+    sigmoid_into = None
+    if model.output_activation is not None:
+        leaf = _last_leaf(decoder_layers)
+        if type(leaf) in (Dense, Conv2D, Conv2DTranspose) and leaf.activation is None:
+            sigmoid_into = leaf
+
+    def chain(layers, x):
+        for layer in layers:
+            x = _keras_twin(layer, keras, dtype, pairs, sigmoid_into)(x)
+        return x
+
+    x_in = keras.Input(shape=model.input_shape, dtype=dtype, name="encoder_input")
+    if isinstance(model, VAE):
+        enc = model.encoder
+        h = chain(enc.body, x_in)
+        z_mean, z_log_var = chain([enc.z_mean], h), chain([enc.z_log_var], h)
+        z = classes["Sampling"](seed=seed, name=enc.sampling.name,
+                                dtype=dtype)([z_mean, z_log_var])
+        encoder = keras.Model(x_in, [z_mean, z_log_var, z], name=enc.name or "encoder")
+    else:
+        encoder = keras.Model(x_in, chain(_layers_of(model.encoder), x_in),
+                              name=model.encoder.name or "encoder")
+    z_in = keras.Input(shape=model.decoder.input_shape, dtype=dtype, name="decoder_input")
+    images = chain(decoder_layers, z_in)
+    if model.output_activation is not None and sigmoid_into is None:
+        images = keras.layers.Activation("sigmoid", name=OUTPUT_SIGMOID, dtype=dtype)(images)
+    decoder = keras.Model(z_in, images, name=model.decoder.name or "decoder")
+
+    for ours, theirs in pairs:
+        theirs.set_weights(ours.get_weights())
+    settings = {"reconstruction_weight": model.reconstruction_weight,
+                "reconstruction_loss": model.reconstruction_loss, "name": model.name}
+    if isinstance(model, VAE):
+        return classes["VAE"](encoder, decoder, beta=model.beta, **settings)
+    return classes["Autoencoder"](encoder, decoder, **settings)
