@@ -1,17 +1,26 @@
 """What the benchmark scripts share: paths, timing summaries, JSON results,
-thread and machine reports, and the pipe protocol to worker processes.
+thread and machine reports, the BLAS pin, and the pipe protocol to worker processes.
 
 Every script imports this module first. It puts the repository root at the
 front of sys.path, so `import minivae` always reads this working tree (even in
 a venv where another copy of minivae is installed), and so a rerun after a
-change in minivae/ measures the change.
+change in minivae/ measures the change. A worker that measures another
+checkout (bench_train.py --baseline) puts that checkout in front instead.
 
-Workers (a PyTorch or TensorFlow contender) are the same script started again
-under another venv's interpreter with `--worker NAME`. They talk JSON, one
-object per line: the orchestrator writes a request on the worker's stdin, the
-worker answers on a private duplicate of its stdout. The worker's fd 1 is
-pointed at stderr first, so a library that prints (Keras, TensorFlow) cannot
-corrupt the protocol.
+Workers (each contender of bench_train.py, the layers of bench_layers.py) are
+the same script started again, under this or another venv's interpreter, with
+`--worker NAME`. They talk JSON, one object per line: the orchestrator writes a
+request on the worker's stdin, the worker answers on a private duplicate of its
+stdout. The worker's fd 1 is pointed at stderr first, so a library that prints
+(Keras, TensorFlow) cannot corrupt the protocol.
+
+The BLAS pin: OPENBLAS_CORETYPE (with OPENBLAS_L2_SIZE) holds numpy's OpenBLAS
+to a kernel family of the environment's choosing, where oneDNN (TensorFlow's and
+PyTorch's convolutions) ignores it. Benchmarks judge every contender on the
+kernels its own libraries pick for the CPU, so workers start with both variables
+unset, together, unless the caller keeps them (--as-environment). OpenBLAS reads
+them once, when numpy loads it, which is why this happens in the workers' own
+environments and never in a running process.
 """
 
 import datetime
@@ -26,7 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -39,6 +49,33 @@ VENV_PYTHON = {
 }
 # Imported by the probe that decides whether a venv can run a contender.
 VENV_MODULE = {"torch": "torch", "tf": "tensorflow"}
+
+
+# The book's training step, as every contender runs it: batch 100, Adam(5e-4), loss
+# 500 * mean-pixel BCE + KL.
+BATCH = 100
+LEARNING_RATE = 5e-4
+RECONSTRUCTION_WEIGHT = 500.0   # the book's BETA
+STEPS_PER_EPOCH = 600           # 60,000 training images / batch 100
+
+
+def timed_steps(step, n):
+    """Run step() n times; the list of each call's milliseconds."""
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t) * 1e3)
+    return times
+
+
+def load_fashion(split, dtype, limit=None):
+    """A split of Fashion-MNIST via minivae.datasets (the embedded sample if absent),
+    cut to its first `limit` images when given."""
+    from minivae.datasets import load_dataset
+    data = load_dataset(split, dtype=dtype, allow_sample=True)
+    images = data.images[:limit]
+    return images, {"source": str(data.source), "n": len(images), "sample": data.is_sample}
 
 
 # ------------------------------------------------------------------ numbers --
@@ -161,14 +198,9 @@ def numpy_blas_isa():
 
 
 def isa_report():
-    """One line: the CPU's vector extension, the kernels numpy's OpenBLAS runs, and
-    OPENBLAS_CORETYPE when the environment pins them."""
-    family, isa = numpy_blas_isa()
-    pin = os.environ.get("OPENBLAS_CORETYPE")
-    blas = f"numpy's OpenBLAS runs its {family} kernels ({isa or '?'})" if family \
-        else "numpy's OpenBLAS kernels: unknown (needs threadpoolctl)"
-    return (f"CPU vector extension: {cpu_vector_isa()}; {blas}"
-            + (f"; OPENBLAS_CORETYPE={pin} is set in the environment" if pin else ""))
+    """One line: the CPU's vector extension and the kernels numpy's OpenBLAS runs in this
+    process, with the pin it was started with (describe_blas)."""
+    return describe_blas(blas_report())
 
 
 def describe_threads(report):
@@ -205,6 +237,83 @@ def load_note():
     return f"load average {one:.1f} on {cores} cores{busy}"
 
 
+# ------------------------------------------------------------------ BLAS pin --
+
+BLAS_PIN = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_pin(environ=None):
+    """The pinning variables set in `environ` (default: this process's), {name: value}."""
+    environ = os.environ if environ is None else environ
+    return {name: environ[name] for name in BLAS_PIN if name in environ}
+
+
+def blas_report():
+    """What numpy's OpenBLAS runs in this process: its kernel family (threadpoolctl's
+    "architecture"), that family's vector extension, the CPU's widest one, and the pin
+    this process was started with."""
+    family, isa = numpy_blas_isa()
+    return {"family": family, "isa": isa, "cpu_isa": cpu_vector_isa(), "pin": blas_pin()}
+
+
+def describe_blas(report):
+    """One line from a blas_report(), e.g. "CPU vector extension: AVX2; numpy's OpenBLAS
+    runs its Haswell kernels (AVX2); not pinned"."""
+    blas = (f"numpy's OpenBLAS runs its {report['family']} kernels ({report['isa'] or '?'})"
+            if report["family"] else "numpy's OpenBLAS kernels: unknown (needs threadpoolctl)")
+    pin = " ".join(f"{k}={v}" for k, v in report["pin"].items())
+    return (f"CPU vector extension: {report['cpu_isa']}; {blas}; "
+            + (f"pinned by {pin}" if pin else "not pinned"))
+
+
+def pin_note(keep_pin):
+    """How this run treats the environment's BLAS pin, in one line."""
+    pin = " ".join(f"{k}={v}" for k, v in blas_pin().items())
+    if not pin:
+        return f"BLAS pin: none ({' and '.join(BLAS_PIN)} are not set)"
+    if keep_pin:
+        return f"BLAS pin: {pin} kept in the workers (--as-environment)"
+    return (f"BLAS pin: {pin} is set in this environment and unset in the workers, so numpy's "
+            f"OpenBLAS picks its own kernels there (--as-environment keeps it)")
+
+
+def probe_blas(keep_pin=False):
+    """blas_report() as a worker of this interpreter sees it: read in a short-lived
+    process started with the workers' environment."""
+    code = "import json, _common; print(json.dumps(_common.blas_report()))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=str(HERE), capture_output=True,
+                            text=True, env=worker_env(keep_pin=keep_pin), timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"the BLAS probe failed: {result.stderr.strip()[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def isa_limits(report):
+    """The settings that hold PyTorch's and TensorFlow's kernels to the vector extension
+    of numpy's in `report` (a blas_report()): {} where numpy's already run the widest,
+    None where that extension is unknown."""
+    if report["isa"] is None:
+        return None
+    return ISA_LIMITS.get(report["isa"], {})
+
+
+def describe_checkout(path):
+    """A git checkout's short commit, with "+ uncommitted changes" when its minivae/ has
+    any; "not a git checkout" otherwise. Read-only (no index refresh, no lock)."""
+    def git(*args):
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(path), *args],
+                              capture_output=True, text=True, timeout=60)
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        changes = git("status", "--porcelain", "--", "minivae")
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    if head.returncode != 0:
+        return "not a git checkout"
+    dirty = changes.returncode == 0 and changes.stdout.strip()
+    return head.stdout.strip() + (" + uncommitted changes" if dirty else "")
+
+
 # ------------------------------------------------------------------ results --
 
 def timestamp():
@@ -235,8 +344,13 @@ def venv_python(kind):
     return python, None
 
 
-def worker_env(extra=None):
-    env = dict(os.environ, **(extra or {}))
+def worker_env(extra=None, keep_pin=False, unset=()):
+    """A worker's environment: this process's, less the BLAS pin (both variables, unless
+    keep_pin) and the names in `unset`, plus `extra`."""
+    env = dict(os.environ)
+    for name in (*(() if keep_pin else BLAS_PIN), *unset):
+        env.pop(name, None)
+    env.update(extra or {})
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")     # TensorFlow's banners go nowhere useful
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -249,13 +363,16 @@ class Worker:
     contenders never compete for the two cores.
     """
 
-    def __init__(self, name, python, script, args=(), env=None):
-        self.name = name
+    def __init__(self, name, python, script, args=(), env=None, label=None):
+        """name: the script's --worker argument; env: the worker's whole environment
+        (default: worker_env()); label: what messages call it (default: name)."""
+        self.name = label or name
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{name}-", suffix=".log",
                                                delete=False)
         self.proc = subprocess.Popen([python, str(script), "--worker", name, *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True, env=worker_env(env),
+                                     stderr=self.log, text=True,
+                                     env=worker_env() if env is None else env,
                                      cwd=str(REPO))
 
     def request(self, **message):
@@ -298,9 +415,11 @@ SETTLE_S = 0.3
 def serve(handlers):
     """The worker's loop: read a request, call handlers[cmd](**request), answer.
 
-    Each request starts after SETTLE_S of sleep. "quit" is answered with the
-    process's peak RSS and thread report.
+    Each request starts after SETTLE_S of sleep. Every worker also answers "blas"
+    (blas_report(), read in this process, at once) and "quit" (the process's peak
+    RSS and thread report, then the end).
     """
+    handlers = {"blas": blas_report, **handlers}
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)                   # anything printed from here on goes to stderr
     sys.stdout = sys.stderr
@@ -315,7 +434,8 @@ def serve(handlers):
         if cmd == "quit":
             send({"peak_rss_mb": peak_rss_mb(), "threads": thread_report()})
             return
-        time.sleep(SETTLE_S)
+        if cmd != "blas":
+            time.sleep(SETTLE_S)
         try:
             send(handlers[cmd](**request))
         except Exception as exc:    # reported to the orchestrator, which stops with it

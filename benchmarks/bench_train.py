@@ -1,40 +1,56 @@
-"""One training step of the book's Fashion-MNIST VAE, minivae against PyTorch and Keras.
+"""One training step of the book's Fashion-MNIST VAE: minivae's paths, PyTorch and Keras.
 
 A step is forward, backward and the Adam update on one batch of 100 images
 (the first 100 Fashion-MNIST training images, the same array for everyone),
 float32, latent 2, loss 500 * mean-pixel BCE + KL, Adam(5e-4). Contenders,
 each where installed, each in its own process:
 
-  minivae             fashion_vae(seed=0).compile(Adam(5e-4)); model.train_step(x)
-                      (this working tree, the system Python)
-  torch NCHW          the same network in PyTorch eager (below), NCHW tensors
+  minivae             what `minivae train` runs (cli.cmd_train): in the worker
+                      minivae.fast.memory.tune_for_training() once, then per step
+                      DataParallel(model).train_step(x), model =
+                      fashion_vae(seed=0).compile(Adam(5e-4)); this working tree
+  minivae@baseline    the same worker on another checkout (--baseline PATH, put
+                      first on sys.path). A checkout from before issue 12 (no
+                      minivae.fast) gets that code's equivalent of `minivae train`:
+                      _malloc.reuse_freed_memory() once, as its fit did, then
+                      model.train_step(x), which split the batch itself
+  minivae-whole       the fast kernels on the whole batch, no DataParallel and no
+                      malloc tuning: model.train_step(x), what a library fit does
+                      by default
+  minivae-reference   the same on the reference layers (MINIVAE_REFERENCE=1 in
+                      that worker's environment): what the fast path buys
+  torch NCHW          the same network in PyTorch eager (_frameworks.py), NCHW
   torch channels_last the same, with the model and the input in channels_last
   keras               the book's code: a keras.Model subclass with the book's
-                      custom train_step (GradientTape, 500 * BCE over (1,2,3) + KL),
-                      compile(Adam(5e-4)), timed through model.train_on_batch(x),
-                      which runs the train_step under tf.function (no XLA: Keras's
-                      "auto" turns XLA off on a CPU-only machine)
+                      custom train_step, timed through model.train_on_batch(x),
+                      which runs it under tf.function (no XLA: Keras's "auto"
+                      turns XLA off on a CPU-only machine)
 
-After --warmup steps each, the contenders take turns (A B C D A B C D ...):
---rounds rounds of --steps steps. Each step is timed alone. Reported: the median
+After --warmup steps each, the contenders take turns, one round of --steps steps
+each, in reverse order every other round (A B C, C B A, A B C, ...), so no one
+always follows the same neighbour. Each step is timed alone. Reported: the median
 ms/step over all steps and the range of the per-round medians, images/s,
 projected seconds per epoch (600 steps, no validation), peak RSS of each process,
-and minivae's time divided by each contender's (median of the per-round ratios,
-so each ratio compares two measurements taken seconds apart).
+and minivae's time divided by each contender's (median and range of the
+per-round ratios, so each ratio compares two measurements taken seconds apart).
 
-With --epoch (opt-in, minutes): one real epoch instead, `minivae train`'s fit
-(60,000 images, then 10,000 validation images) against the book's Keras fit of
-one epoch on the same data, both loaded with minivae.datasets.
+The BLAS pin: where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE,
+every worker starts with both unset, so numpy's OpenBLAS picks its own kernels as
+it would on a user's machine; the run prints which family it then runs.
+--as-environment keeps the pin. --match-isa holds PyTorch and Keras to the vector
+extension of the kernels numpy's OpenBLAS runs in the workers (ONEDNN_MAX_CPU_ISA,
+ATEN_CPU_CAPABILITY; _common.ISA_LIMITS). --dry-run starts the workers, prints
+what each runs and stops before timing anything.
 
-With --match-isa: PyTorch and Keras are held to the vector extension of the
-kernels numpy's OpenBLAS runs (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY; see
-_common.ISA_LIMITS). Where the environment pins OpenBLAS to AVX2 kernels
-(OPENBLAS_CORETYPE=Haswell) on an AVX-512 CPU, the default run compares AVX2
-GEMMs with the frameworks' AVX-512 ones; this run compares like with like. Every
-run prints the CPU's extension and numpy's kernel family.
+With --epoch (opt-in, minutes): real epochs of fit instead (60,000 images, then
+10,000 validation images) for the minivae contenders, each as its step above
+runs (minivae: `minivae train`'s fit(..., data_parallel=True)), and the book's
+Keras fit, all on data loaded with minivae.datasets.
 
-    python3 benchmarks/bench_train.py [--rounds 5 --steps 30 --warmup 5] [--match-isa]
-    python3 benchmarks/bench_train.py --epoch
+    python3 benchmarks/bench_train.py [--rounds 5 --steps 30 --warmup 5]
+                                      [--contenders NAME ...] [--baseline PATH]
+                                      [--match-isa] [--as-environment] [--dry-run]
+    python3 benchmarks/bench_train.py --epoch [--epochs 1]
 """
 
 import argparse
@@ -45,326 +61,161 @@ import time
 from pathlib import Path
 
 import _common
-from _common import fmt_ms, print_table
+from _common import (BATCH, LEARNING_RATE, STEPS_PER_EPOCH, fmt_ms, load_fashion,
+                     print_table, timed_steps)
 
-BATCH = 100
-LEARNING_RATE = 5e-4
-STEPS_PER_EPOCH = 600           # 60,000 training images / batch 100
-RECONSTRUCTION_WEIGHT = 500.0   # the book's BETA
+BASELINE = "minivae@baseline"
+REFERENCE_VAR = "MINIVAE_REFERENCE"     # minivae.fast's switch to the reference layers
 
 # contender -> (venv kind or None for this interpreter, worker name, extra worker args)
 CONTENDERS = {
-    "minivae": (None, "minivae", []),
+    "minivae": (None, "minivae", ["--mode", "train"]),
+    BASELINE: (None, "minivae", ["--mode", "train"]),
+    "minivae-whole": (None, "minivae", ["--mode", "whole"]),
+    "minivae-reference": (None, "minivae", ["--mode", "reference"]),
     "torch NCHW": ("torch", "torch", ["--layout", "nchw"]),
     "torch channels_last": ("torch", "torch", ["--layout", "channels_last"]),
     "keras": ("tf", "keras", []),
 }
+EPOCH_CONTENDERS = [name for name, (kind, _, _) in CONTENDERS.items()
+                    if kind is None] + ["keras"]
 
 
-def timed_steps(step, n):
-    """Run step() n times; the list of each call's milliseconds."""
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t) * 1e3)
-    return times
+# ------------------------------------------------------------ minivae worker --
+
+def minivae_stepper(mode):
+    """(model, step, description, fit options) for one minivae contender, on whichever
+    API the imported minivae has. mode: "train" (`minivae train`'s step), "whole" (a
+    library fit's default) or "reference" (the reference layers, whole batch)."""
+    from minivae.architectures import fashion_vae
+    from minivae.optimizers import Adam
+    model = fashion_vae(seed=0).compile(Adam(learning_rate=LEARNING_RATE))
+    if not has_fast_path():
+        # Before issue 12: train_step split the batch between two threads itself and fit
+        # tuned malloc; no reference switch, no whole-batch option.
+        if mode != "train":
+            raise ValueError(f"mode {mode!r} needs minivae.fast (issue 12); this checkout "
+                             f"predates it")
+        return (model, model.train_step,
+                "before issue 12: model.train_step, which splits the batch itself", {})
+    import minivae.fast
+    from minivae.fast.data_parallel import DataParallel
+    if mode == "train":
+        parallel = DataParallel(model)
+        why = parallel.why_whole()
+        return (model, parallel.train_step, "DataParallel(model).train_step"
+                + ("" if why is None else f", whole batch: {why}"), {"data_parallel": True})
+    path = "reference" if minivae.fast.using_reference() else "fast path"
+    if (mode == "reference") != (path == "reference"):
+        raise RuntimeError(f"mode {mode!r} runs on the {path} ({REFERENCE_VAR} is wrong in "
+                           f"this worker's environment)")
+    return model, model.train_step, f"model.train_step, whole batch, {path}", {}
 
 
-def load_fashion(split, dtype, limit=None):
-    """A split of Fashion-MNIST via minivae.datasets (the embedded sample if absent),
-    cut to its first `limit` images when given."""
-    from minivae.datasets import load_dataset
-    data = load_dataset(split, dtype=dtype, allow_sample=True)
-    images = data.images[:limit]
-    return images, {"source": str(data.source), "n": len(images), "sample": data.is_sample}
+def has_fast_path():
+    """Whether the imported minivae has minivae.fast (issue 12), looked for in its own
+    folder: an import finder could find the name in another checkout."""
+    import minivae
+    return (Path(minivae.__file__).parent / "fast" / "__init__.py").is_file()
 
 
-# ------------------------------------------------------------- the workers --
+def check_one_checkout(home):
+    """Every minivae module loaded so far comes from `home` (a minivae/ folder)."""
+    stray = sorted(name for name, module in list(sys.modules.items())
+                   if (name == "minivae" or name.startswith("minivae."))
+                   and getattr(module, "__file__", None)
+                   and not Path(module.__file__).resolve().is_relative_to(home))
+    if stray:
+        raise RuntimeError(f"modules from outside {home}: {', '.join(stray)}")
 
-def minivae_worker():
+
+def minivae_worker(mode, tree=None):
+    """A minivae contender's process; tree: a checkout to import minivae from."""
+    if tree is not None:
+        sys.path.insert(0, str(Path(tree).resolve()))
+        # An editable install of minivae (pip install -e) adds an import finder that maps
+        # any minivae.* the checkout lacks to the installed tree; only the checkout counts.
+        sys.meta_path = [finder for finder in sys.meta_path
+                         if not type(finder).__module__.startswith("__editable__")]
     import numpy as np
 
+    import minivae
+    home = Path(minivae.__file__).resolve().parent
+    if tree is not None and home.parent != Path(tree).resolve():
+        raise RuntimeError(f"minivae came from {home}, not from the checkout {tree}")
+    # Process-wide settings, once, as `minivae train` makes them (a library fit does not)
+    if mode == "train":
+        if has_fast_path():
+            from minivae.fast import memory
+            memory.tune_for_training()
+        else:
+            from minivae._malloc import reuse_freed_memory
+            reuse_freed_memory()        # as that code's fit did before its first step
     state = {}
 
     def setup(batch_path, warmup):
         t = time.perf_counter()
-        import minivae
-        from minivae.architectures import fashion_vae
-        from minivae.optimizers import Adam
-        from minivae._malloc import reuse_freed_memory
-        model = fashion_vae(seed=0).compile(Adam(learning_rate=LEARNING_RATE))
-        reuse_freed_memory()                 # as fit() does before its first step
+        model, step, how, _ = minivae_stepper(mode)
         x = np.load(batch_path)
         setup_s = time.perf_counter() - t
-        state.update(model=model, x=x)
-        first = timed_steps(lambda: model.train_step(x), 1)[0]
-        timed_steps(lambda: model.train_step(x), warmup)
+        state.update(step=step, x=x)
+        first = timed_steps(lambda: step(x), 1)[0]
+        timed_steps(lambda: step(x), warmup)
+        check_one_checkout(home)
         return {"setup_s": setup_s, "first_step_ms": first, "params": model.count_params(),
-                "version": f"minivae {getattr(minivae, '__version__', '')} "
-                           f"({Path(minivae.__file__).parent}), numpy {np.__version__}"}
+                "version": f"minivae {getattr(minivae, '__version__', '')} ({home}): {how}; "
+                           f"numpy {np.__version__}"}
 
     def steps(n):
-        model, x = state["model"], state["x"]
-        return {"ms": timed_steps(lambda: model.train_step(x), n),
-                "loss": model.train_step(x)["total_loss"]}
+        step, x, last = state["step"], state["x"], {}
+
+        def run():
+            last["metrics"] = step(x)
+        return {"ms": timed_steps(run, n), "loss": last["metrics"]["total_loss"]}
 
     def epoch(epochs, limit):
-        from minivae.architectures import fashion_vae
-        from minivae.optimizers import Adam
+        model, _, how, options = minivae_stepper(mode)
         x_train, train_info = load_fashion("train", "uint8", limit)
         x_val, val_info = load_fashion("test", "uint8", limit)
-        model = fashion_vae(seed=0).compile(Adam(learning_rate=LEARNING_RATE))
+        # as `minivae train` calls fit (cli.cmd_train), less the checkpoint callback
         t = time.perf_counter()
-        # as `minivae train` calls it (cli.cmd_train), less the checkpoint callback
         history = model.fit(x_train, epochs=epochs, batch_size=BATCH, validation_data=x_val,
-                            verbose=0)
+                            verbose=0, **options)
         seconds = time.perf_counter() - t
-        return {"seconds": seconds, "train": train_info, "validation": val_info,
+        check_one_checkout(home)
+        return {"seconds": seconds, "train": train_info, "validation": val_info, "how": how,
                 "final": {k: v[-1] for k, v in history.history.items()}}
-
-    _common.serve({"setup": setup, "steps": steps, "epoch": epoch})
-
-
-def torch_worker(layout):
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    memory = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-
-    class SameConv(nn.Conv2d):
-        """Conv2d 3x3 stride 2 with TensorFlow's 'same' padding: 0 before, 1 after."""
-
-        def forward(self, x):
-            return super().forward(F.pad(x, (0, 1, 0, 1)))
-
-    class BookVAE(nn.Module):
-        """The book's network, layer for layer, in PyTorch (NCHW order of features)."""
-
-        def __init__(self, latent_dim=2):
-            super().__init__()
-            self.encoder = nn.Sequential(
-                SameConv(1, 32, 3, stride=2), nn.ReLU(),
-                SameConv(32, 64, 3, stride=2), nn.ReLU(),
-                SameConv(64, 128, 3, stride=2), nn.ReLU(), nn.Flatten())
-            self.z_mean = nn.Linear(4 * 4 * 128, latent_dim)
-            self.z_log_var = nn.Linear(4 * 4 * 128, latent_dim)
-            self.decoder_dense = nn.Linear(latent_dim, 4 * 4 * 128)
-            # k 3, stride 2, padding 1, output_padding 1: Keras 'same''s output size (2n)
-            self.decoder = nn.Sequential(
-                nn.ConvTranspose2d(128, 128, 3, 2, padding=1, output_padding=1), nn.ReLU(),
-                nn.ConvTranspose2d(128, 64, 3, 2, padding=1, output_padding=1), nn.ReLU(),
-                nn.ConvTranspose2d(64, 32, 3, 2, padding=1, output_padding=1), nn.ReLU(),
-                nn.Conv2d(32, 1, 3, stride=1, padding=1), nn.Sigmoid())
-            for module in self.modules():    # Keras's initialisers: glorot-uniform, zero bias
-                if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                    nn.init.xavier_uniform_(module.weight)
-                    nn.init.zeros_(module.bias)
-
-        def forward(self, x):
-            h = self.encoder(x)
-            z_mean, z_log_var = self.z_mean(h), self.z_log_var(h)
-            z = z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
-            h = self.decoder_dense(z).view(-1, 128, 4, 4).contiguous(memory_format=memory)
-            return self.decoder(h), z_mean, z_log_var
-
-    state = {}
-
-    def train_step():
-        model, optimizer, x = state["model"], state["optimizer"], state["x"]
-        optimizer.zero_grad(set_to_none=True)
-        x_rec, z_mean, z_log_var = model(x)
-        bce = F.binary_cross_entropy(x_rec, x, reduction="none").mean(dim=(1, 2, 3))
-        reconstruction = (RECONSTRUCTION_WEIGHT * bce).mean()
-        kl = (-0.5 * (1 + z_log_var - z_mean ** 2 - torch.exp(z_log_var))).sum(dim=1).mean()
-        loss = reconstruction + kl
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    def setup(batch_path, warmup):
-        t = time.perf_counter()
-        torch.manual_seed(0)
-        model = BookVAE().to(memory_format=memory)
-        x = torch.from_numpy(np.load(batch_path)).permute(0, 3, 1, 2)   # NHWC -> NCHW
-        state.update(model=model, x=x.contiguous(memory_format=memory),
-                     optimizer=torch.optim.Adam(model.parameters(), lr=LEARNING_RATE,
-                                                eps=1e-7))
-        setup_s = time.perf_counter() - t
-        first = timed_steps(train_step, 1)[0]
-        timed_steps(train_step, warmup)
-        return {"setup_s": setup_s, "first_step_ms": first,
-                "params": sum(p.numel() for p in model.parameters()),
-                "version": f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-                           f"{layout}"}
-
-    def steps(n):
-        return {"ms": timed_steps(train_step, n), "loss": train_step()}
-
-    _common.serve({"setup": setup, "steps": steps})
-
-
-def keras_book_vae(latent_dim=2):
-    """The book's chapter-3 VAE in Keras 3: encoder, decoder and the VAE model class."""
-    import keras
-    import tensorflow as tf
-    from keras import layers, losses, metrics, models
-
-    class Sampling(layers.Layer):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.seed_generator = keras.random.SeedGenerator(0)
-
-        def call(self, inputs):
-            z_mean, z_log_var = inputs
-            epsilon = keras.random.normal(tf.shape(z_mean), seed=self.seed_generator)
-            return z_mean + tf.exp(0.5 * z_log_var) * epsilon
-
-    encoder_input = layers.Input(shape=(32, 32, 1), name="encoder_input")
-    x = layers.Conv2D(32, (3, 3), strides=2, activation="relu", padding="same")(encoder_input)
-    x = layers.Conv2D(64, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = layers.Conv2D(128, (3, 3), strides=2, activation="relu", padding="same")(x)
-    shape_before_flattening = x.shape[1:]
-    x = layers.Flatten()(x)
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-    z = Sampling()([z_mean, z_log_var])
-    encoder = models.Model(encoder_input, [z_mean, z_log_var, z], name="encoder")
-
-    decoder_input = layers.Input(shape=(latent_dim,), name="decoder_input")
-    x = layers.Dense(4 * 4 * 128)(decoder_input)
-    x = layers.Reshape(shape_before_flattening)(x)
-    x = layers.Conv2DTranspose(128, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = layers.Conv2DTranspose(64, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
-    decoder_output = layers.Conv2D(1, (3, 3), strides=1, activation="sigmoid", padding="same",
-                                   name="decoder_output")(x)
-    decoder = models.Model(decoder_input, decoder_output, name="decoder")
-
-    def vae_losses(data, z_mean, z_log_var, reconstruction):
-        reconstruction_loss = tf.reduce_mean(
-            RECONSTRUCTION_WEIGHT
-            * losses.binary_crossentropy(data, reconstruction, axis=(1, 2, 3)))
-        kl_loss = tf.reduce_mean(tf.reduce_sum(
-            -0.5 * (1 + z_log_var - tf.square(z_mean) - tf.exp(z_log_var)), axis=1))
-        return reconstruction_loss + kl_loss, reconstruction_loss, kl_loss
-
-    class VAE(models.Model):
-        def __init__(self, encoder, decoder, **kwargs):
-            super().__init__(**kwargs)
-            self.encoder = encoder
-            self.decoder = decoder
-            self.total_loss_tracker = metrics.Mean(name="total_loss")
-            self.reconstruction_loss_tracker = metrics.Mean(name="reconstruction_loss")
-            self.kl_loss_tracker = metrics.Mean(name="kl_loss")
-
-        @property
-        def metrics(self):
-            return [self.total_loss_tracker, self.reconstruction_loss_tracker,
-                    self.kl_loss_tracker]
-
-        def call(self, inputs):
-            z_mean, z_log_var, z = self.encoder(inputs)
-            return z_mean, z_log_var, self.decoder(z)
-
-        def train_step(self, data):
-            if isinstance(data, tuple):     # Keras 3 hands over (x, y, sample_weight)
-                data = data[0]
-            with tf.GradientTape() as tape:
-                z_mean, z_log_var, reconstruction = self(data)
-                total_loss, reconstruction_loss, kl_loss = vae_losses(
-                    data, z_mean, z_log_var, reconstruction)
-            grads = tape.gradient(total_loss, self.trainable_weights)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-            self.total_loss_tracker.update_state(total_loss)
-            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
-            self.kl_loss_tracker.update_state(kl_loss)
-            return {m.name: m.result() for m in self.metrics}
-
-        def test_step(self, data):
-            if isinstance(data, tuple):
-                data = data[0]
-            z_mean, z_log_var, reconstruction = self(data)
-            total_loss, reconstruction_loss, kl_loss = vae_losses(
-                data, z_mean, z_log_var, reconstruction)
-            return {"loss": total_loss, "reconstruction_loss": reconstruction_loss,
-                    "kl_loss": kl_loss}
-
-    return VAE(encoder, decoder)
-
-
-def keras_worker():
-    import numpy as np
-
-    state = {}
-
-    def build():
-        import keras
-        keras.utils.set_random_seed(0)
-        vae = keras_book_vae()
-        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE))
-        return vae
-
-    def setup(batch_path, warmup):
-        t = time.perf_counter()
-        import keras
-        import tensorflow as tf
-        vae = build()
-        x = tf.constant(np.load(batch_path))
-        setup_s = time.perf_counter() - t
-        state.update(vae=vae, x=x)
-        first = timed_steps(lambda: vae.train_on_batch(x), 1)[0]    # includes the trace
-        timed_steps(lambda: vae.train_on_batch(x), warmup)
-        threading = tf.config.threading
-        return {"setup_s": setup_s, "first_step_ms": first,
-                "params": vae.encoder.count_params() + vae.decoder.count_params(),
-                "jit_compile": bool(vae.jit_compile),
-                "version": f"tensorflow {tf.__version__}, keras {keras.__version__}, intra-op "
-                           f"{threading.get_intra_op_parallelism_threads() or 'default'}, "
-                           f"inter-op {threading.get_inter_op_parallelism_threads() or 'default'}"
-                           f", jit_compile={vae.jit_compile}"}
-
-    def steps(n):
-        vae, x = state["vae"], state["x"]
-        times = timed_steps(lambda: vae.train_on_batch(x), n)
-        return {"ms": times, "loss": vae.train_on_batch(x, return_dict=True)["total_loss"]}
-
-    def epoch(epochs, limit):
-        x_train, train_info = load_fashion("train", "float32", limit)
-        x_val, val_info = load_fashion("test", "float32", limit)
-        vae = build()
-        t = time.perf_counter()
-        # the book's call, with validation as `minivae train` does it
-        history = vae.fit(x_train, epochs=epochs, batch_size=BATCH, shuffle=True,
-                          validation_data=(x_val, x_val), verbose=0)
-        seconds = time.perf_counter() - t
-        return {"seconds": seconds, "train": train_info, "validation": val_info,
-                "final": {k: float(v[-1]) for k, v in history.history.items()}}
 
     _common.serve({"setup": setup, "steps": steps, "epoch": epoch})
 
 
 # ------------------------------------------------------------- orchestrator --
 
-def start_workers(names, framework_env=None):
+def worker_spec(name, args, limits):
+    """(python or None, worker args, environment, reason skipped) of a contender."""
+    kind, worker, extra = CONTENDERS[name]
+    keep = args.as_environment
+    if kind is None:
+        extra = extra + (["--tree", str(args.baseline)] if name == BASELINE else [])
+        reference = extra[extra.index("--mode") + 1] == "reference"
+        env = (_common.worker_env({REFERENCE_VAR: "1"}, keep_pin=keep) if reference
+               else _common.worker_env(keep_pin=keep, unset=(REFERENCE_VAR,)))
+        return sys.executable, [worker, *extra], env, None
+    python, why = _common.venv_python(kind)
+    return python, [worker, *extra], _common.worker_env(limits, keep_pin=keep), why
+
+
+def start_workers(names, args, limits):
     """Start the chosen contenders that are installed; returns (workers, skipped).
-    framework_env: extra environment variables for the PyTorch and Keras workers."""
-    workers, skipped, pythons = {}, {}, {}
+    limits: extra environment variables for the PyTorch and Keras workers."""
+    workers, skipped = {}, {}
     for name in names:
-        kind, worker, extra = CONTENDERS[name]
-        if kind is None:
-            python = sys.executable
-        else:
-            if kind not in pythons:
-                pythons[kind] = _common.venv_python(kind)
-            python, why = pythons[kind]
-            if python is None:
-                skipped[name] = why
-                continue
-        workers[name] = _common.Worker(worker, python, __file__, extra,
-                                       env=None if kind is None else framework_env)
+        python, worker_args, env, why = worker_spec(name, args, limits)
+        if python is None:
+            skipped[name] = why
+            continue
+        workers[name] = _common.Worker(worker_args[0], python, __file__, worker_args[1:],
+                                       env=env, label=name)
     return workers, skipped
 
 
@@ -373,14 +224,22 @@ def first_batch():
     import numpy as np
     from minivae.datasets import load_dataset, to_float
     data = load_dataset("train", dtype="uint8", allow_sample=True)
-    x = to_float(data.images[:BATCH])
+    x = to_float(data.images[:BATCH], "float32")
     path = Path(tempfile.mkdtemp(prefix="bench-train-")) / "batch.npy"
-    np.save(path, x.astype(np.float32))
+    np.save(path, x)
     return path, {"source": str(data.source), "sample": data.is_sample}
 
 
 def run_steps(args, workers):
     batch_path, batch_info = first_batch()
+    try:
+        return measure_steps(args, workers, batch_path, batch_info)
+    finally:
+        batch_path.unlink()
+        batch_path.parent.rmdir()
+
+
+def measure_steps(args, workers, batch_path, batch_info):
     print(f"batch: the first {BATCH} training images of {batch_info['source']}")
     setups = {}
     for name, worker in workers.items():
@@ -392,15 +251,14 @@ def run_steps(args, workers):
     rounds = {name: [] for name in workers}
     losses = {}
     for r in range(args.rounds):
-        for name, worker in workers.items():
-            reply = worker.request(cmd="steps", n=args.steps)
+        order = list(workers) if r % 2 == 0 else list(reversed(workers))
+        for name in order:
+            reply = workers[name].request(cmd="steps", n=args.steps)
             rounds[name].append(reply["ms"])
             losses[name] = reply["loss"]
         print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
             f"{name} {fmt_ms(statistics.median(rounds[name][-1]))}" for name in workers)
             + " ms/step", flush=True)
-    batch_path.unlink()
-    batch_path.parent.rmdir()
     return {"batch": batch_info, "setup": setups, "rounds_ms": rounds, "last_loss": losses}
 
 
@@ -422,8 +280,8 @@ def report_steps(result, finals):
             per_round = [a / b for a, b in zip(round_medians["minivae"], round_medians[name])]
             entry["minivae_over_this"] = {"median": statistics.median(per_round),
                                           "min": min(per_round), "max": max(per_round)}
-            ratio = (f"{statistics.median(per_round):.2f}x "
-                     f"({min(per_round):.2f}-{max(per_round):.2f})")
+            ratio = (f"{statistics.median(per_round):.3f}x "
+                     f"({min(per_round):.3f}-{max(per_round):.3f})")
         summary[name] = entry
         rows.append([name, fmt_ms(ms), f"{fmt_ms(min(round_medians[name]))}-"
                      f"{fmt_ms(max(round_medians[name]))}", f"{entry['images_per_s']:.0f}",
@@ -441,8 +299,6 @@ def report_steps(result, finals):
 def run_epoch(args, workers):
     results = {}
     for name, worker in workers.items():
-        if name not in ("minivae", "keras"):
-            continue
         print(f"  {name}: {args.epochs} epoch(s) of fit ...", flush=True)
         results[name] = worker.request(cmd="epoch", epochs=args.epochs, limit=args.limit)
         print(f"    {results[name]['seconds']:.1f} s on {results[name]['train']['n']} + "
@@ -466,78 +322,120 @@ def report_epoch(results, finals):
           "tracing its train and test functions")
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS),
-                        default=list(CONTENDERS), metavar="NAME",
-                        help=f"a subset of: {', '.join(repr(c) for c in CONTENDERS)}")
+    parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), metavar="NAME",
+                        help=f"a subset of: {', '.join(repr(c) for c in CONTENDERS)} (default: "
+                        f"all; {BASELINE} only with --baseline)")
+    parser.add_argument("--baseline", type=Path, metavar="PATH",
+                        help=f"another checkout of minivae (a directory holding minivae/), "
+                        f"measured as the contender {BASELINE!r} in the same rounds")
     parser.add_argument("--epoch", action="store_true",
-                        help="time real epochs of fit (minivae vs Keras); takes minutes")
+                        help="time real epochs of fit (minivae contenders and Keras); minutes")
     parser.add_argument("--epochs", type=int, default=1, help="epochs for --epoch")
     parser.add_argument("--limit", type=int, help="--epoch on the first LIMIT images of each "
                         "split (a quick check of the harness, not a measurement)")
     parser.add_argument("--match-isa", action="store_true",
                         help="hold PyTorch's and TensorFlow's kernels to the vector extension "
-                        "of the kernels numpy's OpenBLAS runs (ONEDNN_MAX_CPU_ISA, "
-                        "ATEN_CPU_CAPABILITY): the same instruction set for every contender")
+                        "of the kernels numpy's OpenBLAS runs in the workers "
+                        "(ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)")
+    parser.add_argument("--as-environment", action="store_true",
+                        help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers "
+                        "(by default both are unset there)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="start the workers, print what each runs, time nothing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--layout", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker == "minivae":
-        return minivae_worker()
-    if args.worker == "torch":
-        return torch_worker(args.layout)
-    if args.worker == "keras":
-        return keras_worker()
-
-    names = args.contenders
+    if args.worker:
+        return args
+    names = list(args.contenders or [n for n in CONTENDERS if n != BASELINE])
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "minivae" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: expected a checkout of minivae, a "
+                         f"directory holding minivae/__init__.py")
+        if BASELINE not in names:
+            names.append(BASELINE)
+    elif BASELINE in names:
+        parser.error(f"the contender {BASELINE!r} needs --baseline PATH")
     if args.epoch:
-        names = [n for n in names if n in ("minivae", "keras")]
-    limits = {}
+        names = [n for n in names if n in EPOCH_CONTENDERS]
+    args.names = names
+    args.limits = {}
     if args.match_isa:
-        family, isa = _common.numpy_blas_isa()
-        if isa is None:
+        numpy_side = _common.probe_blas(args.as_environment)
+        args.limits = _common.isa_limits(numpy_side)
+        if args.limits is None:
             parser.error("--match-isa needs threadpoolctl and numpy on a known OpenBLAS "
-                         f"kernel family; found {family!r}")
-        limits = _common.ISA_LIMITS.get(isa, {})   # AVX-512: the frameworks' own widest
-    workers, skipped = start_workers(names, limits)
+                         f"kernel family; found {numpy_side['family']!r}")
+    return args
+
+
+def main():
+    args = parse_args()
+    if args.worker == "minivae":
+        return minivae_worker(args.mode, args.tree)
+    if args.worker in ("torch", "keras"):
+        import _frameworks
+        return (_frameworks.torch_worker(args.layout) if args.worker == "torch"
+                else _frameworks.keras_worker())
+
+    load_at_start = _common.load_note()
+    checkouts = {"minivae": f"{_common.REPO} ({_common.describe_checkout(_common.REPO)})"}
+    if args.baseline is not None:
+        checkouts[BASELINE] = f"{args.baseline} ({_common.describe_checkout(args.baseline)})"
+    mode = "epoch" if args.epoch else "steps"
+    print("; ".join(f"{k} from {v}" for k, v in checkouts.items()))
+    print(f"{_common.cpu_model()}, {_common.machine_report()['cpus']} CPUs; mode {mode}; "
+          f"{load_at_start}", flush=True)
+    print(_common.pin_note(args.as_environment))
+    workers, skipped = start_workers(args.names, args, args.limits)
     for name, why in skipped.items():
         print(f"  {name}: skipped ({why})")
-    threads = _common.thread_report()
-    mode = "epoch" if args.epoch else "steps"
-    print(f"minivae from {_common.REPO}; {_common.cpu_model()}, {_common.machine_report()['cpus']}"
-          f" CPUs; mode {mode}", flush=True)
-    isa = _common.isa_report()
-    print(isa)
-    if args.match_isa:
-        print("--match-isa: PyTorch and Keras run with " + (" ".join(
-            f"{k}={v}" for k, v in limits.items()) or "no limit (minivae's BLAS already "
-            "runs AVX-512 kernels)"))
     try:
-        if args.epoch:
+        blas = {name: worker.request(cmd="blas") for name, worker in workers.items()}
+        for name, report in blas.items():
+            print(f"  {name}: {_common.describe_blas(report)}")
+        if args.match_isa:
+            print("--match-isa: PyTorch and Keras run with " + (" ".join(
+                f"{k}={v}" for k, v in args.limits.items()) or "no limit (numpy's OpenBLAS "
+                "already runs AVX-512 kernels)"))
+        if args.dry_run:
+            result = None
+        elif args.epoch:
             result = {"epochs": args.epochs, "limit": args.limit,
                       "fit": run_epoch(args, workers)}
         else:
             result = run_steps(args, workers)
     finally:
         finals = {name: worker.close() for name, worker in workers.items()}
+    if result is None:
+        print("--dry-run: nothing timed, nothing written")
+        return 0
     if args.epoch:
         report_epoch(result["fit"], finals)
     else:
         result["summary"] = report_steps(result, finals)
-    print("threads (left at their defaults):")
+    print("threads between steps (DataParallel holds BLAS to one thread during its steps; "
+          "the rest at their defaults):")
     for name, final in finals.items():
         print(f"  {name}: {_common.describe_threads(final['threads'])}")
     path = _common.write_results("bench_train" + ("_epoch" if args.epoch else ""), {
         "script": "bench_train.py", "mode": mode, "batch": BATCH, "dtype": "float32",
         "rounds": args.rounds, "steps": args.steps, "warmup": args.warmup,
-        "machine": _common.machine_report(), "orchestrator_threads": threads,
-        "isa": isa, "framework_isa_limits": limits,
-        "skipped": skipped, "processes": finals, **result})
-    print(_common.load_note())
+        "checkouts": checkouts, "machine": _common.machine_report(),
+        "load_at_start": load_at_start, "blas_pin": _common.blas_pin(),
+        "as_environment": args.as_environment, "workers_blas": blas,
+        "isa": _common.describe_blas(next(iter(blas.values()))) if blas else None,
+        "framework_isa_limits": args.limits, "skipped": skipped, "processes": finals,
+        **result})
+    print(f"at the end: {_common.load_note()}")
     print(f"wrote {path.relative_to(_common.REPO)}")
 
 

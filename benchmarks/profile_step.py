@@ -1,27 +1,38 @@
 """Where minivae's training step spends its time, layer by layer.
 
-The book's Fashion-MNIST VAE (fashion_vae(seed=0), Adam(5e-4)), batch 100,
-float32, one fixed batch. Every leaf layer's forward and backward, the loss
-(VAE.losses: BCE + KL and their gradients) and the optimizer update
-(Adam.apply_gradients) are wrapped in timers on the instances; "other" is the
-rest of train_step (input checks, Sequential bookkeeping, the params/grads
-dicts). A second table opens the convolutions: the time spent in the
-functions of minivae.im2col (im2col, col2im, pad, crop, whatever the module
-holds at run time), in the activation, and the remainder (the GEMMs, bias,
-reshapes). Times are medians (or, with --stat min, minima) over --steps steps
-after --warmup steps; the timers cost about a microsecond per call.
+The book's Fashion-MNIST VAE (fashion_vae(seed=0), Adam(5e-4)), float32, one
+fixed batch of the first training images, stepped by model.train_step(x). Every
+layer runs through minivae.fast.forward / .backward (the containers call them),
+and those calls are timed per layer; the Sampling layer, which the encoder calls
+directly, is timed on its own methods. Also timed: the loss (VAE.losses: BCE +
+KL and their gradients) and the optimizer update (Adam.apply_gradients); "other"
+is the rest of train_step (input checks, the state copy, the finiteness check,
+the containers' bookkeeping).
 
-The profile runs the whole batch on one thread (model.data_parallel = False).
-Training splits each batch between two replicas on two threads, which a
-per-layer timer cannot follow, so the step measured here is slower than the one
-bench_train.py reports; the shares still show where the work is. With
---replica it profiles what one of those threads does instead: half the batch
-(50 images) with BLAS held to one thread (minivae.blas.single_threaded), alone
-on the machine; both replicas together take longer, since they share memory
-bandwidth and caches.
+A second table opens the convolutions: the time spent in the functions of
+minivae.im2col and minivae.fast.gather (and fast.conv.channel_sum), in the
+activation, and the remainder (the GEMMs, bias, reshapes). Times are medians (or,
+with --stat min, minima) over --steps steps after --warmup steps; the timers cost
+about a microsecond per call.
+
+What is profiled:
+
+  default       the whole batch (100) on the fast path, on one thread of Python:
+                no DataParallel, BLAS and the fast path's memory passes on their
+                default threads. `minivae train` splits the batch between two
+                replicas on two threads, which a per-layer timer cannot follow, so
+                its step (bench_train.py) is faster than this one; the shares still
+                show where the work is.
+  --replica     what one DataParallel part does: half the batch, BLAS held to one
+                thread (threadpoolctl), the memory passes inline (run inside
+                minivae.fast.threads.run_each, as DataParallel runs its parts),
+                alone on the machine; both parts together take longer, since they
+                share memory bandwidth and caches. The Adam and "other" rows are
+                the whole step's, which DataParallel runs once, after the parts.
+  --reference   the same on the reference layers (minivae.fast.reference()).
 
     python3 benchmarks/profile_step.py [--steps 20] [--warmup 3] [--stat min] [--cprofile]
-                                       [--replica]
+                                       [--replica] [--reference]
 
 --cprofile adds cProfile's top functions by own time over the same steps (run
 separately, since cProfile slows the Python-heavy parts).
@@ -39,9 +50,9 @@ import time
 from collections import defaultdict
 
 import _common
-from _common import print_table
+from _common import BATCH, LEARNING_RATE, print_table
 
-BATCH = 100
+CORE_MIN_MS = 0.1       # a core function gets its own column from this time up
 
 
 class Timers:
@@ -54,14 +65,19 @@ class Timers:
         self.current = defaultdict(float)
         self.steps = []
         self.layer = None               # (layer name, direction) being run, for attribution
-        self.depth = 0                  # nesting depth inside minivae.im2col functions
+        self.active = set()             # keys being timed: a nested call is not timed again
+        self.depth = 0                  # nesting depth inside the core functions
 
-    def wrap_method(self, obj, attr, key, scope=False):
-        fn = getattr(obj, attr)
+    def timed(self, fn, key_of, scope=False):
+        """fn, timing each call under key_of(*args); scope: calls inside it belong to it."""
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
+            key = key_of(*args)
+            if key is None or key in self.active:
+                return fn(*args, **kwargs)
             outer = self.layer
+            self.active.add(key)
             if scope:
                 self.layer = key
             t = time.perf_counter()
@@ -69,12 +85,12 @@ class Timers:
                 return fn(*args, **kwargs)
             finally:
                 self.current[key] += time.perf_counter() - t
+                self.active.discard(key)
                 self.layer = outer
+        return timed
 
-        setattr(obj, attr, timed)
-
-    def wrap_core(self, fn):
-        """A function of minivae.im2col, timed only at its outermost call."""
+    def core(self, fn, label):
+        """A core function, timed at its outermost call inside a layer only."""
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
@@ -85,10 +101,8 @@ class Timers:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.current[(*self.layer, "core", fn.__name__)] += time.perf_counter() - t
+                self.current[(*self.layer, "core", label)] += time.perf_counter() - t
                 self.depth -= 1
-
-        timed.__wrapped_core__ = True
         return timed
 
     def end_step(self, total):
@@ -104,78 +118,127 @@ class Timers:
         return self.reduce([step.get(key, 0.0) for step in self.steps]) * 1e3
 
 
-def instrument(model, timers):
-    """Wrap every leaf layer, the loss, the optimizer and the im2col functions."""
-    import minivae.im2col as core
-
-    layers = list(model.encoder.layers) + list(model.decoder.layers)
-    for layer in layers:
-        for direction in ("forward", "backward"):
-            timers.wrap_method(layer, direction, (layer.name, direction), scope=True)
-        activation = getattr(layer, "activation", None)
-        if activation is not None:
-            timers.wrap_method(activation, "_forward", (layer.name, "forward", "activation"))
-            timers.wrap_method(activation, "_backward", (layer.name, "backward", "activation"))
-    timers.wrap_method(model, "losses", ("loss", "forward"), scope=True)
-    timers.wrap_method(model.optimizer, "apply_gradients", ("Adam", "update"), scope=True)
-
-    # Every minivae module that imported a function of minivae.im2col by name gets the
-    # timed version in its namespace, as does minivae.im2col itself (calls between
-    # the module's own functions are then counted once, at the outermost call).
-    originals = {name: fn for name, fn in vars(core).items()
-                 if callable(fn) and getattr(fn, "__module__", None) == core.__name__
-                 and not isinstance(fn, type)}
-    wrapped = {name: timers.wrap_core(fn) for name, fn in originals.items()}
-    by_id = {id(fn): wrapped[name] for name, fn in originals.items()}
-    for module in [m for n, m in sys.modules.items() if n.startswith("minivae") and m]:
+def replace_everywhere(replacements):
+    """Put replacements[id(fn)] in place of fn in every minivae module's namespace (the
+    modules that imported fn by name, and fn's own)."""
+    for module in [m for n, m in list(sys.modules.items()) if n.startswith("minivae") and m]:
         for name, value in list(vars(module).items()):
-            if id(value) in by_id:
-                setattr(module, name, by_id[id(value)])
-    return layers, sorted(originals)
+            if id(value) in replacements:
+                setattr(module, name, replacements[id(value)])
 
 
-def fixed_batch(size=BATCH):
+def instrument(model, timers, reference):
+    """Wrap minivae.fast's forward/backward, the Sampling layer, the loss, the optimizer,
+    the activations and the core functions; returns the leaf layers, encoder first."""
+    import minivae.fast as fast
+    import minivae.fast.activations as fast_activations
+    import minivae.fast.conv as fast_conv
+    import minivae.fast.gather as gather
+    import minivae.im2col as im2col
+    from minivae.fast.data_parallel import leaves
+
+    layers = leaves(model.encoder) + leaves(model.decoder)
+    names = {id(layer): layer.name for layer in layers}
+    sampling = model.encoder.sampling
+    for direction in ("forward", "backward"):
+        setattr(fast, direction, timers.timed(
+            getattr(fast, direction),
+            lambda layer, *_, d=direction: (names[id(layer)], d) if id(layer) in names
+            else None, scope=True))
+        setattr(sampling, direction, timers.timed(getattr(sampling, direction),
+                                                  lambda *_, d=direction: (sampling.name, d),
+                                                  scope=True))
+    model.losses = timers.timed(model.losses, lambda *_: ("loss", "forward"), scope=True)
+    model.optimizer.apply_gradients = timers.timed(model.optimizer.apply_gradients,
+                                                   lambda *_: ("Adam", "update"), scope=True)
+
+    replacements = {}
+    if reference:           # the reference applies each layer's activation object
+        for layer in layers:
+            act = getattr(layer, "activation", None)
+            if act is not None:
+                for direction, method in (("forward", "_forward"), ("backward", "_backward")):
+                    setattr(act, method, timers.timed(
+                        getattr(act, method), lambda *_, n=layer.name, d=direction:
+                        (n, d, "activation")))
+    else:                   # the fast kernels call these two on the layer
+        for fn, direction in ((fast_activations.activate, "forward"),
+                              (fast_activations.deactivate, "backward")):
+            replacements[id(fn)] = timers.timed(
+                fn, lambda layer, *_, d=direction: (layer.name, d, "activation"))
+    core = {f"{module.__name__.rsplit('.', 1)[1]}.{name}": fn
+            for module in (im2col, gather) for name, fn in vars(module).items()
+            if callable(fn) and not isinstance(fn, type) and not name.startswith("_")
+            and getattr(fn, "__module__", None) == module.__name__}
+    core["conv.channel_sum"] = fast_conv.channel_sum
+    replacements.update({id(fn): timers.core(fn, label) for label, fn in core.items()})
+    replace_everywhere(replacements)
+    return layers, sorted(core)
+
+
+def fixed_batch(size):
     from minivae.datasets import load_dataset, to_float
     data = load_dataset("train", dtype="uint8", allow_sample=True)
-    return to_float(data.images[:size]), data.source
+    return to_float(data.images[:size], "float32"), data.source
 
 
 def build():
     from minivae.architectures import fashion_vae
     from minivae.optimizers import Adam
-    from minivae._malloc import reuse_freed_memory
-    reuse_freed_memory()                     # as fit() does before its first step
-    model = fashion_vae(seed=0).compile(Adam(learning_rate=5e-4))
-    # Layer by layer needs the whole batch on one thread: the step minivae trains with
-    # splits it between two replicas (models.compute_gradients), which bench_train.py
-    # times. This profile shows where the work is, not the split step's wall time.
-    model.data_parallel = False
-    return model
+    return fashion_vae(seed=0).compile(Adam(learning_rate=LEARNING_RATE))
 
 
-def profile(steps, warmup, stat, size=BATCH):
+@contextlib.contextmanager
+def how_it_runs(replica, reference):
+    """The settings of the profiled step: one BLAS thread for a replica, the reference
+    switch for --reference."""
+    import minivae.fast
+    with contextlib.ExitStack() as stack:
+        if replica:
+            from threadpoolctl import threadpool_limits
+            stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        stack.enter_context(minivae.fast.reference(reference))
+        yield
+
+
+def stepper(model, replica):
+    """model.train_step, run as a DataParallel part when replica (over_batch inline)."""
+    from minivae.fast.threads import run_each
+    if not replica:
+        return model.train_step
+    return lambda x: run_each([lambda: model.train_step(x)])[0]
+
+
+def profile(args, size):
     x, source = fixed_batch(size)
     model = build()
-    timers = Timers(stat)
-    layers, core_names = instrument(model, timers)
-    for i in range(warmup + steps):
-        t = time.perf_counter()
-        model.train_step(x)
-        total = time.perf_counter() - t
-        if i >= warmup:
-            timers.end_step(total)
-        else:
-            timers.current.clear()
-    return model, layers, core_names, timers, source
+    timers = Timers(args.stat)
+    layers, core_names = instrument(model, timers, args.reference)
+    step = stepper(model, args.replica)
+    with how_it_runs(args.replica, args.reference):
+        import minivae.fast
+        kernels = {}
+        for i in range(args.warmup + args.steps):
+            t = time.perf_counter()
+            step(x)
+            total = time.perf_counter() - t
+            if i >= args.warmup:
+                timers.end_step(total)
+            else:
+                timers.current.clear()
+        for layer in layers:
+            kernel = minivae.fast.kernel_for(layer)
+            kernels[layer.name] = kernel.__name__ if kernel else type(layer).__name__
+    return layers, kernels, core_names, timers, source
 
 
-def report(layers, core_names, timers):
+def report(layers, kernels, core_names, timers):
     step = timers.median("step")
     parts = []                          # (name, type, output, fwd, bwd, total)
     for layer in layers:
         fwd, bwd = timers.median((layer.name, "forward")), timers.median((layer.name, "backward"))
         shape = "x".join(str(s) for s in layer.output_shape)
-        parts.append((layer.name, type(layer).__name__, shape, fwd, bwd, fwd + bwd))
+        parts.append((layer.name, kernels[layer.name], shape, fwd, bwd, fwd + bwd))
     for key, label in ((("loss", "forward"), "BCE + KL (value, grad)"),
                        (("Adam", "update"), "Adam.apply_gradients")):
         parts.append((key[0], label, "", None, None, timers.median(key)))
@@ -189,49 +252,53 @@ def report(layers, core_names, timers):
     rows.append(["sum", "of the rows above", "", "", "", f"{whole:.2f}", "100%"])
     rows.append(["step", "train_step, measured whole", "", "", "", f"{step:.2f}", ""])
     print()
-    print_table(["layer", "type", "output", "fwd ms", "bwd ms", "total ms", "share"], rows,
+    print_table(["layer", "kernel", "output", "fwd ms", "bwd ms", "total ms", "share"], rows,
                 aligns=["<", "<", "<", ">", ">", ">", ">"])
     print(f"(each cell is a {timers.reduce.__name__} over steps, so the rows need not add up "
           f"to the measured step exactly)")
 
-    # only the functions that ran inside a layer (not the shape helpers used at build)
+    # only the functions that took time inside a layer (the geometry helpers take
+    # microseconds; they stay in the remainder)
     core_names = [name for name in core_names
-                  if any(k[2:] == ("core", name) for s in timers.steps for k in s
-                         if isinstance(k, tuple))]
+                  if any(timers.median((layer.name, direction, "core", name)) >= CORE_MIN_MS
+                         for layer in layers for direction in ("forward", "backward"))]
     conv_rows = []
     for layer in layers:
         if not hasattr(layer, "kernel_size"):
             continue
         for direction in ("forward", "backward"):
             total = timers.median((layer.name, direction))
-            parts = {name: timers.median((layer.name, direction, "core", name))
-                     for name in core_names}
+            inside = {name: timers.median((layer.name, direction, "core", name))
+                      for name in core_names}
             activation = timers.median((layer.name, direction, "activation"))
-            rest = total - sum(parts.values()) - activation
+            rest = total - sum(inside.values()) - activation
             conv_rows.append([layer.name if direction == "forward" else "", direction[:3],
                               f"{total:.2f}"]
-                             + [f"{parts[name]:.2f}" for name in core_names]
+                             + [f"{inside[name]:.2f}" for name in core_names]
                              + [f"{activation:.2f}", f"{rest:.2f}"])
     print()
-    print("inside the convolutions (ms; 'GEMM etc.' = layer - im2col module - activation):")
+    print(f"inside the convolutions (ms; functions that took {CORE_MIN_MS} ms or more "
+          f"somewhere; 'GEMM etc.' = layer - the functions named - activation):")
     print_table(["layer", "dir", "layer ms"] + [f"{n}()" for n in core_names]
                 + ["activation", "GEMM etc."], conv_rows)
     return step
 
 
-def run_cprofile(steps, top, size=BATCH):
+def run_cprofile(args, size):
     x, _ = fixed_batch(size)
     model = build()
-    model.train_step(x)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(steps):
-        model.train_step(x)
-    profiler.disable()
+    step = stepper(model, args.replica)
+    with how_it_runs(args.replica, args.reference):
+        step(x)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.steps):
+            step(x)
+        profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
     print()
-    print(f"cProfile over {steps} steps, top {top} by own time:")
+    print(f"cProfile over {args.steps} steps, top {args.top} by own time:")
     print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
 
 
@@ -245,39 +312,34 @@ def main():
     parser.add_argument("--cprofile", action="store_true", help="add cProfile's top functions")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--replica", action="store_true",
-                        help="one data-parallel replica's work: half the batch, one BLAS "
-                        "thread")
+                        help="one DataParallel part's work: half the batch, one BLAS thread")
+    parser.add_argument("--reference", action="store_true",
+                        help="the reference layers (minivae.fast.reference())")
     args = parser.parse_args()
     started = time.perf_counter()
-    size = BATCH // 2 if args.replica else BATCH
-    with contextlib.ExitStack() as stack:
-        if args.replica:
-            from minivae import blas
-            stack.enter_context(blas.single_threaded())
-        run(args, size, started)
-
-
-def run(args, size, started):
-    model, layers, core_names, timers, source = profile(args.steps, args.warmup, args.stat,
-                                                        size)
+    from minivae.fast.data_parallel import PARTS
+    size = BATCH // PARTS if args.replica else BATCH
+    layers, kernels, core_names, timers, source = profile(args, size)
     threads = _common.thread_report()
-    print(f"minivae from {_common.REPO}; fashion_vae batch {size} float32"
-          + (" (one replica)" if args.replica else "") + "; "
-          f"{args.stat} of {args.steps} steps after {args.warmup} warm-up; BLAS threads: "
-          f"{_common.describe_threads(threads)}")
+    path_name = "reference" if args.reference else "fast path"
+    print(f"minivae from {_common.REPO} ({_common.describe_checkout(_common.REPO)}); "
+          f"fashion_vae batch {size} float32 on the {path_name}"
+          + (f" (one DataParallel part of {PARTS}, BLAS on one thread)" if args.replica
+             else "") + f"; {args.stat} of {args.steps} steps after {args.warmup} warm-up; "
+          f"BLAS threads at rest: {_common.describe_threads(threads)}")
     isa = _common.isa_report()
     print(isa)
-    step = report(layers, core_names, timers)
+    step = report(layers, kernels, core_names, timers)
     payload = {"script": "profile_step.py", "batch": size, "replica": args.replica,
-               "dtype": "float32", "stat": args.stat,
+               "reference": args.reference, "dtype": "float32", "stat": args.stat,
                "steps": args.steps, "warmup": args.warmup, "data": str(source),
                "machine": _common.machine_report(), "isa": isa, "threads": threads,
-               "step_ms": step,
+               "kernels": kernels, "step_ms": step,
                "medians_ms": {"/".join(k): timers.median(k)
                               for k in sorted({k for s in timers.steps for k in s
                                                if isinstance(k, tuple)})}}
     if args.cprofile:
-        run_cprofile(args.steps, args.top, size)
+        run_cprofile(args, size)
     path = _common.write_results("profile_step", payload)
     print(_common.load_note())
     print(f"\nwrote {path.relative_to(_common.REPO)} in {time.perf_counter() - started:.1f} s")

@@ -1,8 +1,13 @@
-"""The benchmark scripts still run: bench_train.py's minivae contender, briefly.
+"""The benchmark scripts still run, briefly: smoke tests, not measurements.
 
-A smoke test, not a measurement: two steps, no timing asserted. It checks that the
-script runs end to end on this working tree, reports the instruction sets it
-compares, and writes its JSON.
+A step or a repeat each, no timing asserted. They check that each script runs
+end to end on this working tree with the API it measures (the DataParallel
+step, the whole-batch fast path, the reference switch, another checkout as a
+baseline), reports the instruction sets and the BLAS pin, and writes its JSON.
+
+The pin tests set OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE only in the environment
+of a benchmark they start with --dry-run (workers started, nothing timed), never
+in this process, so nothing else in the suite sees them.
 """
 
 import importlib.util
@@ -12,48 +17,122 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "bench_train.py"
+BENCHMARKS = REPO / "benchmarks"
+OLD_CHECKOUT = Path("/tmp/old")        # a checkout from before issue 12, where one exists
+PIN = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1048576"}
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, str(SCRIPT), "--contenders", "minivae",
-                           "--rounds", "1", "--steps", "2", "--warmup", "0", *args],
-                          capture_output=True, text=True, cwd=REPO, timeout=300)
+def _run(script, *args, env=None):
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env=env)
 
 
-def test_bench_train_runs_and_names_the_instruction_sets():
-    result = _run()
+def _train(*args, env=None):
+    return _run("bench_train.py", "--rounds", "1", "--steps", "2", "--warmup", "0", *args,
+                env=env)
+
+
+def _written(result):
+    """The JSON a run wrote (its path is on the last line), read and then deleted."""
     assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "CPU vector extension: " in out
-    pin = os.environ.get("OPENBLAS_CORETYPE")
-    if pin:                              # the environment's pin is named, never hidden
-        assert f"OPENBLAS_CORETYPE={pin}" in out
-    written = REPO / out.strip().splitlines()[-1].split("wrote ", 1)[1]
+    path = REPO / result.stdout.strip().splitlines()[-1].split("wrote ", 1)[1].split(" in ")[0]
     try:
-        payload = json.loads(written.read_text())
-        assert payload["framework_isa_limits"] == {}      # the default run limits nothing
-        assert payload["isa"].startswith("CPU vector extension: ")
-        assert len(payload["rounds_ms"]["minivae"][0]) == 2
+        return json.loads(path.read_text())
     finally:
-        written.unlink()
+        path.unlink()
 
 
 def _benchmarks_common():
-    spec = importlib.util.spec_from_file_location("_common", REPO / "benchmarks" / "_common.py")
+    spec = importlib.util.spec_from_file_location("_common", BENCHMARKS / "_common.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+def _environment(**changes):
+    """This process's environment with `changes` (None unsets), for a child only."""
+    env = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def test_bench_train_runs_every_minivae_contender_and_a_baseline_of_this_tree():
+    """--baseline . measures this same tree as minivae@baseline (CI has no other checkout)."""
+    result = _train("--contenders", "minivae", "minivae-whole", "minivae-reference",
+                    "--baseline", ".")
+    out = result.stdout
+    assert "CPU vector extension: " in out
+    assert f"minivae@baseline from {REPO} (" in out
+    assert "minivae: ready" in out and "DataParallel(model).train_step" in out
+    assert "model.train_step, whole batch, fast path" in out
+    assert "model.train_step, whole batch, reference" in out
+    payload = _written(result)
+    assert set(payload["rounds_ms"]) == {"minivae", "minivae-whole", "minivae-reference",
+                                         "minivae@baseline"}
+    assert all(len(rounds[0]) == 2 for rounds in payload["rounds_ms"].values())
+    assert payload["framework_isa_limits"] == {}       # the default run limits nothing
+    assert "minivae_over_this" in payload["summary"]["minivae@baseline"]
+
+
+@pytest.mark.skipif(not (OLD_CHECKOUT / "minivae" / "__init__.py").is_file(),
+                    reason=f"no checkout of minivae at {OLD_CHECKOUT}")
+def test_bench_train_baseline_runs_another_checkout():
+    """Where a checkout from before issue 12 exists, the same worker runs its API."""
+    result = _train("--contenders", "minivae", "--baseline", str(OLD_CHECKOUT))
+    assert f"({OLD_CHECKOUT.resolve()}/minivae)" in result.stdout, result.stderr
+    if not (OLD_CHECKOUT / "minivae" / "fast").is_dir():
+        assert "before issue 12: model.train_step" in result.stdout
+    assert set(_written(result)["rounds_ms"]) == {"minivae", "minivae@baseline"}
+
+
+def test_bench_train_refuses_a_baseline_that_is_not_a_checkout(tmp_path):
+    result = _run("bench_train.py", "--baseline", str(tmp_path))
+    assert result.returncode == 2
+    assert "expected a checkout of minivae" in result.stderr
+    result = _run("bench_train.py", "--contenders", "minivae@baseline")
+    assert result.returncode == 2
+    assert "needs --baseline PATH" in result.stderr
+
+
+@pytest.mark.parametrize("script, args, worker", [
+    ("bench_train.py", ["--contenders", "minivae"], "minivae"),
+    ("bench_layers.py", ["--no-torch"], "minivae worker"),
+])
+@pytest.mark.parametrize("as_environment", [False, True])
+def test_the_blas_pin_is_unset_in_the_workers_unless_kept(script, args, worker, as_environment):
+    """A pin in the parent's environment reaches the workers only with --as-environment;
+    the worker itself reports what it sees (threadpoolctl, read in the worker)."""
+    keep = ["--as-environment"] if as_environment else []
+    result = _run(script, *args, *keep, "--dry-run", env=_environment(**PIN))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    line = next(line for line in lines if line.startswith(f"  {worker}: "))
+    pinned = " ".join(f"{k}={v}" for k, v in PIN.items())
+    if as_environment:
+        assert f"BLAS pin: {pinned} kept in the workers" in result.stdout
+        assert line.endswith(f"pinned by {pinned}")
+    else:
+        assert f"BLAS pin: {pinned} is set in this environment and unset in the workers" \
+            in result.stdout
+        assert line.endswith("not pinned")
+    assert "nothing timed" in result.stdout
+
+
 def test_match_isa_needs_to_know_numpys_kernels():
-    """--match-isa reads numpy's OpenBLAS kernel family through threadpoolctl; where it
-    cannot (no threadpoolctl, or a family it does not know) the script stops with a
+    """--match-isa reads numpy's OpenBLAS kernel family in a worker's environment; where
+    it cannot (no threadpoolctl, or a family it does not know) the script stops with a
     message that says so, before measuring anything."""
     common = _benchmarks_common()
-    family, isa = common.numpy_blas_isa()
-    result = _run("--match-isa")
+    isa = common.probe_blas()["isa"]
+    result = _run("bench_train.py", "--contenders", "minivae", "--match-isa", "--dry-run")
     if isa is None:
         assert result.returncode == 2
         assert "--match-isa needs threadpoolctl" in result.stderr
@@ -61,5 +140,29 @@ def test_match_isa_needs_to_know_numpys_kernels():
     assert result.returncode == 0, result.stderr
     limits = " ".join(f"{k}={v}" for k, v in common.ISA_LIMITS.get(isa, {}).items())
     assert f"--match-isa: PyTorch and Keras run with {limits or 'no limit'}" in result.stdout
-    written = REPO / result.stdout.strip().splitlines()[-1].split("wrote ", 1)[1]
-    written.unlink()
+    if not common.blas_pin():               # as CI runs it: the run says there is no pin
+        assert "BLAS pin: none" in result.stdout
+
+
+def test_bench_layers_times_the_fast_kernel_and_the_reference():
+    result = _run("bench_layers.py", "--repeats", "1", "--warmup", "0", "--no-torch")
+    out = result.stdout
+    for kernel in ("Conv2DIm2col", "Conv2DTaps", "TransposeScatter", "TransposePhase"):
+        assert kernel in out                # the book's layers use all four
+    payload = _written(result)
+    assert [row["layer"] for row in payload["layers"]][-1] == "conv2d_3"
+    times = payload["layers"][0]["minivae"]["times_ms"]
+    assert set(times) == {"forward", "backward", "ref_forward", "ref_backward",
+                          "gemm_forward", "gemm_backward"}
+    assert payload["minivae"]["reference_switch"] is False
+
+
+@pytest.mark.parametrize("args", [[], ["--replica", "--reference"]])
+def test_profile_step_runs(args):
+    result = _run("profile_step.py", "--steps", "1", "--warmup", "0", *args)
+    out = result.stdout
+    assert "conv2d_transpose_2" in out and "inside the convolutions" in out
+    payload = _written(result)
+    assert payload["batch"] == (50 if args else 100)
+    kernels = set(payload["kernels"].values())
+    assert ("Conv2DTranspose" in kernels) == bool(args)     # the reference names the layer
