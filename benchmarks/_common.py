@@ -266,6 +266,20 @@ def describe_blas(report):
             + (f"pinned by {pin}" if pin else "not pinned"))
 
 
+def print_worker_blas(workers, match_isa, limits, held):
+    """Print each worker's BLAS line (describe_blas) and, with --match-isa, the limits
+    the frameworks named by `held` ("PyTorch", "PyTorch and Keras") run with.
+    Returns the reports, by worker name."""
+    reports = {name: worker.request(cmd="blas") for name, worker in workers.items()}
+    for name, report in reports.items():
+        print(f"  {name}: {describe_blas(report)}")
+    if match_isa:
+        print(f"--match-isa: {held} run" + ("s" if " and " not in held else "") + " with "
+              + (" ".join(f"{k}={v}" for k, v in limits.items())
+                 or "no limit (numpy's OpenBLAS already runs AVX-512 kernels)"))
+    return reports
+
+
 def pin_note(keep_pin):
     """How this run treats the environment's BLAS pin, in one line."""
     pin = " ".join(f"{k}={v}" for k, v in blas_pin().items())

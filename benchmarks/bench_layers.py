@@ -309,13 +309,7 @@ def main():
     workers, torch_note = start_workers(args)
     results, finals = [], {}
     try:
-        blas = {name: worker.request(cmd="blas") for name, worker in workers.items()}
-        for name, report in blas.items():
-            print(f"  {name} worker: {_common.describe_blas(report)}")
-        if args.match_isa:
-            print("--match-isa: PyTorch runs with " + (" ".join(
-                f"{k}={v}" for k, v in args.limits.items()) or "no limit (numpy's OpenBLAS "
-                "already runs AVX-512 kernels)"))
+        blas = _common.print_worker_blas(workers, args.match_isa, args.limits, "PyTorch")
         if not args.dry_run:
             info = workers["minivae"].request(cmd="info")
             peak = workers["minivae"].request(cmd="peak")

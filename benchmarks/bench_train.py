@@ -399,13 +399,7 @@ def main():
     for name, why in skipped.items():
         print(f"  {name}: skipped ({why})")
     try:
-        blas = {name: worker.request(cmd="blas") for name, worker in workers.items()}
-        for name, report in blas.items():
-            print(f"  {name}: {_common.describe_blas(report)}")
-        if args.match_isa:
-            print("--match-isa: PyTorch and Keras run with " + (" ".join(
-                f"{k}={v}" for k, v in args.limits.items()) or "no limit (numpy's OpenBLAS "
-                "already runs AVX-512 kernels)"))
+        blas = _common.print_worker_blas(workers, args.match_isa, args.limits, "PyTorch and Keras")
         if args.dry_run:
             result = None
         elif args.epoch:

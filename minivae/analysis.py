@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from . import evaluation
-from ._validation import check_finite, check_float_array, check_positive_int
+from ._validation import check_codes, check_finite, check_float_array, check_positive_int
 from .architectures import fashion_autoencoder, fashion_vae
 from .models import PREDICT_BATCH, VAE
 from .optimizers import Adam
@@ -23,14 +23,6 @@ DEFAULT_TRIM = 1.0                              # the region is the 1st-99th per
 FASHION_PIXELS = 32 * 32                        # the book's padded 32 x 32 x 1 images
 
 
-def _codes_array(z, owner, min_rows=2):
-    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
-    if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise ValueError(f"{owner}: z must be (N, d) with N >= {min_rows} codes and d >= 1, "
-                         f"got shape {z.shape}")
-    return z.astype(np.float64, copy=False)
-
-
 def latent_codes(model, x, batch_size=PREDICT_BATCH):
     """Where the encoder puts each image: z_mean (VAE) or z (autoencoder), (N, d) float64."""
     z = model.encode(x, batch_size=batch_size)
@@ -39,7 +31,7 @@ def latent_codes(model, x, batch_size=PREDICT_BATCH):
 
 def standardize(z):
     """(z - mean) / std per axis, so that radii are in each latent space's own units."""
-    z = _codes_array(z, "standardize")
+    z = check_codes(z, "standardize", min_rows=2)
     std = z.std(axis=0)
     if not np.all(std > 0):
         raise ValueError(f"standardize: every axis of z must vary, got standard deviations {std}")
@@ -53,7 +45,7 @@ def region(z, trim=DEFAULT_TRIM):
     that no reasonable reader would call "the region the data occupies".
     Returns (lo, hi), each (d,).
     """
-    z = _codes_array(z, "region")
+    z = check_codes(z, "region", min_rows=2)
     if not 0 <= trim < 50:
         raise ValueError(f"region: trim must be a percentage in [0, 50), got {trim!r}")
     return np.percentile(z, trim, axis=0), np.percentile(z, 100 - trim, axis=0)
@@ -79,7 +71,7 @@ def gap_share(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, standa
     The Monte Carlo error of a share s is sqrt(s (1 - s) / n_points) <= 0.0035.
     """
     owner = "gap_share"
-    z = standardize(z) if standardized else _codes_array(z, owner)
+    z = standardize(z) if standardized else check_codes(z, owner, min_rows=2)
     radius = np.asarray(radius, dtype=np.float64)
     if not np.all(np.isfinite(radius)) or np.any(radius <= 0):
         raise ValueError(f"{owner}: radius must be positive, got {radius}")
@@ -100,7 +92,7 @@ def gaussian_fit_kl(z, noise_variance=None):
     mixture E_x q(z|x) of its posteriors, whose covariance is, by the law of
     total variance, Cov(z_mean) + E_x[diag sigma^2(x)]: z_mean alone is narrower.
     """
-    z = _codes_array(z, "gaussian_fit_kl", min_rows=3)
+    z = check_codes(z, "gaussian_fit_kl", min_rows=3)
     d = z.shape[1]
     m, S = z.mean(axis=0), np.atleast_2d(np.cov(z, rowvar=False))
     if noise_variance is not None:
@@ -119,7 +111,7 @@ def latent_report(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, rn
     gaussian_fit_kl is the encoded distribution's (with noise_variance, see
     gaussian_fit_kl), gaussian_fit_kl_of_codes that of the codes z alone.
     """
-    z = _codes_array(z, "latent_report")
+    z = check_codes(z, "latent_report", min_rows=2)
     radius = np.atleast_1d(np.asarray(radius, dtype=np.float64))
     shares = gap_share(z, radius, n_points, trim, rng=rng)
     return {"codes": len(z), "mean": z.mean(axis=0).tolist(), "std": z.std(axis=0).tolist(),

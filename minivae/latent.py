@@ -18,7 +18,7 @@ The attribute arithmetic of the faces notebook is in minivae.attributes.
 import numpy as np
 from scipy.stats import norm
 
-from ._validation import (check_finite, check_float_array, check_generator, check_positive_int)
+from ._validation import check_codes, check_float_array, check_generator, check_positive_int
 from .analysis import uniform_points
 from .models import PREDICT_BATCH, VAE
 
@@ -31,14 +31,6 @@ BOOK_BINS = 20
 def _rng(rng, owner):
     rng = check_generator(rng, "rng", owner)
     return np.random.default_rng(0) if rng is None else rng
-
-
-def _codes(z, owner, min_rows=1):
-    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
-    if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise ValueError(f"{owner}: z must be codes (N, d) with N >= {min_rows} and d >= 1, "
-                         f"got shape {z.shape}")
-    return z.astype(np.float64, copy=False)
 
 
 def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
@@ -61,7 +53,7 @@ def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
 
 def bounding_box(z):
     """The smallest box holding every code: (lo, hi), each (d,), per-axis min and max."""
-    z = _codes(z, "bounding_box")
+    z = check_codes(z, "bounding_box")
     return z.min(axis=0), z.max(axis=0)
 
 
@@ -72,7 +64,7 @@ def bounding_box_samples(z, n=BOOK_SAMPLES, rng=None):
     that box holds no code at all, and what the decoder draws there is the
     argument for the VAE.
     """
-    _codes(z, "bounding_box_samples")
+    check_codes(z, "bounding_box_samples")
     n = check_positive_int(n, "n", "bounding_box_samples")
     return uniform_points(z, n, _rng(rng, "bounding_box_samples"), trim=0.0)
 
@@ -105,7 +97,7 @@ def range_grid(z, n=BOOK_GRID):
     the codes in the grid's coordinates, axis_names, components (2, d) or None.
     """
     owner = "range_grid"
-    z = _codes(z, owner, min_rows=2)
+    z = check_codes(z, owner, min_rows=2)
     n = check_positive_int(n, "n", owner)
     if n < 2:
         raise ValueError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
@@ -131,7 +123,7 @@ def p_space(z):
     Under the prior N(0, I) each p_i is uniform on [0, 1]; codes that fill
     the p-square evenly are codes distributed as the prior on that plane's axes.
     """
-    return norm.cdf(_codes(z, "p_space"))
+    return norm.cdf(check_codes(z, "p_space"))
 
 
 def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
@@ -148,7 +140,7 @@ def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
     density on [-3, 3] for the overlay.
     """
     owner = "latent_histograms"
-    z = _codes(z, owner, min_rows=2)
+    z = check_codes(z, owner, min_rows=2)
     d = z.shape[1]
     if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
         dims = np.arange(min(check_positive_int(int(dims), "dims", owner), d))
