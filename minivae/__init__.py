@@ -9,7 +9,9 @@ checkpoint, evaluation, analysis and plotting.
 __version__ = "0.2.0"
 
 from .encoder import GaussianEncoder  # noqa: E402  (after __version__)
+from .errors import InputError, InputTypeError  # noqa: E402
 from .model import Model  # noqa: E402
 from .models import VAE, Autoencoder  # noqa: E402
 
-__all__ = ["VAE", "Autoencoder", "GaussianEncoder", "Model", "__version__"]
+__all__ = ["VAE", "Autoencoder", "GaussianEncoder", "Model", "InputError", "InputTypeError",
+           "__version__"]

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from .errors import InputError, InputTypeError
+
 
 def _where(owner):
     return f"{owner}: " if owner else ""
@@ -17,10 +19,10 @@ def _where(owner):
 def _check_int(value, name, owner, minimum, expected):
     """Return `value` as int, or raise naming `expected` if it is not an integer >= minimum."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{_where(owner)}{name} must be {expected}, got {value!r} "
-                        f"of type {type(value).__name__}")
+        raise InputTypeError(f"{_where(owner)}{name} must be {expected}, got {value!r} "
+                             f"of type {type(value).__name__}")
     if value < minimum:
-        raise ValueError(f"{_where(owner)}{name} must be {expected}, got {value}")
+        raise InputError(f"{_where(owner)}{name} must be {expected}, got {value}")
     return int(value)
 
 
@@ -44,20 +46,20 @@ def check_seed(seed, name="seed", owner=None):
 def check_generator(rng, name="rng", owner=None):
     """Return `rng` if it is a numpy.random.Generator (or None)."""
     if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{_where(owner)}{name} must be a numpy.random.Generator, e.g. "
-                        f"numpy.random.default_rng(0), got {type(rng).__name__}")
+        raise InputTypeError(f"{_where(owner)}{name} must be a numpy.random.Generator, e.g. "
+                             f"numpy.random.default_rng(0), got {type(rng).__name__}")
     return rng
 
 
 def check_real(value, name, owner=None, minimum=None):
     """Return float(value) if it is a finite real number (>= minimum when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{_where(owner)}{name} must be a number, got {value!r} "
-                        f"of type {type(value).__name__}")
+        raise InputTypeError(f"{_where(owner)}{name} must be a number, got {value!r} "
+                             f"of type {type(value).__name__}")
     value = float(value)
     if not np.isfinite(value) or (minimum is not None and value < minimum):
         bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise ValueError(f"{_where(owner)}{name} must be a finite number{bound}, got {value!r}")
+        raise InputError(f"{_where(owner)}{name} must be a finite number{bound}, got {value!r}")
     return value
 
 
@@ -66,11 +68,11 @@ def check_float_dtype(dtype, name="dtype", owner=None):
     try:
         resolved = np.dtype(dtype)
     except (TypeError, ValueError):     # "float33", a malformed structured spec, ...
-        raise TypeError(f"{_where(owner)}{name} must name a floating type such as 'float32' or "
-                        f"'float64', got {dtype!r}") from None
+        raise InputTypeError(f"{_where(owner)}{name} must name a floating type such as "
+                             f"'float32' or 'float64', got {dtype!r}") from None
     if not np.issubdtype(resolved, np.floating):
-        raise TypeError(f"{_where(owner)}{name} must be a floating type such as 'float32' or "
-                        f"'float64', got {resolved}")
+        raise InputTypeError(f"{_where(owner)}{name} must be a floating type such as "
+                             f"'float32' or 'float64', got {resolved}")
     return resolved
 
 
@@ -81,10 +83,10 @@ def as_pair(value, name, owner=None):
     try:
         pair = tuple(value)
     except TypeError:
-        raise TypeError(f"{_where(owner)}{name} must be an int or a pair of ints, "
-                        f"got {value!r}") from None
+        raise InputTypeError(f"{_where(owner)}{name} must be an int or a pair of ints, "
+                             f"got {value!r}") from None
     if len(pair) != 2:
-        raise ValueError(f"{_where(owner)}{name} must be an int or a pair of ints, "
+        raise InputError(f"{_where(owner)}{name} must be an int or a pair of ints, "
                          f"got {len(pair)} values: {value!r}")
     return tuple(check_positive_int(v, name, owner) for v in pair)
 
@@ -94,19 +96,19 @@ def check_choice(value, name, options, owner=None):
     key = value.lower() if isinstance(value, str) else value
     if key not in options:
         shown = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{_where(owner)}unknown {name} {value!r}; expected one of {shown}")
+        raise InputError(f"{_where(owner)}unknown {name} {value!r}; expected one of {shown}")
     return key
 
 
 def check_probability(value, name, owner=None, include_one=False):
     """Return float(value) if it lies in [0, 1) (or [0, 1] with include_one)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{_where(owner)}{name} must be a number, got {value!r}")
+        raise InputTypeError(f"{_where(owner)}{name} must be a number, got {value!r}")
     value = float(value)
     upper_ok = value <= 1.0 if include_one else value < 1.0
     if not (value >= 0.0 and upper_ok):
         bracket = "]" if include_one else ")"
-        raise ValueError(f"{_where(owner)}{name} must lie in [0, 1{bracket}, got {value}")
+        raise InputError(f"{_where(owner)}{name} must lie in [0, 1{bracket}, got {value}")
     return value
 
 
@@ -116,12 +118,14 @@ def check_float_array(x, name, owner=None, ndim=None):
         try:
             x = np.asarray(x)
         except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{_where(owner)}{name} must be an array of numbers: {exc}") from None
+            raise InputTypeError(f"{_where(owner)}{name} must be an array of numbers: "
+                                 f"{exc}") from None
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{_where(owner)}{name} must be a floating-point array, "
-                        f"got dtype {x.dtype}; convert it first, e.g. x.astype('float32') / 255")
+        raise InputTypeError(f"{_where(owner)}{name} must be a floating-point array, "
+                             f"got dtype {x.dtype}; convert it first, e.g. "
+                             f"x.astype('float32') / 255")
     if ndim is not None and x.ndim != ndim:
-        raise ValueError(f"{_where(owner)}{name} must have {ndim} dimensions, "
+        raise InputError(f"{_where(owner)}{name} must have {ndim} dimensions, "
                          f"got shape {x.shape}")
     return x
 
@@ -130,7 +134,7 @@ def check_finite(x, name, owner=None):
     """Raise ValueError if `x` holds NaN or infinity."""
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or "
+        raise InputError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or "
                          f"inf); expected finite values")
     return x
 
@@ -139,7 +143,7 @@ def check_codes(z, owner, min_rows=1):
     """Latent codes z as (N, d) float64, N >= min_rows, d >= 1, every value finite."""
     z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
     if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise ValueError(f"{_where(owner)}z must be codes (N, d) with N >= {min_rows} and "
+        raise InputError(f"{_where(owner)}z must be codes (N, d) with N >= {min_rows} and "
                          f"d >= 1, got shape {z.shape}")
     return z.astype(np.float64, copy=False)
 

@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 from . import evaluation
 from ._validation import check_codes, check_finite, check_float_array, check_positive_int
 from .architectures import fashion_autoencoder, fashion_vae
+from .errors import InputError
 from .models import PREDICT_BATCH, VAE
 from .optimizers import Adam
 
@@ -34,7 +35,7 @@ def standardize(z):
     z = check_codes(z, "standardize", min_rows=2)
     std = z.std(axis=0)
     if not np.all(std > 0):
-        raise ValueError(f"standardize: every axis of z must vary, got standard deviations {std}")
+        raise InputError(f"standardize: every axis of z must vary, got standard deviations {std}")
     return (z - z.mean(axis=0)) / std
 
 
@@ -47,7 +48,7 @@ def region(z, trim=DEFAULT_TRIM):
     """
     z = check_codes(z, "region", min_rows=2)
     if not 0 <= trim < 50:
-        raise ValueError(f"region: trim must be a percentage in [0, 50), got {trim!r}")
+        raise InputError(f"region: trim must be a percentage in [0, 50), got {trim!r}")
     return np.percentile(z, trim, axis=0), np.percentile(z, 100 - trim, axis=0)
 
 
@@ -74,7 +75,7 @@ def gap_share(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, standa
     z = standardize(z) if standardized else check_codes(z, owner, min_rows=2)
     radius = np.asarray(radius, dtype=np.float64)
     if not np.all(np.isfinite(radius)) or np.any(radius <= 0):
-        raise ValueError(f"{owner}: radius must be positive, got {radius}")
+        raise InputError(f"{owner}: radius must be positive, got {radius}")
     u = uniform_points(z, n_points, rng, trim)
     distance, _ = cKDTree(z).query(u, k=1)
     share = (distance[:, None] > radius.ravel()[None, :]).mean(axis=0).reshape(radius.shape)
@@ -99,7 +100,7 @@ def gaussian_fit_kl(z, noise_variance=None):
         S = S + np.diag(np.broadcast_to(np.asarray(noise_variance, dtype=np.float64), (d,)))
     sign, log_det = np.linalg.slogdet(S)
     if sign <= 0:
-        raise ValueError(f"gaussian_fit_kl: the codes' covariance is singular (they lie in a "
+        raise InputError(f"gaussian_fit_kl: the codes' covariance is singular (they lie in a "
                          f"subspace of dimension < {d}); the fitted Gaussian has no density")
     return float(0.5 * (np.trace(S) + m @ m - d - log_det))
 
@@ -180,7 +181,7 @@ def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbos
     """
     bad = [beta for beta in betas if not (np.isfinite(beta) and beta >= 0)]
     if bad or not len(betas):       # refused before any training starts
-        raise ValueError(f"sweep: betas must be finite numbers >= 0, at least one, got {betas!r}")
+        raise InputError(f"sweep: betas must be finite numbers >= 0, at least one, got {betas!r}")
     points = []
     for beta in betas:
         if verbose:
@@ -213,11 +214,11 @@ def interpolate(z_a, z_b, steps=10, spherical=False):
     a = check_finite(check_float_array(z_a, "z_a", owner, ndim=1), "z_a", owner)
     b = check_finite(check_float_array(z_b, "z_b", owner, ndim=1), "z_b", owner)
     if a.shape != b.shape:
-        raise ValueError(f"{owner}: z_a and z_b must have the same shape, got {a.shape} and "
+        raise InputError(f"{owner}: z_a and z_b must have the same shape, got {a.shape} and "
                          f"{b.shape}")
     steps = check_positive_int(steps, "steps", owner)
     if steps < 2:
-        raise ValueError(f"{owner}: steps must be at least 2 (both ends), got {steps}")
+        raise InputError(f"{owner}: steps must be at least 2 (both ends), got {steps}")
     a, b = a.astype(np.float64), b.astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     linear = (1 - t) * a + t * b

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._validation import (check_finite, check_float_array, check_generator, check_positive_int,
                           check_real)
+from .errors import InputError, InputTypeError
 from .latent import codes, decode_points
 
 BOOK_TOLERANCE = 0.08               # stop when the two means together move less than this
@@ -62,13 +63,13 @@ def _binary(labels, where, owner):
     """labels -> bool array: True for the attribute (1 or True), False for -1, 0 or False."""
     y = np.asarray(labels)
     if y.ndim != 1:
-        raise ValueError(f"{owner}: {where} must be one label per image, shape (N,), "
+        raise InputError(f"{owner}: {where} must be one label per image, shape (N,), "
                          f"got shape {y.shape}")
     if y.dtype == bool:
         return y
     if not np.issubdtype(y.dtype, np.number) or not np.isin(y, (-1, 0, 1)).all():
         shown = np.unique(y)[:6] if y.size else y
-        raise ValueError(f"{owner}: {where} must be binary: 1 (or True) for images with the "
+        raise InputError(f"{owner}: {where} must be binary: 1 (or True) for images with the "
                          f"attribute, -1, 0 (or False) for those without, got values {shown}")
     return y == 1
 
@@ -77,11 +78,11 @@ def _batches(data, labels, batch_size, shuffle, rng, owner):
     """(images, bool labels) per batch: from arrays, or from an iterable of batches."""
     if isinstance(data, np.ndarray):
         if labels is None:
-            raise ValueError(f"{owner}: labels are required with an array of images; or pass "
+            raise InputError(f"{owner}: labels are required with an array of images; or pass "
                              f"an iterable of (images, labels) batches")
         y = _binary(labels, "labels", owner)
         if len(y) != len(data):
-            raise ValueError(f"{owner}: labels must be one per image: {len(data)} images but "
+            raise InputError(f"{owner}: labels must be one per image: {len(data)} images but "
                              f"{len(y)} labels")
         order = rng.permutation(len(data)) if shuffle else np.arange(len(data))
         for start in range(0, len(order), batch_size):
@@ -89,20 +90,20 @@ def _batches(data, labels, batch_size, shuffle, rng, owner):
             yield data[index], y[index]
         return
     if labels is not None:
-        raise ValueError(f"{owner}: pass labels only with an array of images; an iterable "
+        raise InputError(f"{owner}: pass labels only with an array of images; an iterable "
                          f"yields (images, labels) batches itself")
     if not isinstance(data, Iterable):
-        raise TypeError(f"{owner}: data must be an array of images or an iterable of "
-                        f"(images, labels) batches, got {type(data).__name__}")
+        raise InputTypeError(f"{owner}: data must be an array of images or an iterable of "
+                             f"(images, labels) batches, got {type(data).__name__}")
     for i, batch in enumerate(data):
         try:
             images, batch_labels = batch
         except (TypeError, ValueError):
-            raise TypeError(f"{owner}: batch {i} of data must be a pair (images, labels), "
-                            f"got {type(batch).__name__}") from None
+            raise InputTypeError(f"{owner}: batch {i} of data must be a pair (images, labels), "
+                                 f"got {type(batch).__name__}") from None
         y = _binary(batch_labels, f"the labels of batch {i}", owner)
         if len(y) != len(images):
-            raise ValueError(f"{owner}: batch {i} holds {len(images)} images but {len(y)} "
+            raise InputError(f"{owner}: batch {i} holds {len(images)} images but {len(y)} "
                              f"labels")
         yield images, y
 
@@ -177,12 +178,12 @@ def attribute_vector(model, data, labels=None, batch_size=BOOK_BATCH, tolerance=
             converged = True
             break
     if mean[True] is None or mean[False] is None:
-        raise ValueError(f"{owner}: the data held {count[True]} image(s) with the attribute and "
+        raise InputError(f"{owner}: the data held {count[True]} image(s) with the attribute and "
                          f"{count[False]} without; both kinds are needed for a direction")
     difference = mean[True] - mean[False]
     distance = np.linalg.norm(difference)
     if distance == 0:
-        raise ValueError(f"{owner}: the two means are equal; the attribute has no direction "
+        raise InputError(f"{owner}: the two means are equal; the attribute has no direction "
                          f"in this model's latent space")
     return AttributeVector(difference / distance, difference, mean[True], mean[False],
                            count[True], count[False], converged, history)
@@ -192,9 +193,9 @@ def _factors(values, name, owner):
     try:
         f = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{owner}: {name} must be a list of numbers, got {values!r}") from None
+        raise InputTypeError(f"{owner}: {name} must be a list of numbers, got {values!r}") from None
     if f.ndim != 1 or f.size == 0:
-        raise ValueError(f"{owner}: {name} must be a non-empty list of numbers, got {values!r}")
+        raise InputError(f"{owner}: {name} must be a non-empty list of numbers, got {values!r}")
     return check_finite(f, name, owner)
 
 
@@ -209,7 +210,7 @@ def add_vector(model, images, vector, factors=BOOK_FACTORS, sample=False, rng=No
     owner = "add_vector"
     v = check_finite(check_float_array(vector, "vector", owner, ndim=1), "vector", owner)
     if v.shape != (model.latent_dim,):
-        raise ValueError(f"{owner}: vector must have shape ({model.latent_dim},), the model's "
+        raise InputError(f"{owner}: vector must have shape ({model.latent_dim},), the model's "
                          f"latent size, got {v.shape}")
     f = _factors(factors, "factors", owner)
     z = codes(model, images, sample=sample, rng=rng)

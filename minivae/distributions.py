@@ -20,6 +20,8 @@ import numbers
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, solve_triangular
 
+from .errors import InputError, InputTypeError
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -30,11 +32,12 @@ def _as_real(x, name, owner):
     try:
         x = np.asarray(x)
     except Exception as exc:                    # ragged lists and the like
-        raise TypeError(f"{owner}: {name} must be an array of real numbers: {exc}") from None
+        raise InputTypeError(f"{owner}: {name} must be an array of real numbers: {exc}") from None
     if np.issubdtype(x.dtype, np.integer):
         return x.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{owner}: {name} must be an array of real numbers, got dtype {x.dtype}")
+        raise InputTypeError(f"{owner}: {name} must be an array of real numbers, got dtype "
+                             f"{x.dtype}")
     return x
 
 
@@ -53,7 +56,7 @@ def _broadcastable(arrays, names, owner):
         np.broadcast_shapes(*(a.shape for a in arrays))
     except ValueError:
         shown = ", ".join(f"{n} {a.shape}" for n, a in zip(names, arrays))
-        raise ValueError(f"{owner}: shapes do not broadcast together: {shown}") from None
+        raise InputError(f"{owner}: shapes do not broadcast together: {shown}") from None
     return arrays
 
 
@@ -66,7 +69,7 @@ def normal_logpdf(x, mean=0.0, std=1.0):
     x, mean, std = _broadcastable([_as_real(x, "x", owner), _as_real(mean, "mean", owner),
                             _as_real(std, "std", owner)], ("x", "mean", "std"), owner)
     if not np.all(std > 0):
-        raise ValueError(f"{owner}: std must be > 0 everywhere, got a minimum of {np.min(std)}")
+        raise InputError(f"{owner}: std must be > 0 everywhere, got a minimum of {np.min(std)}")
     u = (x - mean) / std
     return -0.5 * np.square(u) - np.log(std) - 0.5 * LOG_2PI
 
@@ -90,27 +93,27 @@ def multivariate_normal_logpdf(x, mean, cov):
     mean = np.asarray(_as_real(mean, "mean", owner))
     cov = np.asarray(_as_real(cov, "cov", owner))
     if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.shape[0] < 1:
-        raise ValueError(f"{owner}: cov must be a square matrix (d, d), got shape {cov.shape}")
+        raise InputError(f"{owner}: cov must be a square matrix (d, d), got shape {cov.shape}")
     d = cov.shape[0]
     if mean.shape != (d,):
-        raise ValueError(f"{owner}: mean must have shape ({d},) to match cov {cov.shape}, "
+        raise InputError(f"{owner}: mean must have shape ({d},) to match cov {cov.shape}, "
                          f"got {mean.shape}")
     if x.ndim not in (1, 2) or x.shape[-1] != d:
-        raise ValueError(f"{owner}: x must have shape ({d},) or (n, {d}) to match cov "
+        raise InputError(f"{owner}: x must have shape ({d},) or (n, {d}) to match cov "
                          f"{cov.shape}, got {x.shape}")
     x, mean, cov = _common_dtype([x, mean, cov])
     if not np.all(np.isfinite(cov)):
-        raise ValueError(f"{owner}: cov holds non-finite values")
+        raise InputError(f"{owner}: cov holds non-finite values")
     # cho_factor reads one triangle only; an asymmetric cov would be silently symmetrised
     scale = float(np.max(np.abs(cov)))
     asymmetry = float(np.max(np.abs(cov - cov.T)))
     if asymmetry > 100 * np.finfo(cov.dtype).eps * scale:
-        raise ValueError(f"{owner}: cov must be symmetric, got max |cov - cov.T| = {asymmetry:.3g}")
+        raise InputError(f"{owner}: cov must be symmetric, got max |cov - cov.T| = {asymmetry:.3g}")
     try:
         L, _ = cho_factor(cov, lower=True, check_finite=False)
     except LinAlgError:
         smallest = float(np.linalg.eigvalsh(cov)[0])
-        raise ValueError(f"{owner}: cov must be positive definite, but its Cholesky "
+        raise InputError(f"{owner}: cov must be positive definite, but its Cholesky "
                          f"factorisation failed (smallest eigenvalue {smallest:.3g})") from None
     r = solve_triangular(L, np.atleast_2d(x - mean).T, lower=True, check_finite=False)  # (d, n)
     mahalanobis = np.sum(np.square(r), axis=0)
@@ -130,7 +133,7 @@ def diagonal_gaussian_logpdf(z, mu, log_var):
     z, mu, log_var = _broadcastable([_as_real(z, "z", owner), _as_real(mu, "mu", owner),
                               _as_real(log_var, "log_var", owner)], ("z", "mu", "log_var"), owner)
     if max(z.ndim, mu.ndim, log_var.ndim) < 1:
-        raise ValueError(f"{owner}: expected arrays with a last axis of latent dims (..., d), "
+        raise InputError(f"{owner}: expected arrays with a last axis of latent dims (..., d), "
                          f"got scalars")
     terms = LOG_2PI + log_var + np.square(z - mu) * np.exp(-log_var)
     return -0.5 * np.sum(terms, axis=-1)
@@ -153,9 +156,9 @@ def diagonal_gaussian_kl(mu, log_var):
     owner = "diagonal_gaussian_kl"
     mu, log_var = _as_real(mu, "mu", owner), _as_real(log_var, "log_var", owner)
     if np.shape(mu) != np.shape(log_var):
-        raise ValueError(f"{owner}: mu and log_var must have the same shape, "
+        raise InputError(f"{owner}: mu and log_var must have the same shape, "
                          f"got mu {np.shape(mu)} and log_var {np.shape(log_var)}")
     if np.ndim(mu) < 1:
-        raise ValueError(f"{owner}: expected arrays of shape (..., d), got scalars")
+        raise InputError(f"{owner}: expected arrays of shape (..., d), got scalars")
     mu, log_var = _broadcastable([mu, log_var], ("mu", "log_var"), owner)
     return _diagonal_gaussian_kl(mu, log_var)

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import fast
 from ._validation import check_positive_int
+from .errors import InputTypeError
 from .layers import Dense, Layer, Sampling
 from .layers.sequential import LayerList, assign_names
 
@@ -36,8 +37,8 @@ class GaussianEncoder(LayerList):
         body = list(body_layers)
         for i, layer in enumerate(body):
             if not isinstance(layer, Layer):
-                raise TypeError(f"GaussianEncoder: body item {i} is {type(layer).__name__}, "
-                                f"not a Layer")
+                raise InputTypeError(f"GaussianEncoder: body item {i} is {type(layer).__name__}, "
+                                     f"not a Layer")
         heads = [Dense(self.latent_dim, name="z_mean"), Dense(self.latent_dim, name="z_log_var"),
                  Sampling(rng=rng, name="sampling")]
         self.layers = body + heads

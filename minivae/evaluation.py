@@ -22,6 +22,7 @@ from scipy.special import logsumexp
 
 from ._validation import check_positive_int
 from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
+from .errors import InputError, InputTypeError
 from .losses import EPSILON
 from .models import PREDICT_BATCH, VAE
 from .pixels import check_images, to_float
@@ -32,10 +33,10 @@ ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
 
 def _check_vae(model, x, owner):
     if not isinstance(model, VAE):
-        raise TypeError(f"{owner}: model must be a VAE (an encoder q(z|x) and a prior are needed "
-                        f"for a likelihood bound), got {type(model).__name__}")
+        raise InputTypeError(f"{owner}: model must be a VAE (an encoder q(z|x) and a prior are "
+                             f"needed for a likelihood bound), got {type(model).__name__}")
     if model.reconstruction_loss != "bce":
-        raise ValueError(f"{owner}: the bounds assume a Bernoulli decoder, as a model trained "
+        raise InputError(f"{owner}: the bounds assume a Bernoulli decoder, as a model trained "
                          f"with BCE has; this one was trained with {model.reconstruction_loss!r}")
     return check_images(x, "x", model.input_shape, owner)
 
@@ -118,7 +119,7 @@ def elbo_terms(model, x, rng=None, kl="analytic", batch_size=DEFAULT_BATCH):
     owner = "elbo_terms"
     x = _check_vae(model, x, owner)
     if kl not in ("analytic", "sampled"):
-        raise ValueError(f"{owner}: kl must be 'analytic' or 'sampled', got {kl!r}")
+        raise InputError(f"{owner}: kl must be 'analytic' or 'sampled', got {kl!r}")
     recs, kls = [], []
     for log_px_z, log_pz, log_qz, mu, log_var in _log_terms(model, x, 1, _rng(rng), batch_size):
         recs.append(log_px_z[0])

@@ -20,6 +20,7 @@ from scipy.stats import norm
 
 from ._validation import check_codes, check_float_array, check_generator, check_positive_int
 from .analysis import uniform_points
+from .errors import InputError
 from .models import PREDICT_BATCH, VAE
 
 BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
@@ -100,10 +101,10 @@ def range_grid(z, n=BOOK_GRID):
     z = check_codes(z, owner, min_rows=2)
     n = check_positive_int(n, "n", owner)
     if n < 2:
-        raise ValueError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
+        raise InputError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
     d = z.shape[1]
     if d < 2:
-        raise ValueError(f"{owner}: a 2-D grid needs codes with d >= 2, got shape {z.shape}")
+        raise InputError(f"{owner}: a 2-D grid needs codes with d >= 2, got shape {z.shape}")
     components, mean, plane, names = None, np.zeros(d), z, ("z_1", "z_2")
     if d > 2:
         from .plotting.latent import principal_components  # pure numpy, no figure
@@ -148,7 +149,7 @@ def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
         dims = np.asarray(dims)
         if dims.ndim != 1 or dims.size == 0 or not np.issubdtype(dims.dtype, np.integer) \
                 or dims.min() < 0 or dims.max() >= d:
-            raise ValueError(f"{owner}: dims must be a count or a non-empty list of axis "
+            raise InputError(f"{owner}: dims must be a count or a non-empty list of axis "
                              f"indices in [0, {d - 1}], got {dims!r}")
     bins = check_positive_int(bins, "bins", owner)
     density = np.empty((len(dims), bins))

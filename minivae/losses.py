@@ -24,6 +24,7 @@ from scipy.special import expit
 
 from ._validation import check_choice, check_float_array
 from .distributions import _diagonal_gaussian_kl
+from .errors import InputError
 
 EPSILON = 1e-7          # keras.backend.epsilon(): BCE clips probabilities to [EPSILON, 1 - EPSILON]
 REDUCTIONS = ("mean", "none")
@@ -34,10 +35,10 @@ def _check_pair(y_true, y_pred, names, owner):
     a = check_float_array(y_true, names[0], owner)
     b = check_float_array(y_pred, names[1], owner)
     if a.shape != b.shape:
-        raise ValueError(f"{owner}: {names[0]} and {names[1]} must have the same shape, "
+        raise InputError(f"{owner}: {names[0]} and {names[1]} must have the same shape, "
                          f"got {names[0]} {a.shape} and {names[1]} {b.shape}")
     if b.ndim < 1 or b.size == 0:
-        raise ValueError(f"{owner}: expected a non-empty batch of shape (batch, ...), "
+        raise InputError(f"{owner}: expected a non-empty batch of shape (batch, ...), "
                          f"got {names[1]} of shape {b.shape}")
     return a.astype(b.dtype, copy=False), b
 
@@ -146,10 +147,10 @@ def gaussian_kl(mu, log_var, reduction="mean"):
     mu = check_float_array(mu, "mu", owner)
     log_var = check_float_array(log_var, "log_var", owner)
     if mu.shape != log_var.shape:
-        raise ValueError(f"{owner}: mu and log_var must have the same shape, "
+        raise InputError(f"{owner}: mu and log_var must have the same shape, "
                          f"got mu {mu.shape} and log_var {log_var.shape}")
     if mu.ndim != 2 or mu.size == 0:
-        raise ValueError(f"{owner}: expected mu and log_var of shape (batch, latent_dim), "
+        raise InputError(f"{owner}: expected mu and log_var of shape (batch, latent_dim), "
                          f"got {mu.shape}")
     dtype = np.result_type(mu, log_var)
     mu, log_var = mu.astype(dtype, copy=False), log_var.astype(dtype, copy=False)

@@ -13,6 +13,7 @@ from . import training
 from ._validation import (check_choice, check_finite, check_float_array, check_positive_int,
                           check_real, check_seed)
 from .encoder import GaussianEncoder
+from .errors import InputError, InputTypeError
 from .layers import Sequential, Sigmoid, get_activation
 from .layers.sequential import assign_names
 from .losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
@@ -34,13 +35,13 @@ def _output_activation(decoder, output_activation, owner):
     """
     activation = get_activation(output_activation, owner)
     if activation is not None and not isinstance(activation, Sigmoid):
-        raise ValueError(f"{owner}: output_activation must be None or 'sigmoid', got "
+        raise InputError(f"{owner}: output_activation must be None or 'sigmoid', got "
                          f"{output_activation!r}")
     head = decoder.layers[-1] if isinstance(decoder, Sequential) and decoder.layers else decoder
     fused = getattr(head, "activation", None)
     if isinstance(fused, Sigmoid):
         if activation is not None:
-            raise ValueError(f"{owner}: the decoder's last layer already ends in a sigmoid; "
+            raise InputError(f"{owner}: the decoder's last layer already ends in a sigmoid; "
                              f"pass output_activation=None or remove that sigmoid")
         head.activation, activation = None, fused
     return activation
@@ -84,14 +85,14 @@ class Model:
         latent_shape = self.encoder.build(input_shape, rng=rng, dtype=dtype)
         output_shape = self.decoder.build(latent_shape, rng=rng, dtype=dtype)
         if tuple(output_shape) != tuple(input_shape):
-            raise ValueError(f"{type(self).__name__}: the decoder outputs {output_shape}, "
+            raise InputError(f"{type(self).__name__}: the decoder outputs {output_shape}, "
                              f"not the input shape {tuple(input_shape)}")
         first = _first_layer(self.encoder)
         if first is not None:       # it reads data: no one needs its input gradient
             first.input_gradient = False
         clash = set(self.encoder.params) & set(self.decoder.params)
         if clash:
-            raise ValueError(f"{type(self).__name__}: encoder and decoder share parameter names "
+            raise InputError(f"{type(self).__name__}: encoder and decoder share parameter names "
                              f"{sorted(clash)}; give their layers distinct names")
         return self
 
@@ -104,7 +105,7 @@ class Model:
         if not self.built:
             shape = np.shape(x)
             if len(shape) < 2:
-                raise ValueError(f"{type(self).__name__}: cannot build from data of shape "
+                raise InputError(f"{type(self).__name__}: cannot build from data of shape "
                                  f"{shape}; expected a batch (N, height, width, channels)")
             self.build(shape[1:])
         return self
@@ -166,8 +167,8 @@ class Model:
 
     def compile(self, optimizer):
         if not hasattr(optimizer, "apply_gradients"):
-            raise TypeError(f"{type(self).__name__}.compile: optimizer must have "
-                            f"apply_gradients(params, grads), got {type(optimizer).__name__}")
+            raise InputTypeError(f"{type(self).__name__}.compile: optimizer must have "
+                                 f"apply_gradients(params, grads), got {type(optimizer).__name__}")
         self.optimizer = optimizer
         return self
 
@@ -279,12 +280,12 @@ class Model:
         owner = f"{type(self).__name__}.decode"
         z = check_float_array(z, "z", owner, ndim=2)
         if z.shape[1:] != self.decoder.input_shape:
-            raise ValueError(f"{owner}: z must have shape (N, {self.decoder.input_shape[0]}), "
+            raise InputError(f"{owner}: z must have shape (N, {self.decoder.input_shape[0]}), "
                              f"got {z.shape}")
         check_finite(z, "z", owner)
         act = self.output_activation
         if logits and act is None:
-            raise ValueError(f"{owner}: logits=True needs a model whose decoder ends in logits "
+            raise InputError(f"{owner}: logits=True needs a model whose decoder ends in logits "
                              f"(output_activation='sigmoid'); this one outputs images directly")
 
         def run(b):

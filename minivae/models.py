@@ -21,6 +21,7 @@ import numpy as np
 
 from ._validation import check_generator, check_positive_int, check_real
 from .encoder import GaussianEncoder
+from .errors import InputTypeError
 from .losses import gaussian_kl
 from .model import PREDICT_BATCH, RECONSTRUCTION_LOSSES, Model
 
@@ -41,8 +42,8 @@ class VAE(Model):
     def __init__(self, encoder, decoder, reconstruction_weight=500.0, beta=1.0,
                  reconstruction_loss="bce", output_activation=None, rng=None, name="vae"):
         if not isinstance(encoder, GaussianEncoder):
-            raise TypeError(f"VAE: encoder must be a GaussianEncoder (body, z_mean, z_log_var, "
-                            f"sampling), got {type(encoder).__name__}")
+            raise InputTypeError(f"VAE: encoder must be a GaussianEncoder (body, z_mean, "
+                                 f"z_log_var, sampling), got {type(encoder).__name__}")
         super().__init__(encoder, decoder, reconstruction_weight, reconstruction_loss,
                          output_activation, rng, name)
         self.beta = check_real(beta, "beta", "VAE", minimum=0)

@@ -23,14 +23,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._validation import check_float_array, check_probability
+from .errors import InputError, InputTypeError
 
 
 def _check_positive(value, name, owner):
     """Return float(value) if it is a finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+        raise InputTypeError(f"{owner}: {name} must be a number, got {value!r}")
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+        raise InputError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
@@ -66,33 +67,33 @@ class Optimizer:
         owner = f"{self}.apply_gradients"
         for value, what in ((params, "params"), (grads, "grads")):
             if not isinstance(value, Mapping):
-                raise TypeError(f"{owner}: {what} must be a dict of name -> array, "
-                                f"got {type(value).__name__}")
+                raise InputTypeError(f"{owner}: {what} must be a dict of name -> array, "
+                                     f"got {type(value).__name__}")
         missing = [k for k in params if k not in grads]
         if missing:
-            raise ValueError(f"{owner}: no gradient for parameter(s) {missing}; "
+            raise InputError(f"{owner}: no gradient for parameter(s) {missing}; "
                              f"grads has {sorted(grads)}")
         unknown = [k for k in grads if k not in params]
         if unknown:
-            raise ValueError(f"{owner}: gradient(s) {unknown} match no parameter; "
+            raise InputError(f"{owner}: gradient(s) {unknown} match no parameter; "
                              f"params has {sorted(params)}")
         triples = []
         for name, p in params.items():
             if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-                raise TypeError(f"{owner}: parameter {name!r} must be a floating-point ndarray "
-                                f"(it is updated in place), got "
-                                f"{getattr(p, 'dtype', type(p).__name__)}")
+                raise InputTypeError(f"{owner}: parameter {name!r} must be a floating-point "
+                                     f"ndarray (it is updated in place), got "
+                                     f"{getattr(p, 'dtype', type(p).__name__)}")
             if not p.flags.writeable:
-                raise ValueError(f"{owner}: parameter {name!r} is read-only; it is updated "
+                raise InputError(f"{owner}: parameter {name!r} is read-only; it is updated "
                                  f"in place")
             g = check_float_array(grads[name], f"grads[{name!r}]", owner)
             if g.shape != p.shape:
-                raise ValueError(f"{owner}: gradient for {name!r} has shape {g.shape}, "
+                raise InputError(f"{owner}: gradient for {name!r} has shape {g.shape}, "
                                  f"expected the parameter's shape {p.shape}")
             for slot in self.slot_names:
                 s = self._slots.get(slot, {}).get(name)
                 if s is not None and (s.shape != p.shape or s.dtype != p.dtype):
-                    raise ValueError(f"{owner}: state {slot}/{name} is {s.dtype} {s.shape}, "
+                    raise InputError(f"{owner}: state {slot}/{name} is {s.dtype} {s.shape}, "
                                      f"but the parameter is {p.dtype} {p.shape}; was the "
                                      f"state restored from a different model?")
             triples.append((name, p, g.astype(p.dtype, copy=False)))
@@ -128,13 +129,13 @@ class Optimizer:
         """Restore what get_state returned (replacing any current state)."""
         owner = f"{self}.set_state"
         if not isinstance(state, Mapping):
-            raise TypeError(f"{owner}: state must be a dict, got {type(state).__name__}")
+            raise InputTypeError(f"{owner}: state must be a dict, got {type(state).__name__}")
         if "iterations" not in state:
-            raise ValueError(f"{owner}: state has no 'iterations' entry; got keys {sorted(state)}")
+            raise InputError(f"{owner}: state has no 'iterations' entry; got keys {sorted(state)}")
         iterations = np.asarray(state["iterations"])
         if iterations.ndim != 0 or not np.issubdtype(iterations.dtype, np.integer) \
                 or iterations < 0:
-            raise ValueError(f"{owner}: state['iterations'] must be an integer >= 0, "
+            raise InputError(f"{owner}: state['iterations'] must be an integer >= 0, "
                              f"got {state['iterations']!r}")
         slots = {slot: {} for slot in self.slot_names}
         for key, value in state.items():
@@ -143,12 +144,12 @@ class Optimizer:
             slot, _, name = key.partition("/")
             if slot not in slots or not name:
                 expected = ", ".join(f"'{s}/<param name>'" for s in self.slot_names)
-                raise ValueError(f"{owner}: unexpected state entry {key!r}; expected "
+                raise InputError(f"{owner}: unexpected state entry {key!r}; expected "
                                  f"'iterations'{', ' + expected if expected else ''}")
             slots[slot][name] = check_float_array(value, f"state[{key!r}]", owner).copy()
         names = [set(store) for store in slots.values()]
         if any(n != names[0] for n in names):
-            raise ValueError(f"{owner}: every parameter needs all of the slots "
+            raise InputError(f"{owner}: every parameter needs all of the slots "
                              f"{list(self.slot_names)}; got {sorted(state)}")
         self.iterations = int(iterations)
         self._slots = slots
@@ -239,16 +240,16 @@ OPTIMIZERS = {"Adam": Adam, "SGD": SGD}
 def from_config(config):
     """Build an optimizer from get_config()'s dict: {"class_name": "Adam", ...}."""
     if not isinstance(config, Mapping):
-        raise TypeError(f"from_config: config must be a dict, got {type(config).__name__}")
+        raise InputTypeError(f"from_config: config must be a dict, got {type(config).__name__}")
     kwargs = dict(config)
     class_name = kwargs.pop("class_name", None)
     if not isinstance(class_name, str) or class_name not in OPTIMIZERS:
-        raise ValueError(f"from_config: unknown class_name {class_name!r}; expected one of "
+        raise InputError(f"from_config: unknown class_name {class_name!r}; expected one of "
                          f"{', '.join(repr(k) for k in OPTIMIZERS)}")
     cls = OPTIMIZERS[class_name]
     accepted = [k for k in inspect.signature(cls).parameters]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise ValueError(f"from_config: {class_name} takes no argument(s) {unknown}; "
+        raise InputError(f"from_config: {class_name} takes no argument(s) {unknown}; "
                          f"expected some of {accepted}")
     return cls(**kwargs)

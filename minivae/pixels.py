@@ -9,6 +9,7 @@ pixels are scaled.
 import numpy as np
 
 from ._validation import check_finite, check_float_dtype
+from .errors import InputError, InputTypeError
 
 def to_float(images, dtype="float32"):
     """Images as floats in [0, 1] of `dtype`.
@@ -23,8 +24,8 @@ def to_float(images, dtype="float32"):
         return np.divide(x, dtype.type(255), dtype=dtype)
     if np.issubdtype(x.dtype, np.floating):
         return x.astype(dtype, copy=False)
-    raise TypeError(f"to_float: images must be integer pixels in [0, 255] or floats in "
-                    f"[0, 1], got dtype {x.dtype}")
+    raise InputTypeError(f"to_float: images must be integer pixels in [0, 255] or floats in "
+                         f"[0, 1], got dtype {x.dtype}")
 
 
 def check_images(x, name, input_shape, owner):
@@ -33,18 +34,18 @@ def check_images(x, name, input_shape, owner):
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
     if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{owner}: {name} must be float images in [0, 1] or uint8 pixels, "
-                        f"got dtype {x.dtype}")
+        raise InputTypeError(f"{owner}: {name} must be float images in [0, 1] or uint8 pixels, "
+                             f"got dtype {x.dtype}")
     if x.ndim != len(input_shape) + 1 or x.shape[1:] != tuple(input_shape):
-        raise ValueError(f"{owner}: {name} must have shape (N, {', '.join(map(str, input_shape))})"
+        raise InputError(f"{owner}: {name} must have shape (N, {', '.join(map(str, input_shape))})"
                          f" for this model, got {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"{owner}: {name} must hold at least one image, got shape {x.shape}")
+        raise InputError(f"{owner}: {name} must hold at least one image, got shape {x.shape}")
     if x.dtype != np.uint8:
         check_finite(x, name, owner)
         lo, hi = float(x.min()), float(x.max())
         if lo < 0.0 or hi > 1.0:
-            raise ValueError(f"{owner}: {name} must be float images in [0, 1] (or uint8 pixels, "
+            raise InputError(f"{owner}: {name} must be float images in [0, 1] (or uint8 pixels, "
                              f"which are scaled for you), got values from {lo:.4g} to {hi:.4g}; "
                              + ("divide by 255 first" if hi <= 255 and lo >= 0 else
                                 "rescale to [0, 1] first, e.g. (x + 1) / 2 for images in [-1, 1]"

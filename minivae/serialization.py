@@ -21,6 +21,7 @@ or handed to `load(..., custom_objects={"Swish": Swish})`. It must implement
 `get_config()` so that `cls(**config)` rebuilds it (or a `from_config` classmethod).
 """
 
+from .errors import InputError
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                      LeakyReLU, ReLU, Reshape, Sampling, Sequential, Sigmoid)
 
@@ -53,7 +54,7 @@ def register(cls=None, *, name=None):
         key = name or cls.__name__
         known = {**BUILT_IN, **_model_classes(), **_registered}.get(key)
         if known is not None and known is not cls:
-            raise ValueError(f"register: the name {key!r} already belongs to {known!r}; "
+            raise InputError(f"register: the name {key!r} already belongs to {known!r}; "
                              f"register {cls.__name__} under another name (name=...)")
         _registered[key] = cls
         cls._serialization_name = key

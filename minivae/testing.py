@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
 from .gradcheck import check_grad, check_layer, check_vjp
 
 
@@ -106,7 +107,7 @@ def conv_geometries(max_size=8, max_batch=3, max_channels=3, max_filters=3,
         padding = draw(st.sampled_from(paddings))
         low = kernel if padding == "valid" else 1
         if low > max_size:
-            raise ValueError(f"conv_geometries: kernel size {kernel} does not fit in "
+            raise InputError(f"conv_geometries: kernel size {kernel} does not fit in "
                              f"max_size {max_size} with 'valid' padding")
         return ConvGeometry(batch=draw(st.integers(1, max_batch)),
                             height=draw(st.integers(low, max_size)),

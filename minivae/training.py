@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from ._validation import check_choice, check_nonnegative_int, check_positive_int
+from .errors import InputError, InputTypeError
 from .pixels import check_images
 
 
@@ -132,17 +133,17 @@ def evaluate(model, x, batch_size=100):
 def _check_callbacks(callbacks, owner):
     """A list of callables, checked before the first epoch rather than after it."""
     if callable(callbacks) or isinstance(callbacks, (str, bytes)):
-        raise TypeError(f"{owner}: callbacks must be a list of callables, got a single "
-                        f"{type(callbacks).__name__}; wrap it as [callback]")
+        raise InputTypeError(f"{owner}: callbacks must be a list of callables, got a single "
+                             f"{type(callbacks).__name__}; wrap it as [callback]")
     try:
         callbacks = list(callbacks)
     except TypeError:
-        raise TypeError(f"{owner}: callbacks must be a list of callables cb(model, epoch, "
-                        f"logs, history), got {type(callbacks).__name__}") from None
+        raise InputTypeError(f"{owner}: callbacks must be a list of callables cb(model, epoch, "
+                             f"logs, history), got {type(callbacks).__name__}") from None
     for i, callback in enumerate(callbacks):
         if not callable(callback):
-            raise TypeError(f"{owner}: callbacks[{i}] must be callable as "
-                            f"cb(model, epoch, logs, history), got {type(callback).__name__}")
+            raise InputTypeError(f"{owner}: callbacks[{i}] must be callable as "
+                                 f"cb(model, epoch, logs, history), got {type(callback).__name__}")
     return callbacks
 
 
@@ -162,15 +163,15 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
     batch_size = check_positive_int(batch_size, "batch_size", owner)
     initial_epoch = check_nonnegative_int(initial_epoch, "initial_epoch", owner)
     if initial_epoch > epochs:
-        raise ValueError(f"{owner}: initial_epoch must lie in [0, epochs={epochs}], "
+        raise InputError(f"{owner}: initial_epoch must lie in [0, epochs={epochs}], "
                          f"got {initial_epoch}")
     verbose = check_choice(verbose, "verbose", (0, 1, 2), owner)
     callbacks = _check_callbacks(callbacks, owner)
     if isinstance(history, dict):           # History.history, as a checkpoint keeps it
         history = History(history, range(len(next(iter(history.values()), []))))
     if history is not None and not isinstance(history, History):
-        raise TypeError(f"{owner}: history must be the History to append to (or its "
-                        f"history dict, or None), got {type(history).__name__}")
+        raise InputTypeError(f"{owner}: history must be the History to append to (or its "
+                             f"history dict, or None), got {type(history).__name__}")
     if not model.built:         # as Keras, a model is built from the first data it sees
         model.build_for(x)
     x = check_images(x, "x", model.input_shape, owner)

@@ -19,6 +19,7 @@ from minivae import checkpoint, datasets, losses, plotting
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError
+from minivae.errors import InputError, InputTypeError
 from minivae.layers import Conv2D, Dense, Reshape, Sampling
 from minivae.optimizers import Adam
 
@@ -49,104 +50,104 @@ IMAGES = f32(4, 32, 32, 1, fill=0.5)
 CASES = [
     # ------------------------------------------------------------- layers --
     ("dense-wrong-rank", lambda m, d: built(Dense(4), (3,)).forward(f32(2, 3, 1)),
-     ValueError, r"Dense: expected x of shape \(batch, 3\), got \(2, 3, 1\)"),
+     InputError, r"Dense: expected x of shape \(batch, 3\), got \(2, 3, 1\)"),
     ("conv-wrong-channels", lambda m, d: built(Conv2D(4, 3), (8, 8, 3)).forward(f32(2, 8, 8, 1)),
-     ValueError, r"Conv2D: expected x of shape \(batch, 8, 8, 3\), got \(2, 8, 8, 1\)"),
+     InputError, r"Conv2D: expected x of shape \(batch, 8, 8, 3\), got \(2, 8, 8, 1\)"),
     ("dense-integer-dtype", lambda m, d: built(Dense(4), (3,)).forward(np.ones((2, 3), np.int64)),
-     TypeError, r"x must be a floating-point array, got dtype int64"),
+     InputTypeError, r"x must be a floating-point array, got dtype int64"),
     ("conv-object-dtype",
      lambda m, d: built(Conv2D(4, 3), (8, 8, 1)).forward(np.empty((1, 8, 8, 1), object)),
-     TypeError, r"Conv2D: x must be a floating-point array, got dtype object"),
+     InputTypeError, r"Conv2D: x must be a floating-point array, got dtype object"),
     ("dense-negative-units", lambda m, d: Dense(-3),
-     ValueError, r"Dense: units must be a positive integer, got -3"),
+     InputError, r"Dense: units must be a positive integer, got -3"),
     ("conv-unknown-padding", lambda m, d: Conv2D(4, 3, padding="full"),
-     ValueError, r"Conv2D: unknown padding 'full'; expected one of 'valid', 'same'"),
+     InputError, r"Conv2D: unknown padding 'full'; expected one of 'valid', 'same'"),
     ("dense-unknown-activation", lambda m, d: Dense(4, activation="tanhh"),
-     ValueError, r"Dense: unknown activation 'tanhh'; expected one of .*'relu'"),
+     InputError, r"Dense: unknown activation 'tanhh'; expected one of .*'relu'"),
     ("reshape-negative-size", lambda m, d: Reshape((-2, 4)),
-     ValueError, r"Reshape: target_shape entries must be positive .*got \(-2, 4\)"),
+     InputError, r"Reshape: target_shape entries must be positive .*got \(-2, 4\)"),
     ("build-integer-dtype", lambda m, d: Dense(4).build((3,), dtype="int32"),
-     TypeError, r"dtype must be a floating type such as 'float32' or 'float64', got int32"),
+     InputTypeError, r"dtype must be a floating type such as 'float32' or 'float64', got int32"),
     ("sampling-batch-mismatch",
      lambda m, d: built(Sampling(), (2,)).forward((f32(3, 2), f32(4, 2))),
-     ValueError, r"z_mean and z_log_var must have the same batch size, "
+     InputError, r"z_mean and z_log_var must have the same batch size, "
                  r"got z_mean \(3, 2\) and z_log_var \(4, 2\)"),
     ("sampling-eps-shape",
      lambda m, d: built(Sampling(), (2,)).forward((f32(3, 2), f32(3, 2)), eps=f32(3, 5)),
-     ValueError, r"eps must have z_mean's shape \(3, 2\), got \(3, 5\)"),
+     InputError, r"eps must have z_mean's shape \(3, 2\), got \(3, 5\)"),
     # ------------------------------------------------------------- losses --
     ("bce-shape-mismatch", lambda m, d: losses.binary_crossentropy(f32(2, 3), f32(2, 4)),
-     ValueError, r"y_true and y_pred must have the same shape, got y_true \(2, 3\) "
+     InputError, r"y_true and y_pred must have the same shape, got y_true \(2, 3\) "
                  r"and y_pred \(2, 4\)"),
     ("bce-integer-labels",
      lambda m, d: losses.binary_crossentropy(np.ones((2, 3), np.int64), f32(2, 3)),
-     TypeError, r"binary_crossentropy: y_true must be a floating-point array, got dtype int64"),
+     InputTypeError, r"binary_crossentropy: y_true must be a floating-point array, got dtype int64"),
     ("bce-unknown-reduction",
      lambda m, d: losses.binary_crossentropy_from_logits(f32(2, 3), f32(2, 3), reduction="sum"),
-     ValueError, r"unknown reduction 'sum'; expected one of 'mean', 'none'"),
+     InputError, r"unknown reduction 'sum'; expected one of 'mean', 'none'"),
     ("kl-batch-mismatch", lambda m, d: losses.gaussian_kl(f32(3, 2), f32(4, 2)),
-     ValueError, r"gaussian_kl: mu and log_var must have the same shape, "
+     InputError, r"gaussian_kl: mu and log_var must have the same shape, "
                  r"got mu \(3, 2\) and log_var \(4, 2\)"),
     ("kl-wrong-rank", lambda m, d: losses.gaussian_kl(f32(3), f32(3)),
-     ValueError, r"expected mu and log_var of shape \(batch, latent_dim\), got \(3,\)"),
+     InputError, r"expected mu and log_var of shape \(batch, latent_dim\), got \(3,\)"),
     ("kl-ragged-list", lambda m, d: losses.gaussian_kl([[0.0, 1.0], [2.0]], f32(2, 2)),
-     TypeError, r"gaussian_kl: mu must be an array of numbers: .*inhomogeneous"),
+     InputTypeError, r"gaussian_kl: mu must be an array of numbers: .*inhomogeneous"),
     # ------------------------------------------------------------- models --
     ("fit-wrong-channels", lambda m, d: m.fit(f32(4, 32, 32, 3), verbose=0),
-     ValueError, r"VAE.fit: x must have shape \(N, 32, 32, 1\) .*got \(4, 32, 32, 3\)"),
+     InputError, r"VAE.fit: x must have shape \(N, 32, 32, 1\) .*got \(4, 32, 32, 3\)"),
     ("fit-integer-dtype", lambda m, d: m.fit(np.zeros((4, 32, 32, 1), np.int64), verbose=0),
-     TypeError, r"VAE.fit: x must be float images in \[0, 1\] or uint8 pixels, got dtype int64"),
+     InputTypeError, r"VAE.fit: x must be float images in \[0, 1\] or uint8 pixels, got dtype int64"),
     ("fit-nan-images", lambda m, d: m.fit(f32(4, 32, 32, 1, fill=np.nan), verbose=0),
-     ValueError, r"VAE.fit: x holds 4096 non-finite value\(s\) \(NaN or inf\); expected finite"),
+     InputError, r"VAE.fit: x holds 4096 non-finite value\(s\) \(NaN or inf\); expected finite"),
     ("fit-inf-validation",
      lambda m, d: m.fit(IMAGES, validation_data=f32(2, 32, 32, 1, fill=np.inf), verbose=0),
-     ValueError, r"validation_data holds 2048 non-finite value\(s\) .*expected finite"),
+     InputError, r"validation_data holds 2048 non-finite value\(s\) .*expected finite"),
     ("fit-negative-batch-size", lambda m, d: m.fit(IMAGES, batch_size=-1, verbose=0),
-     ValueError, r"VAE.fit: batch_size must be a positive integer, got -1"),
+     InputError, r"VAE.fit: batch_size must be a positive integer, got -1"),
     ("fit-initial-epoch-string", lambda m, d: m.fit(IMAGES, initial_epoch="1", verbose=0),
-     TypeError, r"VAE.fit: initial_epoch must be an integer >= 0, got '1' of type str"),
+     InputTypeError, r"VAE.fit: initial_epoch must be an integer >= 0, got '1' of type str"),
     ("fit-callback-not-callable", lambda m, d: m.fit(IMAGES, callbacks=[3], verbose=0),
-     TypeError, r"VAE.fit: callbacks\[0\] must be callable as cb\(model, epoch, logs, "
+     InputTypeError, r"VAE.fit: callbacks\[0\] must be callable as cb\(model, epoch, logs, "
                 r"history\), got int"),
     ("fit-seed-string", lambda m, d: m.fit(IMAGES, seed="a", verbose=0),
-     TypeError, r"VAE.fit: seed must be an integer >= 0, got 'a' of type str"),
+     InputTypeError, r"VAE.fit: seed must be an integer >= 0, got 'a' of type str"),
     ("decode-wrong-latent-dim", lambda m, d: m.decode(f32(3, 5)),
-     ValueError, r"VAE.decode: z must have shape \(N, 2\), got \(3, 5\)"),
+     InputError, r"VAE.decode: z must have shape \(N, 2\), got \(3, 5\)"),
     ("decode-nan", lambda m, d: m.decode(f32(3, 2, fill=np.nan)),
-     ValueError, r"VAE.decode: z holds 6 non-finite value\(s\) \(NaN or inf\); expected finite"),
+     InputError, r"VAE.decode: z holds 6 non-finite value\(s\) \(NaN or inf\); expected finite"),
     ("encode-zero-batch-size", lambda m, d: m.encode(IMAGES, batch_size=0),
-     ValueError, r"VAE.encode: batch_size must be a positive integer, got 0"),
+     InputError, r"VAE.encode: batch_size must be a positive integer, got 0"),
     ("generate-negative-n", lambda m, d: m.generate(-1),
-     ValueError, r"VAE.generate: n must be a positive integer, got -1"),
+     InputError, r"VAE.generate: n must be a positive integer, got -1"),
     ("generate-rng-not-generator", lambda m, d: m.generate(3, rng=3),
-     TypeError, r"VAE.generate: rng must be a numpy.random.Generator.*got int"),
+     InputTypeError, r"VAE.generate: rng must be a numpy.random.Generator.*got int"),
     ("architecture-unknown-dtype", lambda m, d: fashion_vae(dtype="float33"),
-     TypeError, r"fashion_vae: dtype must name a floating type .*got 'float33'"),
+     InputTypeError, r"fashion_vae: dtype must name a floating type .*got 'float33'"),
     ("architecture-beta-string", lambda m, d: fashion_vae(beta="a"),
-     TypeError, r"VAE: beta must be a number, got 'a' of type str"),
+     InputTypeError, r"VAE: beta must be a number, got 'a' of type str"),
     ("architecture-unknown-name", lambda m, d: from_config({"architecture": "resnet"}),
-     ValueError, r"from_config: unknown architecture 'resnet'; expected one of 'fashion_vae'"),
+     InputError, r"from_config: unknown architecture 'resnet'; expected one of 'fashion_vae'"),
     # ----------------------------------------------------------- datasets --
     ("dataset-unknown-split", lambda m, d: datasets.load_dataset("validation"),
-     ValueError, r"load_dataset: unknown split 'validation'; expected one of 'train', 'test'"),
+     InputError, r"load_dataset: unknown split 'validation'; expected one of 'train', 'test'"),
     ("data-dir-is-a-file", lambda m, d: datasets.load_fashion_mnist(data_dir=__file__),
      DatasetError, r"data_dir '.*test_bad_input.py' is a file; expected the folder"),
     ("data-dir-not-a-path", lambda m, d: datasets.load_mnist(data_dir=3),
-     TypeError, r"load_mnist: data_dir must be a path to a folder .*got int"),
+     InputTypeError, r"load_mnist: data_dir must be a path to a folder .*got int"),
     ("idx-path-is-a-directory", lambda m, d: datasets.read_idx(d),
      DatasetError, r"cannot open IDX file \(Is a directory\)"),
     ("to-float-strings", lambda m, d: datasets.to_float(np.array(["a", "b"])),
-     TypeError, r"to_float: images must be integer pixels .*got dtype <U1"),
+     InputTypeError, r"to_float: images must be integer pixels .*got dtype <U1"),
     ("labels-wrong-length",
      lambda m, d: plotting.plot_latent_scatter(f32(5, 2), np.zeros(4, int), d / "s.png"),
-     ValueError, r"labels must have shape \(5,\), one per row of z, got shape \(4,\)"),
+     InputError, r"labels must have shape \(5,\), one per row of z, got shape \(4,\)"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
-     TypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
+     InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
     ("checkpoint-of-no-model", lambda m, d: checkpoint.save(d / "m.npz", None),
-     TypeError, r"checkpoint.save: model must be a minivae model .*got NoneType"),
+     InputTypeError, r"checkpoint.save: model must be a minivae model .*got NoneType"),
     ("checkpoint-negative-epoch", lambda m, d: checkpoint.save(d / "m.npz", m, epoch=-1),
-     ValueError, r"checkpoint.save: epoch must be an integer >= 0, got -1"),
+     InputError, r"checkpoint.save: epoch must be an integer >= 0, got -1"),
     ("checkpoint-is-a-npy", lambda m, d: checkpoint.load(written(np.save, d / "a.npy")),
      CheckpointError, r"a.npy' holds a single .npy array, not a minivae checkpoint \(.npz\)"),
     ("checkpoint-foreign-npz", lambda m, d: checkpoint.load(written(np.savez, d / "w.npz")),
@@ -156,12 +157,12 @@ CASES = [
                       r"checkpoint holds only a state that can be trained on"),
     # ------------------------------------------------------------ images --
     ("fit-unscaled-pixels", lambda m, d: m.fit(f32(4, 32, 32, 1, fill=200.0), verbose=0),
-     ValueError, r"VAE.fit: x must be float images in \[0, 1\] \(or uint8 pixels, which are "
+     InputError, r"VAE.fit: x must be float images in \[0, 1\] \(or uint8 pixels, which are "
                  r"scaled for you\), got values from 200 to 200; divide by 255 first"),
     ("fit-images-in-minus-one-to-one",
      lambda m, d: m.fit(np.linspace(-1, 1, 4096, dtype=np.float32).reshape(4, 32, 32, 1),
                         verbose=0),
-     ValueError, r"got values from -1 to 1; rescale to \[0, 1\] first, e.g. \(x \+ 1\) / 2"),
+     InputError, r"got values from -1 to 1; rescale to \[0, 1\] first, e.g. \(x \+ 1\) / 2"),
 ]
 
 
@@ -178,7 +179,9 @@ def test_bad_input_raises_a_specific_sentence(call, error, pattern, vae, tmp_pat
     # Data lookups must not depend on what this machine has installed (no_real_data).
     with pytest.raises(error, match=pattern) as info:
         call(vae, tmp_path)
-    # The exact type, not a subclass: a DatasetError case must not pass as a ValueError.
+    # The exact type, not a subclass: a DatasetError case must not pass as an InputError,
+    # and a refused input is an InputError, not a bare ValueError (which the CLI takes
+    # for a bug).
     assert type(info.value) is error
 
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from minivae.cli import main
+from minivae.cli import EXIT_ERROR, main, use
+from minivae.errors import InputError, InputTypeError
 from tests.conftest import PNG, hide_real_data
 
 
@@ -153,3 +154,33 @@ def test_evaluate_refuses_to_report_non_finite_results(trained, tmp_path, no_rea
     captured = capsys.readouterr()
     # refused where the NaN first shows (the codes it decodes), never reported as an ELBO
     assert "non-finite" in captured.err and "ELBO" not in captured.out
+
+
+@pytest.mark.parametrize("error", [
+    InputError("VAE.decode: z must have shape (N, 2), got (3, 5)"),
+    InputTypeError("VAE.generate: rng must be a numpy.random.Generator, got int"),
+])
+def test_a_refused_input_is_one_line_and_exit_2(monkeypatch, capsys, error):
+    def run(args):
+        raise error
+    monkeypatch.setattr(use, "cmd_sample", run)
+    assert main(["sample", "model.npz"]) == EXIT_ERROR
+    assert capsys.readouterr().err == f"minivae sample: error: {error}\n"
+
+
+@pytest.mark.parametrize("error", [
+    ValueError("operands could not be broadcast together with shapes (3,2) (3,5)"),
+    TypeError("'NoneType' object is not subscriptable"),
+    KeyError("dense/kernel"),
+])
+def test_a_bug_keeps_its_traceback(monkeypatch, capsys, error):
+    """A bare ValueError or TypeError is what numpy or Python raise on a bug, not a
+    refusal of minivae's (those are InputError and InputTypeError): it propagates, so
+    `python -m minivae` prints the traceback and exits 1."""
+    def run(args):
+        raise error
+    monkeypatch.setattr(use, "cmd_sample", run)
+    with pytest.raises(type(error)) as info:
+        main(["sample", "model.npz"])
+    assert info.value is error
+    assert capsys.readouterr().err == ""

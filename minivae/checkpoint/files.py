@@ -26,6 +26,8 @@ import zipfile
 
 import numpy as np
 
+from ..errors import InputTypeError
+
 FORMAT, VERSION = "minivae-checkpoint", 2
 READABLE_VERSIONS = (1, 2)      # version 1: the model named only by its architecture
 
@@ -71,8 +73,8 @@ def _check_path(path, owner):
     try:
         return os.fspath(path)
     except TypeError:
-        raise TypeError(f"{owner}: path must be a str or os.PathLike naming a .npz file, "
-                        f"got {type(path).__name__}") from None
+        raise InputTypeError(f"{owner}: path must be a str or os.PathLike naming a .npz file, "
+                             f"got {type(path).__name__}") from None
 
 
 def _kind_of_file(mode):

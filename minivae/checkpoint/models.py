@@ -27,6 +27,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._validation import check_nonnegative_int
+from ..errors import InputError, InputTypeError
 from .files import FORMAT, VERSION, CheckpointError, _check_path, _digest, read
 
 
@@ -72,8 +73,8 @@ def _refuse_non_finite(path, arrays, history):
 
 def _check_model(model, owner):
     if not all(hasattr(model, attr) for attr in ("named_params", "named_state", "get_config")):
-        raise TypeError(f"{owner}: model must be a minivae model (VAE or Autoencoder, e.g. "
-                        f"from fashion_vae()), got {type(model).__name__}")
+        raise InputTypeError(f"{owner}: model must be a minivae model (VAE or Autoencoder, e.g. "
+                             f"from fashion_vae()), got {type(model).__name__}")
     return model
 
 
@@ -87,13 +88,13 @@ def save(path, model, epoch=None, history=None, run=None):
     if epoch is not None:
         epoch = check_nonnegative_int(epoch, "epoch", "checkpoint.save")
     if history is not None and not isinstance(getattr(history, "history", None), dict):
-        raise TypeError(f"checkpoint.save: history must be the History that fit returned "
-                        f"(or None), got {type(history).__name__}")
+        raise InputTypeError(f"checkpoint.save: history must be the History that fit returned "
+                             f"(or None), got {type(history).__name__}")
     if run is not None and not isinstance(run, dict):
-        raise TypeError(f"checkpoint.save: run must be a dict of JSON values (or None), "
-                        f"got {type(run).__name__}")
+        raise InputTypeError(f"checkpoint.save: run must be a dict of JSON values (or None), "
+                             f"got {type(run).__name__}")
     if not getattr(model, "built", True):
-        raise ValueError("checkpoint.save: the model was never built, so it has no weights "
+        raise InputError("checkpoint.save: the model was never built, so it has no weights "
                          "to save; build it (model.build(input_shape)) or train it first")
     if os.path.isdir(path):
         raise CheckpointError(f"cannot save a checkpoint to {path!r}: it is a directory; "

@@ -70,6 +70,7 @@ def main(argv=None):
         return exc.code
     from ..checkpoint import CheckpointError
     from ..datasets import DatasetError
+    from ..errors import InputError, InputTypeError
     from ..serialization import SerializationError
     from ..training import TrainingDiverged
     handles_signals = threading.current_thread() is threading.main_thread()
@@ -77,7 +78,9 @@ def main(argv=None):
     try:
         return args.run(args)
     except (CLIError, CheckpointError, DatasetError, SerializationError, TrainingDiverged,
-            ValueError, TypeError, OSError, MemoryError) as exc:
+            InputError, InputTypeError, OSError, MemoryError) as exc:
+        # A refused input or a failing environment: one line. Any other exception
+        # (a ValueError from a bug, say) keeps its traceback, so that it can be reported.
         if isinstance(exc, MemoryError):
             exc = f"out of memory ({exc or 'no detail'}); free memory or ask for less"
         print(f"minivae {args.command}: error: {_one_line(exc)}", file=sys.stderr)

@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from ..errors import InputTypeError
 from .errors import DatasetError
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -176,8 +177,8 @@ def _read_idx_stream(f, name):
     try:
         head = f.read(2)
         if not isinstance(head, (bytes, bytearray)):
-            raise TypeError(f"read_idx: {name} must be opened in binary mode ('rb'), it gave "
-                            f"{type(head).__name__}")
+            raise InputTypeError(f"read_idx: {name} must be opened in binary mode ('rb'), it gave "
+                                 f"{type(head).__name__}")
         compressed = head == _GZIP_MAGIC
         size = _size_left(f)
         source = stream = _Rejoined(head, f)
@@ -211,8 +212,8 @@ def read_idx(path_or_fileobj):
     try:
         name = os.fspath(path_or_fileobj)
     except TypeError:
-        raise TypeError(f"read_idx: expected a path or a binary file object, got "
-                        f"{type(path_or_fileobj).__name__}") from None
+        raise InputTypeError(f"read_idx: expected a path or a binary file object, got "
+                             f"{type(path_or_fileobj).__name__}") from None
     try:
         # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
         with open(name, "rb", opener=lambda p, flags: os.open(p, flags | _NONBLOCK)) as f:

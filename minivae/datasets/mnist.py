@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .._atomic import atomic_write
 from .._validation import check_choice
+from ..errors import InputTypeError
 from .checks import _check_pair, _image_dtype, _pad, _verify
 from .errors import DatasetError, DatasetNotFoundError
 from .idx import _CHUNK, read_idx
@@ -83,8 +84,8 @@ def _check_data_dir(data_dir, owner):
     try:
         folder = Path(os.fspath(data_dir)).expanduser()
     except TypeError:
-        raise TypeError(f"{owner}: data_dir must be a path to a folder (str or os.PathLike) "
-                        f"or None, got {type(data_dir).__name__}") from None
+        raise InputTypeError(f"{owner}: data_dir must be a path to a folder (str or os.PathLike) "
+                             f"or None, got {type(data_dir).__name__}") from None
     if folder.exists() and not folder.is_dir():
         raise DatasetError(f"{owner}: data_dir {str(folder)!r} is a file; expected the folder "
                            f"holding the four IDX files")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_generator, check_positive_int
+from ..errors import InputError
 from ..pixels import to_float
 from .celeba import ATTRIBUTE_FILES, IMAGE_FOLDER
 
@@ -93,12 +94,12 @@ def write_celeba_layout(root, images, attributes):
     if pixels.dtype != np.uint8:
         pixels = np.clip(np.rint(np.asarray(pixels, np.float64) * 255), 0, 255).astype(np.uint8)
     if pixels.ndim != 4 or pixels.shape[-1] != 3:
-        raise ValueError(f"write_celeba_layout: images must be RGB (N, H, W, 3), got shape "
+        raise InputError(f"write_celeba_layout: images must be RGB (N, H, W, 3), got shape "
                          f"{pixels.shape}")
     names = list(attributes)
     columns = [np.asarray(attributes[k]) for k in names]
     if any(c.shape != (len(pixels),) or not np.isin(c, (-1, 1)).all() for c in columns):
-        raise ValueError(f"write_celeba_layout: each attribute must be {len(pixels)} values "
+        raise InputError(f"write_celeba_layout: each attribute must be {len(pixels)} values "
                          f"of -1 or 1, one per image")
     rows = ["image_id," + ",".join(names)]
     for i, image in enumerate(pixels):

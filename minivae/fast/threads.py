@@ -20,6 +20,8 @@ import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
+from ..errors import InputError
+
 MIN_CHUNK = 8           # smaller batches are not worth a hand-off to another thread
 
 _inline = contextvars.ContextVar("minivae_over_batch_inline", default=False)
@@ -35,7 +37,7 @@ def threads():
         except ValueError:
             value = 0
         if value < 1:
-            raise ValueError(f"MINIVAE_THREADS must be a positive integer, got {text!r}")
+            raise InputError(f"MINIVAE_THREADS must be a positive integer, got {text!r}")
         return value
     return max(1, min(os.cpu_count() or 1, 8))
 

@@ -26,6 +26,7 @@ noise), core (the engine), functions (check_grad, check_vjp), layers
 (check_layer, check_model, the Layer protocol).
 """
 
+from ..errors import InputError
 from .core import run_check
 from .determinism import fixed_noise
 from .differences import numerical_gradient
@@ -40,7 +41,7 @@ def relative_error(analytic, numeric):
     import numpy as np
     a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
     if a.shape != n.shape:
-        raise ValueError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
+        raise InputError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
     if a.size == 0:
         return 0.0
     scale = max(np.max(np.abs(a)), np.max(np.abs(n)))

@@ -15,6 +15,7 @@ respect to each of them. The order of work:
 
 import numpy as np
 
+from ..errors import InputError
 from . import diagnostics
 from .determinism import differences
 from .differences import GAIN, DirectionProbe, EntryProbe
@@ -38,18 +39,18 @@ def _copies(grads):
 def validate_grads(grads, arrays, owner):
     missing = set(arrays) - set(grads)
     if missing:
-        raise ValueError(f"{owner}: no analytic gradient for {sorted(missing)}; got gradients "
+        raise InputError(f"{owner}: no analytic gradient for {sorted(missing)}; got gradients "
                          f"for {sorted(grads)}")
     for name, value in arrays.items():
         g = grads[name]
         if g is None:
-            raise ValueError(f"{owner}: no gradient for {name!r} after backward: it must fill "
+            raise InputError(f"{owner}: no gradient for {name!r} after backward: it must fill "
                              f"grads[{name!r}] (the Layer protocol, minivae.gradcheck.layers)")
         if not isinstance(g, np.ndarray) or g.shape != value.shape:
-            raise ValueError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
+            raise InputError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
                              f"array {value.shape}")
         if not np.all(np.isfinite(g)):
-            raise ValueError(f"{owner}: the gradient of {name!r} has non-finite entries")
+            raise InputError(f"{owner}: the gradient of {name!r} has non-finite entries")
 
 
 def _criterion(sigma, how, step, rtol):
@@ -70,7 +71,7 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
     g2 = _copies(analytic()) if check_analytic_twice else g1
     f2 = float(loss())
     if not np.isfinite(f1):
-        raise ValueError(f"{owner}: the loss is not finite at the given point ({f1})")
+        raise InputError(f"{owner}: the loss is not finite at the given point ({f1})")
     F = float(magnitude() if callable(magnitude) else magnitude)
     f_note, g_notes = differences(f1, f2, g1, g2, F, unit)
     report = GradCheckReport(notes=notes, settings={"step": step, "rtol": rtol})

@@ -24,6 +24,7 @@ an estimate sum_k w_k f_k / h has noise GAIN * sigma / h with GAIN = |w|_2.
 import numpy as np
 
 from .._validation import check_finite
+from ..errors import InputError, InputTypeError
 
 GAIN = {"central": np.sqrt(2) / 2, "richardson": np.sqrt(130) / 12,
         "one-sided": np.sqrt(26) / 2, "delta4": np.sqrt(70),
@@ -111,19 +112,19 @@ def numerical_gradient(f, x, eps=1e-6, indices=None):
     extrapolation and kinks.
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError(f"numerical_gradient: x must be a float64 ndarray, got "
-                        f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}; "
-                        f"finite differences in float32 are too coarse to check anything")
+        raise InputTypeError(f"numerical_gradient: x must be a float64 ndarray, got "
+                             f"{type(x).__name__} of dtype {getattr(x, 'dtype', None)}; "
+                             f"finite differences in float32 are too coarse to check anything")
     check_finite(x, "x", "numerical_gradient")
     if not eps > 0:
-        raise ValueError(f"numerical_gradient: eps must be > 0, got {eps}")
+        raise InputError(f"numerical_gradient: eps must be > 0, got {eps}")
     if not x.flags.c_contiguous:
-        raise ValueError("numerical_gradient: x must be C-contiguous so it can be perturbed "
+        raise InputError("numerical_gradient: x must be C-contiguous so it can be perturbed "
                          "in place")
     which = range(x.size) if indices is None else list(indices)
     values, _ = measure(EntryProbe(lambda: f(x), x), which, (1, -1), eps)
     if not (np.all(np.isfinite(values[1])) and np.all(np.isfinite(values[-1]))):
-        raise ValueError("numerical_gradient: f returned a non-finite value near x")
+        raise InputError("numerical_gradient: f returned a non-finite value near x")
     grad = np.full(x.size, np.nan) if indices is not None else np.zeros(x.size)
     grad[list(which)] = (values[1] - values[-1]) / (2 * eps)
     return grad.reshape(x.shape)

@@ -19,14 +19,15 @@ import inspect
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from .core import run_check
 from .inputs import as_float64, default_step, precision_note, rounding_unit
 
 
 def _scalar(value, owner):
     if np.ndim(value) != 0:
-        raise TypeError(f"{owner}: f must return a scalar, got an array of shape "
-                        f"{np.shape(value)} (use check_vjp for array outputs)")
+        raise InputTypeError(f"{owner}: f must return a scalar, got an array of shape "
+                             f"{np.shape(value)} (use check_vjp for array outputs)")
     return value
 
 
@@ -34,7 +35,7 @@ def _names(f, count, names, owner):
     if names is not None:
         names = list(names)
         if len(names) != count or len(set(names)) != count:
-            raise ValueError(f"{owner}: names must give {count} distinct names, one per "
+            raise InputError(f"{owner}: names must give {count} distinct names, one per "
                              f"input, got {names}")
         return names
     try:
@@ -54,7 +55,7 @@ def _guard(arrays, owner):
     def verify():
         for k, v in arrays.items():
             if not np.array_equal(v, saved[k]):
-                raise ValueError(f"{owner}: {k} was changed in place by f or by its gradient; "
+                raise InputError(f"{owner}: {k} was changed in place by f or by its gradient; "
                                  f"they must leave their inputs as they found them")
     return verify
 
@@ -75,7 +76,7 @@ def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions
     def analytic():
         g = np.asarray(grad(x))
         if g.shape != x.shape:
-            raise ValueError(f"{owner}: grad(x) has shape {g.shape}, x has {x.shape}")
+            raise InputError(f"{owner}: grad(x) has shape {g.shape}, x has {x.shape}")
         return {"x": g}
 
     report = run_check(lambda: _scalar(f(x), owner), analytic, {"x": x},
@@ -105,7 +106,7 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
     """
     owner = "check_vjp"
     if not inputs:
-        raise TypeError(f"{owner}: give at least one input after f and vjp")
+        raise InputTypeError(f"{owner}: give at least one input after f and vjp")
     rng = rng if rng is not None else np.random.default_rng(0)
     names = _names(f, len(inputs), names, owner)
     copies, notes = [], []
@@ -115,9 +116,9 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
         notes += [note] if note else []
     y0 = np.asarray(f(*copies))
     if not np.issubdtype(y0.dtype, np.floating):
-        raise TypeError(f"{owner}: f must return a floating-point array, got dtype {y0.dtype}")
+        raise InputTypeError(f"{owner}: f must return a floating-point array, got dtype {y0.dtype}")
     if not np.all(np.isfinite(y0)):
-        raise ValueError(f"{owner}: f returned non-finite values at the given inputs")
+        raise InputError(f"{owner}: f returned non-finite values at the given inputs")
     unit, dtype = rounding_unit(y0)
     step = default_step(dtype) if step is None else step
     _check_settings(step, rtol, max_entries, directions, owner)
@@ -127,7 +128,7 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
     else:
         dy, note = as_float64(dy, "dy", owner)
         if dy.shape != y0.shape:
-            raise ValueError(f"{owner}: dy must have f's output shape {y0.shape}, got "
+            raise InputError(f"{owner}: dy must have f's output shape {y0.shape}, got "
                              f"{dy.shape}")
     arrays = dict(zip(names, copies))
     verify = _guard(arrays, owner)
@@ -140,9 +141,9 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
         if isinstance(grads, np.ndarray) and len(copies) == 1:
             grads = (grads,)
         if not isinstance(grads, (tuple, list)) or len(grads) != len(copies):
-            raise TypeError(f"{owner}: vjp must return {len(copies)} gradient(s), one per "
-                            f"input, as a tuple; got {type(grads).__name__}"
-                            + (f" of length {len(grads)}" if isinstance(grads, (tuple, list))
+            raise InputTypeError(f"{owner}: vjp must return {len(copies)} gradient(s), one per "
+                                 f"input, as a tuple; got {type(grads).__name__}"
+                                 + (f" of length {len(grads)}" if isinstance(grads, (tuple, list))
                                else ""))
         return {n: np.asarray(g) for n, g in zip(names, grads)}
 
@@ -159,13 +160,13 @@ def _check_settings(step, rtol, max_entries, directions, owner):
     for name, value in (("step", step), ("rtol", rtol)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
                 or not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+            raise InputError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     if max_entries is not None and (isinstance(max_entries, bool) or
                                     not isinstance(max_entries, (int, np.integer))
                                     or max_entries < 1):
-        raise ValueError(f"{owner}: max_entries must be a positive integer or None (every "
+        raise InputError(f"{owner}: max_entries must be a positive integer or None (every "
                          f"entry), got {max_entries!r}")
     if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) \
             or directions < 0:
-        raise ValueError(f"{owner}: directions must be an integer >= 0 (0: check entries), "
+        raise InputError(f"{owner}: directions must be an integer >= 0 (0: check entries), "
                          f"got {directions!r}")

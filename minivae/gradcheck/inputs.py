@@ -9,6 +9,7 @@ upcast leaves a note in the report, a layout copy does not (it changes nothing).
 import numpy as np
 
 from .._validation import check_finite
+from ..errors import InputTypeError
 
 # The default finite-difference step for a function that computes in each dtype:
 # near (3 u)^(1/3), where truncation (h^2 |f'''| / 6) meets rounding (u |f| / h),
@@ -26,12 +27,12 @@ def as_float64(value, name, owner):
     try:
         array = np.asarray(value)
     except Exception as exc:            # ragged lists and other non-arrays
-        raise TypeError(f"{owner}: {name} must be an array of real numbers, got "
-                        f"{type(value).__name__} ({exc})") from None
+        raise InputTypeError(f"{owner}: {name} must be an array of real numbers, got "
+                             f"{type(value).__name__} ({exc})") from None
     kind = array.dtype.kind
     if kind not in "fiu":
-        raise TypeError(f"{owner}: {name} must be an array of real numbers, got dtype "
-                        f"{array.dtype}")
+        raise InputTypeError(f"{owner}: {name} must be an array of real numbers, got dtype "
+                             f"{array.dtype}")
     note = None
     if array.dtype != np.float64:
         note = (f"{name}: {array.dtype} copied to float64 (the check perturbs it by about "

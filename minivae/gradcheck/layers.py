@@ -25,6 +25,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from .core import run_check
 from .determinism import fixed_noise
 from .functions import _check_settings
@@ -34,10 +35,11 @@ from .inputs import as_float64, default_step, precision_note, rounding_unit
 def _float64_arrays(arrays, what, owner, fix):
     for name, value in arrays.items():
         if not isinstance(value, np.ndarray) or value.dtype != np.float64:
-            raise TypeError(f"{owner}: {what} {name!r} is {getattr(value, 'dtype', type(value))}"
-                            f"; the check perturbs it in place and needs float64 ({fix})")
+            raise InputTypeError(f"{owner}: {what} {name!r} is "
+                                 f"{getattr(value, 'dtype', type(value))}"
+                                 f"; the check perturbs it in place and needs float64 ({fix})")
         if not value.flags.c_contiguous:
-            raise ValueError(f"{owner}: {what} {name!r} is not C-contiguous; the check "
+            raise InputError(f"{owner}: {what} {name!r} is not C-contiguous; the check "
                              f"perturbs it in place through a flat view")
 
 
@@ -89,21 +91,21 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
                     if hasattr(layer, "astype") else "make it a float64 array")
     x, note = as_float64(x, "x", owner)
     if "x" in params:
-        raise ValueError(f"{owner}: a parameter named 'x' would clash with the input's row")
+        raise InputError(f"{owner}: a parameter named 'x' would clash with the input's row")
     rng = rng if rng is not None else np.random.default_rng(0)
     forward = _forward(layer, training)
     notes = [note] if note else []
     with fixed_noise(layer) if fix_noise else nullcontext([]) as fixed:
         y0 = np.asarray(forward(x))
         if not np.issubdtype(y0.dtype, np.floating):
-            raise TypeError(f"{owner}: forward must return a floating-point array, got "
-                            f"{type(y0).__name__} of dtype {y0.dtype}")
+            raise InputTypeError(f"{owner}: forward must return a floating-point array, got "
+                                 f"{type(y0).__name__} of dtype {y0.dtype}")
         if dy is None:
             dy = rng.standard_normal(y0.shape)
         else:
             dy, _ = as_float64(dy, "dy", owner)
             if dy.shape != y0.shape:
-                raise ValueError(f"{owner}: dy must have the output's shape {y0.shape}, got "
+                raise InputError(f"{owner}: dy must have the output's shape {y0.shape}, got "
                                  f"{dy.shape}")
         unit, dtype = rounding_unit(y0)
         step = default_step(dtype) if eps is None else eps
@@ -152,8 +154,8 @@ def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=None, rng=
     owner = "check_model"
     dtype = getattr(model, "dtype", np.float64)
     if dtype != np.float64:
-        raise TypeError(f"{owner}: the model computes in {dtype}; gradient checks need "
-                        f"float64 (build it with dtype='float64' or call astype)")
+        raise InputTypeError(f"{owner}: the model computes in {dtype}; gradient checks need "
+                             f"float64 (build it with dtype='float64' or call astype)")
     _check_settings(step, rtol, max_entries, directions, owner)
     rng = rng if rng is not None else np.random.default_rng(0)
     x, note = as_float64(x, "x", owner)

@@ -3,6 +3,7 @@ models whose loss is minivae's (written with keras.ops, so any backend runs them
 
 import functools
 
+from ..errors import InputError
 from ._keras import _import_keras
 
 
@@ -63,7 +64,7 @@ def keras_classes():
                      **kwargs):
             super().__init__(**kwargs)
             if reconstruction_loss not in ("bce", "mse"):
-                raise ValueError(f"{type(self).__name__}: reconstruction_loss must be 'bce' "
+                raise InputError(f"{type(self).__name__}: reconstruction_loss must be 'bce' "
                                  f"or 'mse', got {reconstruction_loss!r}")
             self.encoder, self.decoder = encoder, decoder
             self.reconstruction_weight = float(reconstruction_weight)

@@ -5,6 +5,7 @@ import functools
 import numpy as np
 
 from ..encoder import GaussianEncoder
+from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
 from ..layers.activations import get_activation
@@ -17,7 +18,7 @@ def _label(layer):
 
 
 def _refuse(layer, why):
-    raise ValueError(f"from_keras: {_label(layer)} {why}")
+    raise InputError(f"from_keras: {_label(layer)} {why}")
 
 
 def _producer(tensor):
@@ -36,7 +37,7 @@ def _chain(model, keras, end=None):
     if isinstance(model, keras.Sequential):
         return list(model.layers)
     if len(model.inputs) != 1 or (end is None and len(model.outputs) != 1):
-        raise ValueError(f"from_keras: the Keras model {model.name!r} has "
+        raise InputError(f"from_keras: the Keras model {model.name!r} has "
                          f"{len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                          f"minivae's parts are chains of layers, one input, one output")
     chain, tensor = [], model.outputs[0] if end is None else end
@@ -157,7 +158,7 @@ def _heads(encoder, keras):
                            f"layers without an activation")
     (mean, (h,)), (log_var, (h2,)) = heads
     if h is not h2:
-        raise ValueError(f"from_keras: the encoder's heads {mean.name!r} and {log_var.name!r} "
+        raise InputError(f"from_keras: the encoder's heads {mean.name!r} and {log_var.name!r} "
                          f"read different tensors; minivae's read the same one")
     if len(outputs) == 3:
         sampling, inputs = _producer(outputs[2])
@@ -187,9 +188,9 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
     keras = _import_keras("from_keras")
     if decoder is None:
         if not (hasattr(model, "encoder") and hasattr(model, "decoder")):
-            raise TypeError(f"from_keras: give the model to_keras returned (with .encoder and "
-                            f".decoder), or an encoder and a decoder; got "
-                            f"{type(model).__name__} alone")
+            raise InputTypeError(f"from_keras: give the model to_keras returned (with .encoder and "
+                                 f".decoder), or an encoder and a decoder; got "
+                                 f"{type(model).__name__} alone")
         encoder, decoder = model.encoder, model.decoder
         found = {key: getattr(model, key, None)
                  for key in ("reconstruction_weight", "reconstruction_loss", "beta")}
@@ -198,8 +199,8 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
         encoder, found = model, {}
     for part, role in ((encoder, "encoder"), (decoder, "decoder")):
         if not isinstance(part, keras.Model):
-            raise TypeError(f"from_keras: the {role} must be a keras.Model, "
-                            f"got {type(part).__name__}")
+            raise InputTypeError(f"from_keras: the {role} must be a keras.Model, "
+                                 f"got {type(part).__name__}")
     given = {"reconstruction_weight": reconstruction_weight,
              "reconstruction_loss": reconstruction_loss, "beta": beta}
     settings = {k: v if v is not None else found.get(k) for k, v in given.items()}
@@ -213,12 +214,12 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
         body = [translate(layer) for layer in _chain(encoder, keras, end=h)]
     elif len(encoder.outputs) == 1:
         if beta is not None:
-            raise TypeError("from_keras: beta weights a VAE's KL term, but this encoder has "
-                            "one output (an Autoencoder's)")
+            raise InputTypeError("from_keras: beta weights a VAE's KL term, but this encoder has "
+                                 "one output (an Autoencoder's)")
         body = [translate(layer) for layer in _chain(encoder, keras)]
         settings.pop("beta", None)
     else:
-        raise ValueError(f"from_keras: the encoder has {len(encoder.outputs)} outputs; "
+        raise InputError(f"from_keras: the encoder has {len(encoder.outputs)} outputs; "
                          f"expected [z_mean, z_log_var], [z_mean, z_log_var, z] or [z]")
     decoder_layers = [translate(layer) for layer in _chain(decoder, keras)]
     body, decoder_layers = ([x for x in xs if x is not None] for xs in (body, decoder_layers))
@@ -226,7 +227,7 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
 
     input_shape = tuple(encoder.inputs[0].shape[1:])
     if any(s is None for s in input_shape):
-        raise ValueError(f"from_keras: the encoder's input shape {input_shape} is not fixed; "
+        raise InputError(f"from_keras: the encoder's input shape {input_shape} is not fixed; "
                          f"minivae builds for one image shape")
     dtype = dtype or (encoder.weights[0].dtype if encoder.weights else "float32")
     rng = np.random.default_rng(seed)

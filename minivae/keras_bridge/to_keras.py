@@ -1,5 +1,6 @@
 """minivae -> Keras: each layer's twin, with the same weights (docs/own_model.md)."""
 
+from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
 from ..layers.activations import activation_name
@@ -47,10 +48,10 @@ def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
     elif kind is Dropout:
         twin = L.Dropout(layer.rate, **kw)
     else:
-        raise TypeError(f"to_keras: layer {layer.name!r} ({kind.__name__}) has no Keras twin "
-                        f"here; the bridge translates Dense, Conv2D, Conv2DTranspose, ReLU, "
-                        f"LeakyReLU, Sigmoid, Flatten, Reshape, Dropout, BatchNormalization "
-                        f"and Sequential")
+        raise InputTypeError(f"to_keras: layer {layer.name!r} ({kind.__name__}) has no Keras twin "
+                             f"here; the bridge translates Dense, Conv2D, Conv2DTranspose, ReLU, "
+                             f"LeakyReLU, Sigmoid, Flatten, Reshape, Dropout, BatchNormalization "
+                             f"and Sequential")
     if layer.params or layer.state:
         pairs.append((layer, twin))
     return twin
@@ -79,10 +80,10 @@ def to_keras(model, seed=None):
     keras = _import_keras("to_keras")
     classes = keras_classes()
     if not isinstance(model, (VAE, Autoencoder)):
-        raise TypeError(f"to_keras: model must be a minivae VAE or Autoencoder, "
-                        f"got {type(model).__name__}")
+        raise InputTypeError(f"to_keras: model must be a minivae VAE or Autoencoder, "
+                             f"got {type(model).__name__}")
     if not model.built:
-        raise ValueError("to_keras: the model was never built, so it has no weights to "
+        raise InputError("to_keras: the model was never built, so it has no weights to "
                          "copy; call model.build(input_shape) or train it first")
     dtype, pairs = str(model.dtype), []
     decoder_layers = _layers_of(model.decoder)

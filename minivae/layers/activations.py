@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import expit
 
 from .._validation import check_choice
+from ..errors import InputError, InputTypeError
 from .base import Layer
 
 
@@ -41,7 +42,7 @@ class LeakyReLU(Layer):
         super().__init__(name)
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) \
                 or not np.isfinite(negative_slope) or negative_slope < 0:
-            raise ValueError(f"LeakyReLU: negative_slope must be a finite number >= 0, "
+            raise InputError(f"LeakyReLU: negative_slope must be a finite number >= 0, "
                              f"got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
@@ -101,8 +102,9 @@ def get_activation(activation, owner=None):
     if isinstance(activation, tuple(ACTIVATIONS.values())):
         return activation
     if isinstance(activation, Layer):
-        raise TypeError(f"{owner + ': ' if owner else ''}activation must be None, a name or an "
-                        f"activation layer (ReLU, LeakyReLU, Sigmoid), got {activation!r}")
+        raise InputTypeError(f"{owner + ': ' if owner else ''}activation must be None, a name "
+                             f"or an activation layer (ReLU, LeakyReLU, Sigmoid), "
+                             f"got {activation!r}")
     key = check_choice(activation, "activation", (None, "linear") + tuple(ACTIVATIONS), owner)
     if key == "linear":
         return None

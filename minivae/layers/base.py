@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_float_array, check_float_dtype, check_generator, format_shape
+from ..errors import InputError, InputTypeError
 
 
 class Layer:
@@ -30,7 +31,7 @@ class Layer:
 
     def __init__(self, name=None):
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
-            raise ValueError(f"{type(self).__name__}: name must be a non-empty string "
+            raise InputError(f"{type(self).__name__}: name must be a non-empty string "
                              f"without '/', got {name!r}")
         self.name = name
         self.params = {}
@@ -53,11 +54,11 @@ class Layer:
             shape = None
         if shape is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
                                     for s in shape):
-            raise TypeError(f"{self}: input_shape must be a tuple of ints without the batch "
-                            f"axis, got {input_shape!r}")
+            raise InputTypeError(f"{self}: input_shape must be a tuple of ints without the batch "
+                                 f"axis, got {input_shape!r}")
         input_shape = tuple(int(s) for s in shape)
         if any(s < 1 for s in input_shape):
-            raise ValueError(f"{self}: input_shape must be positive sizes, got {input_shape}")
+            raise InputError(f"{self}: input_shape must be positive sizes, got {input_shape}")
         self._dtype = dtype = check_float_dtype(dtype, "dtype", str(self))
         if rng is None:
             rng = np.random.default_rng()
@@ -102,13 +103,13 @@ class Layer:
         targets = [*self.params.values(), *self.state.values()]
         weights = list(weights)
         if len(weights) != len(targets):
-            raise ValueError(f"{self}.set_weights: expected {len(targets)} arrays "
+            raise InputError(f"{self}.set_weights: expected {len(targets)} arrays "
                              f"({', '.join([*self.params, *self.state]) or 'none'}), "
                              f"got {len(weights)}")
         for key, target, value in zip([*self.params, *self.state], targets, weights):
             value = np.asarray(value)
             if value.shape != target.shape:
-                raise ValueError(f"{self}.set_weights: {key} must have shape {target.shape}, "
+                raise InputError(f"{self}.set_weights: {key} must have shape {target.shape}, "
                                  f"got {value.shape}")
         for target, value in zip(targets, weights):
             target[...] = value
@@ -128,10 +129,10 @@ class Layer:
             raise RuntimeError(f"{self} is not built: call build(input_shape) first")
         x = check_float_array(x, name, owner=str(self))
         if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
-            raise ValueError(f"{self}: expected {name} of shape {format_shape(self.input_shape)}, "
+            raise InputError(f"{self}: expected {name} of shape {format_shape(self.input_shape)}, "
                              f"got {x.shape}")
         if x.shape[0] < 1:
-            raise ValueError(f"{self}: {name} has an empty batch, shape {x.shape}")
+            raise InputError(f"{self}: {name} has an empty batch, shape {x.shape}")
         return x.astype(self.dtype, copy=False)
 
     def _check_grad(self, dy):
@@ -141,7 +142,7 @@ class Layer:
         if expected is None:
             raise RuntimeError(f"{self}: backward called before forward")
         if dy.shape != expected:
-            raise ValueError(f"{self}: expected dy of shape {expected} (the last output's), "
+            raise InputError(f"{self}: expected dy of shape {expected} (the last output's), "
                              f"got {dy.shape}")
         return dy.astype(self.dtype, copy=False)
 

@@ -20,6 +20,7 @@ This is the reference; minivae/fast computes the same sums faster (docs/fast.md)
 """
 
 from .._validation import as_pair, check_choice, check_positive_int
+from ..errors import InputError
 from ..im2col import (col2im, conv_output_length, conv_transpose_output_length, crop, im2col,
                       pad, padding_amounts)
 from .activations import activation_name, get_activation
@@ -42,7 +43,7 @@ class _Conv(Layer):
 
     def _check_image_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self}: expects images (height, width, channels) without the "
+            raise InputError(f"{self}: expects images (height, width, channels) without the "
                              f"batch axis, got input_shape {input_shape}")
 
     def _new_params(self, kernel_shape, rng):
@@ -74,7 +75,7 @@ class Conv2D(_Conv):
         out_h = conv_output_length(height, kh, sh, self.padding)
         out_w = conv_output_length(width, kw, sw, self.padding)
         if out_h < 1 or out_w < 1:
-            raise ValueError(f"{self}: a {height}x{width} input is smaller than the {kh}x{kw} "
+            raise InputError(f"{self}: a {height}x{width} input is smaller than the {kh}x{kw} "
                              f"kernel with padding 'valid'; use a larger input or padding='same'")
         self.pads = padding_amounts(height, width, kh, kw, sh, sw, self.padding)
         self._new_params((kh, kw, channels, self.filters), rng)

@@ -1,6 +1,7 @@
 """Dense: y = x @ W + b (docs/dense.md)."""
 
 from .._validation import check_positive_int
+from ..errors import InputError
 from .activations import activation_name, get_activation
 from .base import Layer
 from .initializers import glorot_uniform, zeros
@@ -20,7 +21,7 @@ class Dense(Layer):
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 1:
-            raise ValueError(f"{self}: expects flat inputs (features,), got input_shape "
+            raise InputError(f"{self}: expects flat inputs (features,), got input_shape "
                              f"{input_shape}; put a Flatten() before it")
         self.params = {
             "kernel": glorot_uniform((input_shape[0], self.units), rng, self._dtype),

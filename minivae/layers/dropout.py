@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._validation import check_probability
+from ..errors import InputTypeError
 from .base import Layer
 
 
@@ -23,8 +24,8 @@ class Dropout(Layer):
         super().__init__(name)
         self.rate = check_probability(rate, "rate", "Dropout")
         if rng is not None and not isinstance(rng, np.random.Generator):
-            raise TypeError(f"Dropout: rng must be a numpy.random.Generator or None, "
-                            f"got {type(rng).__name__}")
+            raise InputTypeError(f"Dropout: rng must be a numpy.random.Generator or None, "
+                                 f"got {type(rng).__name__}")
         self.rng = rng          # kept by build when given, so masks are reproducible
 
     def forward(self, x, training=True):

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_probability
+from ..errors import InputError, InputTypeError
 from .base import Layer
 from .initializers import ones, zeros
 
@@ -33,15 +34,15 @@ class BatchNormalization(Layer):
         self.momentum = check_probability(momentum, "momentum", "BatchNormalization",
                                           include_one=True)
         if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
-            raise TypeError(f"BatchNormalization: epsilon must be a number, got {epsilon!r}")
+            raise InputTypeError(f"BatchNormalization: epsilon must be a number, got {epsilon!r}")
         if not (np.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(f"BatchNormalization: epsilon must be a finite number > 0, "
+            raise InputError(f"BatchNormalization: epsilon must be a finite number > 0, "
                              f"got {epsilon}")
         self.epsilon = float(epsilon)
 
     def _build(self, input_shape, rng):
         if len(input_shape) < 1:
-            raise ValueError(f"{self}: needs a channels axis, got input_shape {input_shape}")
+            raise InputError(f"{self}: needs a channels axis, got input_shape {input_shape}")
         channels = input_shape[-1]
         self.params = {"gamma": ones((channels,), self._dtype),
                        "beta": zeros((channels,), self._dtype)}

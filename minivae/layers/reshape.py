@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ..errors import InputError, InputTypeError
 from .base import Layer
 
 
@@ -56,20 +57,20 @@ class Reshape(_Reshaping):
         try:
             shape = tuple(target_shape)
         except TypeError:
-            raise TypeError(f"Reshape: target_shape must be a tuple of ints without the batch "
-                            f"axis, got {target_shape!r}") from None
+            raise InputTypeError(f"Reshape: target_shape must be a tuple of ints without the batch "
+                                 f"axis, got {target_shape!r}") from None
         for s in shape:
             if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-                raise TypeError(f"Reshape: target_shape entries must be ints, got {s!r} "
-                                f"in {target_shape!r}")
+                raise InputTypeError(f"Reshape: target_shape entries must be ints, got {s!r} "
+                                     f"in {target_shape!r}")
         shape = tuple(int(s) for s in shape)
         if not shape:
-            raise ValueError("Reshape: target_shape must have at least one entry, got ()")
+            raise InputError("Reshape: target_shape must have at least one entry, got ()")
         if any(s < 1 and s != -1 for s in shape):
-            raise ValueError(f"Reshape: target_shape entries must be positive (or one -1 to "
+            raise InputError(f"Reshape: target_shape entries must be positive (or one -1 to "
                              f"infer), got {shape}")
         if shape.count(-1) > 1:
-            raise ValueError(f"Reshape: at most one target_shape entry may be -1, got {shape}")
+            raise InputError(f"Reshape: at most one target_shape entry may be -1, got {shape}")
         return shape
 
     def _build(self, input_shape, rng):
@@ -77,12 +78,12 @@ class Reshape(_Reshaping):
         known = int(np.prod([s for s in self.target_shape if s != -1], dtype=np.int64))
         if -1 in self.target_shape:
             if size % known:
-                raise ValueError(f"{self}: cannot infer the -1 in target_shape "
+                raise InputError(f"{self}: cannot infer the -1 in target_shape "
                                  f"{self.target_shape}: input_shape {input_shape} has {size} "
                                  f"entries, not a multiple of {known}")
             return tuple(size // known if s == -1 else s for s in self.target_shape)
         if known != size:
-            raise ValueError(f"{self}: target_shape {self.target_shape} has {known} entries but "
+            raise InputError(f"{self}: target_shape {self.target_shape} has {known} entries but "
                              f"input_shape {input_shape} has {size}; the sizes must match")
         return self.target_shape
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._validation import check_float_array
+from ..errors import InputError, InputTypeError
 from .base import Layer
 
 
@@ -28,13 +29,13 @@ class Sampling(Layer):
     def __init__(self, rng=None, name=None):
         super().__init__(name)
         if rng is not None and not isinstance(rng, np.random.Generator):
-            raise TypeError(f"Sampling: rng must be a numpy.random.Generator or None, "
-                            f"got {type(rng).__name__}")
+            raise InputTypeError(f"Sampling: rng must be a numpy.random.Generator or None, "
+                                 f"got {type(rng).__name__}")
         self.rng = rng          # kept by build when given, so samples are reproducible
 
     def _build(self, input_shape, rng):
         if len(input_shape) != 1:
-            raise ValueError(f"{self}: expects input_shape (latent_dim,), the shape of z_mean "
+            raise InputError(f"{self}: expects input_shape (latent_dim,), the shape of z_mean "
                              f"and of z_log_var without the batch axis, got {input_shape}")
         return input_shape
 
@@ -43,21 +44,21 @@ class Sampling(Layer):
 
     def forward(self, inputs, training=True, eps=None):
         if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
-            raise TypeError(f"{self}: expects a pair (z_mean, z_log_var), got "
-                            f"{type(inputs).__name__}"
-                            + (f" of length {len(inputs)}" if isinstance(inputs, (tuple, list))
+            raise InputTypeError(f"{self}: expects a pair (z_mean, z_log_var), got "
+                                 f"{type(inputs).__name__}"
+                                 + (f" of length {len(inputs)}" if isinstance(inputs, (tuple, list))
                                else ""))
         z_mean = self._check_input(inputs[0], "z_mean")
         z_log_var = self._check_input(inputs[1], "z_log_var")
         if z_mean.shape != z_log_var.shape:
-            raise ValueError(f"{self}: z_mean and z_log_var must have the same batch size, got "
+            raise InputError(f"{self}: z_mean and z_log_var must have the same batch size, got "
                              f"z_mean {z_mean.shape} and z_log_var {z_log_var.shape}")
         if eps is None:
             eps = self.draw_eps(len(z_mean))
         else:
             eps = check_float_array(eps, "eps", owner=str(self))
             if eps.shape != z_mean.shape:
-                raise ValueError(f"{self}: eps must have z_mean's shape {z_mean.shape}, "
+                raise InputError(f"{self}: eps must have z_mean's shape {z_mean.shape}, "
                                  f"got {eps.shape}")
             eps = eps.astype(self.dtype, copy=False)
         self.eps = eps                              # cached for d_z_log_var

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import fast
 from .._validation import check_float_dtype
+from ..errors import InputError, InputTypeError
 from .base import Layer
 
 
@@ -48,7 +49,7 @@ def assign_names(layers, owner="Sequential"):
     names = [layer.name for layer in layers]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"{owner}: layer names must be unique, repeated: {dupes}")
+        raise InputError(f"{owner}: layer names must be unique, repeated: {dupes}")
 
 
 class LayerList:
@@ -113,13 +114,13 @@ class LayerList:
         weights = list(weights)
         counts = [len(layer.get_weights()) for layer in self.layers]
         if len(weights) != sum(counts):
-            raise ValueError(f"{self}.set_weights: expected {sum(counts)} arrays, one per "
+            raise InputError(f"{self}.set_weights: expected {sum(counts)} arrays, one per "
                              f"parameter and state array, got {len(weights)}")
         for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
             current = layer.get_weights()
             for i, (have, value) in enumerate(zip(current, weights[start:start + count])):
                 if np.shape(value) != have.shape:
-                    raise ValueError(f"{self}.set_weights: array {start + i} ({layer.name}) "
+                    raise InputError(f"{self}.set_weights: array {start + i} ({layer.name}) "
                                      f"must have shape {have.shape}, got {np.shape(value)}")
         for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
             layer.set_weights(weights[start:start + count])
@@ -151,7 +152,7 @@ class Sequential(LayerList, Layer):
         layers = list(layers)
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
+                raise InputTypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
         self.layers = layers
         assign_names(self.layers)
 

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .._validation import check_finite, check_float_array, check_positive_int
+from ..errors import InputError, InputTypeError
 
 TILE_INCHES = 0.8         # one image tile in print: a 32 px tile covers 80 px at dpi 100
 GAP = 1                   # white pixels between tiles, so neighbouring images do not merge
@@ -35,13 +36,13 @@ def tile_images(images, ncols, pad=0, fill=0.0):
     """
     x = np.asarray(images)
     if x.ndim not in (3, 4):
-        raise ValueError(f"tile_images: images must have shape (N, H, W) or (N, H, W, C), "
+        raise InputError(f"tile_images: images must have shape (N, H, W) or (N, H, W, C), "
                          f"got shape {x.shape}")
     if x.shape[0] == 0:
-        raise ValueError(f"tile_images: images is empty, shape {x.shape}")
+        raise InputError(f"tile_images: images is empty, shape {x.shape}")
     ncols = check_positive_int(ncols, "ncols", "tile_images")
     if isinstance(pad, bool) or not isinstance(pad, numbers.Integral) or pad < 0:
-        raise ValueError(f"tile_images: pad must be an integer >= 0, got {pad!r}")
+        raise InputError(f"tile_images: pad must be an integer >= 0, got {pad!r}")
     N, H, W, rest = x.shape[0], x.shape[1], x.shape[2], x.shape[3:]
     rows = -(-N // ncols)
     # Give every cell a pad-wide border on its bottom and right, then a reshape
@@ -56,14 +57,14 @@ def tile_images(images, ncols, pad=0, fill=0.0):
 def _check_images(images, name, owner):
     images = check_float_array(images, name, owner, ndim=4)
     if images.shape[0] == 0:
-        raise ValueError(f"{owner}: {name} is empty, shape {images.shape}")
+        raise InputError(f"{owner}: {name} is empty, shape {images.shape}")
     if images.shape[-1] not in (1, 3):
-        raise ValueError(f"{owner}: {name} must be (N, H, W, C) with C = 1 (grayscale) or "
+        raise InputError(f"{owner}: {name} must be (N, H, W, C) with C = 1 (grayscale) or "
                          f"3 (RGB), got shape {images.shape}")
     check_finite(images, name, owner)
     lo, hi = float(images.min()), float(images.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{owner}: {name} must lie in [0, 1], got values from {lo:.4g} to "
+        raise InputError(f"{owner}: {name} must lie in [0, 1], got values from {lo:.4g} to "
                          f"{hi:.4g}; rescale it or np.clip(x, 0, 1) first")
     return images
 
@@ -71,19 +72,19 @@ def _check_images(images, name, owner):
 def _check_path(path, owner):
     """The figure's path, once its extension names a format minivae writes."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{owner}: path must be a str or os.PathLike, got "
-                        f"{type(path).__name__}")
+        raise InputTypeError(f"{owner}: path must be a str or os.PathLike, got "
+                             f"{type(path).__name__}")
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         given = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise ValueError(f"{owner}: cannot tell the figure format of {str(path)!r} from its "
+        raise InputError(f"{owner}: cannot tell the figure format of {str(path)!r} from its "
                          f"{given}; end the name in {', '.join(FORMATS)}")
     return path
 
 
 def _check_dpi(dpi, owner):
     if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not dpi > 0:
-        raise ValueError(f"{owner}: dpi must be a positive number, got {dpi!r}")
+        raise InputError(f"{owner}: dpi must be a positive number, got {dpi!r}")
     return float(dpi)
 
 
@@ -133,16 +134,17 @@ def _check_labels(labels, N, class_names, owner):
         return None, None, None
     labels = np.asarray(labels)
     if labels.shape != (N,):
-        raise ValueError(f"{owner}: labels must have shape ({N},), one per row of z, "
+        raise InputError(f"{owner}: labels must have shape ({N},), one per row of z, "
                          f"got shape {labels.shape}")
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
-        raise TypeError(f"{owner}: labels must be integer class indices, got dtype {labels.dtype}")
+        raise InputTypeError(f"{owner}: labels must be integer class indices, got dtype "
+                             f"{labels.dtype}")
     classes, index = np.unique(labels, return_inverse=True)
     if class_names is None:
         return classes, index, [str(c) for c in classes]
     class_names = [str(name) for name in class_names]
     if classes[0] < 0 or classes[-1] >= len(class_names):
-        raise ValueError(f"{owner}: labels must index class_names (0 to {len(class_names) - 1}), "
+        raise InputError(f"{owner}: labels must index class_names (0 to {len(class_names) - 1}), "
                          f"got labels from {classes[0]} to {classes[-1]}")
     return classes, index, [class_names[c] for c in classes]
 

@@ -5,6 +5,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .._validation import check_finite, check_float_array
+from ..errors import InputError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, tile_images)
 from .latent import principal_components
@@ -16,7 +17,7 @@ def _plane(codes, points):
     if codes.shape[1] == 2:
         return codes, points, ("z_1", "z_2")
     if codes.shape[1] == 1:
-        raise ValueError("plot_compare: a 1-D latent space has no plane to draw; use d >= 2")
+        raise InputError("plot_compare: a 1-D latent space has no plane to draw; use d >= 2")
     _, components, mean, _ = principal_components(codes, 2)
     return (codes - mean) @ components.T, (points - mean) @ components.T, ("PC 1", "PC 2")
 
@@ -31,7 +32,7 @@ def plot_compare(panels, path, class_names=None, dpi=100):
     """
     owner = "plot_compare"
     if not isinstance(panels, (list, tuple)) or not panels:
-        raise ValueError(f"{owner}: panels must be a non-empty list of dicts, got {panels!r}")
+        raise InputError(f"{owner}: panels must be a non-empty list of dicts, got {panels!r}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     fig = Figure(figsize=(5.2 * len(panels) + 1.6, 10.4), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False, height_ratios=(1.0, 1.0))
@@ -83,15 +84,15 @@ def plot_rate_distortion(points, path, dpi=100):
     """
     owner = "plot_rate_distortion"
     if not isinstance(points, (list, tuple)) or not points:
-        raise ValueError(f"{owner}: points must be a non-empty list of dicts, got {points!r}")
+        raise InputError(f"{owner}: points must be a non-empty list of dicts, got {points!r}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     rate = np.array([float(p["rate"]) for p in points])
     distortion = np.array([float(p["distortion"]) for p in points])
     if not (np.all(np.isfinite(rate)) and np.all(np.isfinite(distortion))):
-        raise ValueError(f"{owner}: rates and distortions must be finite")
+        raise InputError(f"{owner}: rates and distortions must be finite")
     samples = [_check_images(p["samples"], "samples", owner) for p in points]
     if len({s.shape for s in samples}) != 1:
-        raise ValueError(f"{owner}: every beta needs as many samples of one shape, got "
+        raise InputError(f"{owner}: every beta needs as many samples of one shape, got "
                          f"{[s.shape for s in samples]}")
     fig = Figure(figsize=(12.5, max(4.2, 0.75 * len(points) + 1.0)), layout="constrained")
     curve_ax, sample_ax = fig.subplots(1, 2, width_ratios=(1.0, 1.45))

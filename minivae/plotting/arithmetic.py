@@ -7,6 +7,7 @@ Each takes the images minivae.attributes decoded, and a path.
 import numpy as np
 
 from .._validation import check_float_array
+from ..errors import InputError
 from ._canvas import _check_dpi, _check_images, _check_path, _save, _tile_centres, _tiled_figure
 
 
@@ -39,7 +40,7 @@ def plot_attribute_arithmetic(originals, images, factors, path, title=None, row_
     factors = np.asarray(factors, dtype=float).ravel()
     if decoded.shape[0] != len(x) or decoded.shape[1] != len(factors) or \
             decoded.shape[2:] != x.shape[1:]:
-        raise ValueError(f"{owner}: images must have shape (n, k, H, W, C) = ({len(x)}, "
+        raise InputError(f"{owner}: images must have shape (n, k, H, W, C) = ({len(x)}, "
                          f"{len(factors)}, {', '.join(map(str, x.shape[1:]))}) for "
                          f"{len(x)} originals and {len(factors)} factors, got {decoded.shape}")
     flat = _check_images(decoded.reshape(-1, *decoded.shape[2:]), "images", owner)
@@ -47,7 +48,7 @@ def plot_attribute_arithmetic(originals, images, factors, path, title=None, row_
     grid = np.concatenate([x[:, None], flat.reshape(decoded.shape)], axis=1)
     labels = ["original"] + [f"{f:+g}" if f else "0" for f in factors]
     if row_labels is not None and len(row_labels) != len(x):
-        raise ValueError(f"{owner}: row_labels must name each of the {len(x)} rows, got "
+        raise InputError(f"{owner}: row_labels must name each of the {len(x)} rows, got "
                          f"{len(row_labels)}")
     fig = _strip_figure(grid, labels, row_labels, title, tile_inches)
     return _save(fig, path, dpi, tight=True)
@@ -63,13 +64,13 @@ def plot_morph(images, alphas, path, originals=None, title=None, tile_inches=0.9
     decoded = _check_images(images, "images", owner)
     alphas = np.asarray(alphas, dtype=float).ravel()
     if len(alphas) != len(decoded):
-        raise ValueError(f"{owner}: alphas must be one per image: {len(decoded)} images but "
+        raise InputError(f"{owner}: alphas must be one per image: {len(decoded)} images but "
                          f"{len(alphas)} alphas")
     labels = [f"α={a:g}" for a in alphas]
     if originals is not None:
         ends = _check_images(originals, "originals", owner)
         if ends.shape != (2, *decoded.shape[1:]):
-            raise ValueError(f"{owner}: originals must be the two images (2, "
+            raise InputError(f"{owner}: originals must be the two images (2, "
                              f"{', '.join(map(str, decoded.shape[1:]))}), got {ends.shape}")
         decoded = np.concatenate([ends[:1], decoded, ends[1:]])
         labels = ["A"] + labels + ["B"]

@@ -9,6 +9,7 @@ from matplotlib.ticker import MaxNLocator
 from scipy.stats import norm
 
 from .._validation import check_finite, check_float_array, check_positive_int
+from ..errors import InputError, InputTypeError
 from ._canvas import (_check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, _tiled_figure)
 from .latent import _grid_scale, latent_grid_points, principal_components
@@ -28,7 +29,7 @@ def plot_reconstructions(originals, reconstructions, path, n=10, dpi=100):
     x = _check_images(originals, "originals", owner)
     x_hat = _check_images(reconstructions, "reconstructions", owner)
     if x.shape != x_hat.shape:
-        raise ValueError(f"{owner}: originals and reconstructions must have the same shape, "
+        raise InputError(f"{owner}: originals and reconstructions must have the same shape, "
                          f"got {x.shape} and {x_hat.shape}")
     n = min(check_positive_int(n, "n", owner), x.shape[0])
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
@@ -72,7 +73,7 @@ def plot_latent_scatter(z, labels, path, class_names=None, dpi=100, title=None):
     z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
     N, d = z.shape
     if N == 0 or d == 0:
-        raise ValueError(f"{owner}: z must have at least one row and one column, got {z.shape}")
+        raise InputError(f"{owner}: z must have at least one row and one column, got {z.shape}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     classes, index, names = _check_labels(labels, N, class_names, owner)
 
@@ -117,13 +118,13 @@ def plot_latent_grid(decode, path, n=15, latent_dim=None, components=None, mean=
     """
     owner = "plot_latent_grid"
     if not callable(decode):
-        raise TypeError(f"{owner}: decode must be callable, points -> images, "
-                        f"got {type(decode).__name__}")
+        raise InputTypeError(f"{owner}: decode must be callable, points -> images, "
+                             f"got {type(decode).__name__}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     points = latent_grid_points(n, latent_dim, components, mean, scale)
     images = _check_images(decode(points), "decode(points)", owner)
     if images.shape[0] != n * n:
-        raise ValueError(f"{owner}: decode(points) must return one image per point, "
+        raise InputError(f"{owner}: decode(points) must return one image per point, "
                          f"{n * n} in all, got shape {images.shape}")
     fig, ax = _tiled_figure(images, n, GRID_TILE_INCHES)
     g = norm.ppf(np.linspace(0.01, 0.99, n)) * _grid_scale(scale, owner)[:, None]
@@ -155,23 +156,23 @@ def plot_history(history, path, dpi=100):
     """
     owner = "plot_history"
     if not isinstance(history, Mapping):
-        raise TypeError(f"{owner}: history must be a dict of metric name -> per-epoch values "
-                        f"(Keras History.history), got {type(history).__name__}")
+        raise InputTypeError(f"{owner}: history must be a dict of metric name -> per-epoch values "
+                             f"(Keras History.history), got {type(history).__name__}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     series = {}
     for key, values in history.items():
         try:
             v = np.asarray(values, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"{owner}: history[{key!r}] must be a list of numbers, "
-                            f"got {values!r}") from None
+            raise InputTypeError(f"{owner}: history[{key!r}] must be a list of numbers, "
+                                 f"got {values!r}") from None
         if v.ndim != 1:
-            raise ValueError(f"{owner}: history[{key!r}] must be one value per epoch, "
+            raise InputError(f"{owner}: history[{key!r}] must be one value per epoch, "
                              f"got shape {v.shape}")
         if v.size:
             series[str(key)] = np.where(np.isfinite(v), v, np.nan)
     if not series:
-        raise ValueError(f"{owner}: history holds no values; expected e.g. "
+        raise InputError(f"{owner}: history holds no values; expected e.g. "
                          f"{{'total_loss': [..], 'val_total_loss': [..]}}, got {dict(history)!r}")
     found = list(dict.fromkeys(k.removeprefix("val_") for k in series))
     metrics = [m for m in LOSS_ORDER if m in found] + [m for m in found if m not in LOSS_ORDER]

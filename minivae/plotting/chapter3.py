@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 from scipy.stats import norm
 
 from .._validation import check_finite, check_float_array, check_positive_int
+from ..errors import InputError, InputTypeError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, tile_images)
 from .latent import principal_components
@@ -23,7 +24,7 @@ GRID_TILE_INCHES = 0.55         # as plot_latent_grid: a 15 x 15 grid prints nea
 def _check_codes(z, name, owner, min_rows=1):
     z = check_finite(check_float_array(z, name, owner, ndim=2), name, owner)
     if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise ValueError(f"{owner}: {name} must be (N, d) with N >= {min_rows} and d >= 1, "
+        raise InputError(f"{owner}: {name} must be (N, d) with N >= {min_rows} and d >= 1, "
                          f"got shape {z.shape}")
     return z
 
@@ -33,12 +34,12 @@ def _plane(codes, points, owner):
     codes' first two principal components. -> (xy, uv, axis names)."""
     d = codes.shape[1]
     if points is not None and points.shape[1] != d:
-        raise ValueError(f"{owner}: points must have the codes' {d} columns, got shape "
+        raise InputError(f"{owner}: points must have the codes' {d} columns, got shape "
                          f"{points.shape}")
     if d == 2:
         return codes, points, ("z_1", "z_2")
     if d == 1:
-        raise ValueError(f"{owner}: a 1-D latent space has no plane to draw; use d >= 2")
+        raise InputError(f"{owner}: a 1-D latent space has no plane to draw; use d >= 2")
     _, components, mean, _ = principal_components(codes, 2)
     uv = None if points is None else (points - mean) @ components.T
     return (codes - mean) @ components.T, uv, ("PC 1", "PC 2")
@@ -87,7 +88,7 @@ def plot_latent_samples(codes, points, images, path, ncols=6, labels=None, class
     points = _check_codes(points, "points", owner)
     images = _check_images(images, "images", owner)
     if len(images) != len(points):
-        raise ValueError(f"{owner}: images must be one per point: {len(points)} points but "
+        raise InputError(f"{owner}: images must be one per point: {len(points)} points but "
                          f"{len(images)} images")
     ncols = min(check_positive_int(ncols, "ncols", owner), len(points))
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
@@ -138,7 +139,7 @@ def plot_range_grid(images, xs, ys, path, codes=None, labels=None, class_names=N
     ys = check_finite(check_float_array(np.asarray(ys, float), "ys", owner, ndim=1), "ys", owner)
     n = len(xs)
     if len(ys) != n or len(images) != n * n:
-        raise ValueError(f"{owner}: a grid needs len(xs) == len(ys) == n and n * n images, got "
+        raise InputError(f"{owner}: a grid needs len(xs) == len(ys) == n and n * n images, got "
                          f"{len(xs)} xs, {len(ys)} ys and {len(images)} images")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     H, W = images.shape[1:3]
@@ -149,7 +150,7 @@ def plot_range_grid(images, xs, ys, path, codes=None, labels=None, class_names=N
     if codes is not None:
         codes = _check_codes(codes, "codes", owner)
         if codes.shape[1] != 2:
-            raise ValueError(f"{owner}: codes must be the 2-D coordinates the grid spans, shape "
+            raise InputError(f"{owner}: codes must be the 2-D coordinates the grid spans, shape "
                              f"(N, 2), got {codes.shape}")
         scatter_ax, ax = fig.subplots(1, 2, width_ratios=(grid_inches + 2.0, grid_inches))
         _scatter(scatter_ax, codes, labels, class_names, owner, legend=True)
@@ -193,9 +194,9 @@ def plot_p_space(z, labels, path, class_names=None, dims=(0, 1), dpi=100):
     try:
         i, j = (int(k) for k in dims)
     except (TypeError, ValueError):
-        raise TypeError(f"{owner}: dims must be two axis indices, got {dims!r}") from None
+        raise InputTypeError(f"{owner}: dims must be two axis indices, got {dims!r}") from None
     if not (0 <= i < z.shape[1] and 0 <= j < z.shape[1]) or i == j:
-        raise ValueError(f"{owner}: dims must be two different axes in [0, {z.shape[1] - 1}], "
+        raise InputError(f"{owner}: dims must be two different axes in [0, {z.shape[1] - 1}], "
                          f"got {dims!r}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     p = norm.cdf(z)

@@ -5,6 +5,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .._validation import check_finite, check_float_array, check_positive_int
+from ..errors import InputError
 
 
 def principal_components(z, k=2):
@@ -22,9 +23,9 @@ def principal_components(z, k=2):
     k = check_positive_int(k, "k", owner)
     N, d = z.shape
     if k > d:
-        raise ValueError(f"{owner}: k must be at most the dimension of z ({d}), got k={k}")
+        raise InputError(f"{owner}: k must be at most the dimension of z ({d}), got k={k}")
     if N < max(2, k):
-        raise ValueError(f"{owner}: z needs at least {max(2, k)} rows for {k} components, "
+        raise InputError(f"{owner}: z needs at least {max(2, k)} rows for {k} components, "
                          f"got shape {z.shape}")
     mean = z.mean(axis=0)
     zc = z - mean
@@ -60,13 +61,13 @@ def latent_grid_points(n=15, latent_dim=None, components=None, mean=None, scale=
     owner = "latent_grid_points"
     n = check_positive_int(n, "n", owner)
     if n < 2:
-        raise ValueError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
+        raise InputError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
     if latent_dim is not None:
         latent_dim = check_positive_int(latent_dim, "latent_dim", owner)
     if components is None:
         d = 2 if latent_dim is None else latent_dim
         if d < 2:
-            raise ValueError(f"{owner}: a 2-D grid needs latent_dim >= 2, got {d}")
+            raise InputError(f"{owner}: a 2-D grid needs latent_dim >= 2, got {d}")
         components = np.eye(2, d)
     else:
         components = check_float_array(components, "components", owner, ndim=2)
@@ -74,11 +75,11 @@ def latent_grid_points(n=15, latent_dim=None, components=None, mean=None, scale=
         d = components.shape[1]
         if components.shape[0] != 2 or (latent_dim is not None and d != latent_dim):
             expected = "latent_dim" if latent_dim is None else latent_dim
-            raise ValueError(f"{owner}: components must have shape (2, {expected}), "
+            raise InputError(f"{owner}: components must have shape (2, {expected}), "
                              f"got {components.shape}")
     mean = np.zeros(d) if mean is None else check_float_array(mean, "mean", owner, ndim=1)
     if mean.shape != (d,):
-        raise ValueError(f"{owner}: mean must have shape ({d},), got {mean.shape}")
+        raise InputError(f"{owner}: mean must have shape ({d},), got {mean.shape}")
     check_finite(mean, "mean", owner)
     scale = _grid_scale(scale, owner)
     g = norm.ppf(np.linspace(0.01, 0.99, n))
@@ -95,5 +96,5 @@ def _grid_scale(scale, owner):
     except (TypeError, ValueError):
         s = None
     if s is None or not np.all(np.isfinite(s)) or not np.all(s > 0):
-        raise ValueError(f"{owner}: scale must be a positive number or two of them, got {scale!r}")
+        raise InputError(f"{owner}: scale must be a positive number or two of them, got {scale!r}")
     return s
