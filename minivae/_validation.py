@@ -1,8 +1,9 @@
 """One small set of checks used by every public entry point.
 
-Each check raises ValueError or TypeError with a sentence that names the
-argument, what was expected and what was received. Hot paths never call these
-more than once per public call.
+Each check raises InputError or InputTypeError (minivae.errors: a ValueError
+and a TypeError) with a sentence that names the argument, what was expected
+and what was received. Hot paths never call these more than once per public
+call.
 """
 
 import numbers
@@ -131,7 +132,7 @@ def check_float_array(x, name, owner=None, ndim=None):
 
 
 def check_finite(x, name, owner=None):
-    """Raise ValueError if `x` holds NaN or infinity."""
+    """Raise InputError if `x` holds NaN or infinity."""
     if not np.all(np.isfinite(x)):
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise InputError(f"{_where(owner)}{name} holds {bad} non-finite value(s) (NaN or "

@@ -48,7 +48,7 @@ def register(cls=None, *, name=None):
     """Register a class (a decorator, or called directly) so configs can name it.
 
     The name is `name` or the class's own; registering a different class under a
-    name already taken (a built-in's included) raises ValueError.
+    name already taken (a built-in's included) raises InputError (a ValueError).
     """
     def add(cls):
         key = name or cls.__name__
