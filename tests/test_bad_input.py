@@ -11,10 +11,12 @@ error line on stderr and no traceback.
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import minivae
 from minivae import checkpoint, datasets, losses, plotting
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
@@ -280,3 +282,15 @@ def test_cli_reports_bad_input_in_one_line(cli_runs, name, pattern):
     lines = [line for line in err.splitlines() if not NOTICE.match(line)]
     assert len(lines) == 1, err
     assert re.fullmatch(pattern + ".*", lines[0]), lines[0]
+
+
+def test_the_library_refuses_with_input_errors_only():
+    """The CLI takes a bare ValueError or TypeError for a bug (it keeps its traceback),
+    so every refusal minivae writes must be an InputError or InputTypeError."""
+    root = Path(minivae.__file__).parent
+    bare = re.compile(r"\braise (ValueError|TypeError)\(")
+    found = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+             for path in sorted(root.rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if bare.search(line)]
+    assert not found, "raise InputError / InputTypeError instead:\n" + "\n".join(found)
