@@ -311,6 +311,29 @@ def isa_limits(report):
     return ISA_LIMITS.get(report["isa"], {})
 
 
+def add_environment_flags(parser, match_isa_help):
+    """--match-isa, --as-environment and --dry-run, as every benchmark takes them."""
+    parser.add_argument("--match-isa", action="store_true", help=match_isa_help)
+    parser.add_argument("--as-environment", action="store_true",
+                        help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers "
+                        "(by default both are unset there)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="start the workers, print what each runs, time nothing")
+
+
+def framework_limits(parser, args):
+    """The limits --match-isa puts on the frameworks (isa_limits; {} without the flag),
+    or a parser error where numpy's kernel family is unknown."""
+    if not args.match_isa:
+        return {}
+    numpy_side = probe_blas(args.as_environment)
+    limits = isa_limits(numpy_side)
+    if limits is None:
+        parser.error("--match-isa needs threadpoolctl and numpy on a known OpenBLAS "
+                     f"kernel family; found {numpy_side['family']!r}")
+    return limits
+
+
 def describe_checkout(path):
     """A git checkout's short commit, with "+ uncommitted changes" when its minivae/ has
     any; "not a git checkout" otherwise. Read-only (no index refresh, no lock)."""

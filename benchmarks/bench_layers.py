@@ -258,23 +258,11 @@ def parse_args():
     parser.add_argument("--stat", choices=["median", "min"], default="median",
                         help="statistic of the repeats in the table (min is steadier on a busy "
                         "machine; the JSON has both)")
-    parser.add_argument("--match-isa", action="store_true",
-                        help="hold PyTorch's kernels to the vector extension of the kernels "
-                        "numpy's OpenBLAS runs in the workers")
-    parser.add_argument("--as-environment", action="store_true",
-                        help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers "
-                        "(by default both are unset there)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="start the workers, print what each runs, time nothing")
+    _common.add_environment_flags(parser, "hold PyTorch's kernels to the vector extension of "
+                                  "the kernels numpy's OpenBLAS runs in the workers")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    args.limits = {}
-    if args.match_isa and not args.worker:
-        numpy_side = _common.probe_blas(args.as_environment)
-        args.limits = _common.isa_limits(numpy_side)
-        if args.limits is None:
-            parser.error("--match-isa needs threadpoolctl and numpy on a known OpenBLAS "
-                         f"kernel family; found {numpy_side['family']!r}")
+    args.limits = {} if args.worker else _common.framework_limits(parser, args)
     return args
 
 

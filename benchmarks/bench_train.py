@@ -338,15 +338,9 @@ def parse_args():
     parser.add_argument("--epochs", type=int, default=1, help="epochs for --epoch")
     parser.add_argument("--limit", type=int, help="--epoch on the first LIMIT images of each "
                         "split (a quick check of the harness, not a measurement)")
-    parser.add_argument("--match-isa", action="store_true",
-                        help="hold PyTorch's and TensorFlow's kernels to the vector extension "
-                        "of the kernels numpy's OpenBLAS runs in the workers "
-                        "(ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)")
-    parser.add_argument("--as-environment", action="store_true",
-                        help="keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers "
-                        "(by default both are unset there)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="start the workers, print what each runs, time nothing")
+    _common.add_environment_flags(parser, "hold PyTorch's and TensorFlow's kernels to the "
+                                  "vector extension of the kernels numpy's OpenBLAS runs in the "
+                                  "workers (ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--layout", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -367,13 +361,7 @@ def parse_args():
     if args.epoch:
         names = [n for n in names if n in EPOCH_CONTENDERS]
     args.names = names
-    args.limits = {}
-    if args.match_isa:
-        numpy_side = _common.probe_blas(args.as_environment)
-        args.limits = _common.isa_limits(numpy_side)
-        if args.limits is None:
-            parser.error("--match-isa needs threadpoolctl and numpy on a known OpenBLAS "
-                         f"kernel family; found {numpy_side['family']!r}")
+    args.limits = _common.framework_limits(parser, args)
     return args
 
 
