@@ -1,6 +1,7 @@
 """Where the codes lie, for any minivae model: the views of chapter 3 (docs/latent.md).
 
     codes(model, x)                   z_mean (VAE), z (autoencoder), or z sampled
+    codes_and_draws(model, x, rng)    z_mean and z sampled, from one pass of the encoder
     bounding_box(z)                   per axis, the smallest and largest code
     bounding_box_samples(z, n, rng)   n points uniform in that box: the autoencoder's gaps
     prior_samples(d, n, rng)          n points from N(0, I): the VAE's generator
@@ -41,13 +42,27 @@ def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
     z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng, which is the
     encoder's third output, what the book's notebooks plot and average.
     """
-    owner = "codes"
+    z, z_log_var = _encoded(model, x, batch_size)
+    return _draw(z, z_log_var, rng, "codes") if sample and z_log_var is not None else z
+
+
+def codes_and_draws(model, x, rng=None, batch_size=PREDICT_BATCH):
+    """codes(model, x) and codes(model, x, sample=True, rng=rng) from one pass of the
+    encoder: (z, z_sampled), z_sampled None for a model that is not a VAE."""
+    z, z_log_var = _encoded(model, x, batch_size)
+    return z, None if z_log_var is None else _draw(z, z_log_var, rng, "codes_and_draws")
+
+
+def _encoded(model, x, batch_size):
+    """(z_mean, z_log_var) of a VAE, (z, None) of any other model, as float64."""
     if not isinstance(model, VAE):
-        return np.asarray(model.encode(x, batch_size=batch_size), dtype=np.float64)
-    z_mean, z_log_var = (np.asarray(a, dtype=np.float64)
-                         for a in model.encode(x, batch_size=batch_size))
-    if not sample:
-        return z_mean
+        return np.asarray(model.encode(x, batch_size=batch_size), dtype=np.float64), None
+    z_mean, z_log_var = model.encode(x, batch_size=batch_size)
+    return np.asarray(z_mean, dtype=np.float64), np.asarray(z_log_var, dtype=np.float64)
+
+
+def _draw(z_mean, z_log_var, rng, owner):
+    """z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng."""
     eps = _rng(rng, owner).standard_normal(z_mean.shape)
     return z_mean + np.exp(0.5 * z_log_var) * eps
 

@@ -110,8 +110,7 @@ def gap_numbers(z, points):
 
 
 def vae2_figures(model, x, y, classes, numbers):
-    z_mean = latent.codes(model, x)
-    z = latent.codes(model, x, sample=True, rng=np.random.default_rng(0))
+    z_mean, z = latent.codes_and_draws(model, x, np.random.default_rng(0))
     plotting.plot_reconstructions(to_float(x[:10]), model.reconstruct(x[:10]),
                                   figure("vae_reconstructions"))
     prior = latent.prior_samples(2, 18, np.random.default_rng(0))

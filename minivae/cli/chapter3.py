@@ -56,14 +56,6 @@ def _data(args, model, limit, attribute=None):
     return images, labels, classes, where
 
 
-def _codes(model, images, seed):
-    from .. import latent
-    from ..models import VAE
-    sampled = latent.codes(model, images, sample=True, rng=np.random.default_rng(seed)) \
-        if isinstance(model, VAE) else None
-    return latent.codes(model, images), sampled
-
-
 # ------------------------------------------------------------------ embedding --
 
 def cmd_embedding(args):
@@ -73,7 +65,7 @@ def cmd_embedding(args):
     model = _load(args.checkpoint)
     images, labels, classes, where = _data(args, model, args.limit)
     rng = np.random.default_rng(args.seed)
-    z, z_sampled = _codes(model, images, args.seed)
+    z, z_sampled = latent.codes_and_draws(model, images, np.random.default_rng(args.seed))
     if z.shape[1] < 2:
         raise CLIError(f"{args.checkpoint} has a 1-D latent space; these figures need 2 or more "
                        f"dimensions")
