@@ -107,6 +107,19 @@ def test_resume_takes_its_settings_from_the_checkpoint_and_says_what_changes(
     assert model.run["batch_size"] == 50 and model.run["limit"] == 100
 
 
+def test_a_model_named_by_its_builder_resumes_under_either_name(tmp_path, no_real_data):
+    """--model fashion_vae is --model vae: the run records one name, so a resume given
+    either one agrees with it (it once recorded the alias and refused its own flag)."""
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "--epochs", "1", "--model", "fashion_vae",
+                 *SMALL]) == 0
+    assert checkpoint.load(out / "model.npz").run["model"] == "vae"
+    for epochs, name in (("2", "fashion_vae"), ("3", "vae")):
+        assert main(["train", "--out", str(out), "--epochs", epochs, "--resume",
+                     "--model", name, "--quiet"]) == 0
+    assert checkpoint.load(out / "model.npz").epoch == 3
+
+
 def test_resume_refuses_a_checkpoint_without_its_optimizer(tmp_path, no_real_data, capsys):
     from minivae.architectures import fashion_vae
     out = tmp_path / "run"

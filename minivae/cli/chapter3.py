@@ -15,18 +15,13 @@ import os
 
 import numpy as np
 
-from .common import CLIError, add_data_flags, data_spec, load_checkpoint, load_data
-from .common import positive_int as _positive
-from .common import write_json
+from .common import (CLIError, add_data_flags, data_spec, load_checkpoint, load_data,
+                     positive_int, write_json)
 
 DEFAULT_LIMIT = 5000            # the notebooks' n_to_predict
 
 
 # ----------------------------------------------------------------------- data --
-
-def _load(path):
-    return load_checkpoint(path)
-
 
 def _data(args, model, limit, attribute=None):
     """(images, labels or None, class names or None, what they are) for the model:
@@ -62,7 +57,7 @@ def cmd_embedding(args):
     from .. import latent, plotting
     from ..models import VAE
     from ..pixels import to_float
-    model = _load(args.checkpoint)
+    model = load_checkpoint(args.checkpoint)
     images, labels, classes, where = _data(args, model, args.limit)
     rng = np.random.default_rng(args.seed)
     z, z_sampled = latent.codes_and_draws(model, images, np.random.default_rng(args.seed))
@@ -137,7 +132,7 @@ def cmd_attribute(args):
                        f"too, or use --positive CLASS ... for Fashion-MNIST")
     if not all(np.isfinite(args.factors)):
         raise CLIError(f"--factors must be finite numbers, got {args.factors}")
-    model = _load(args.checkpoint)
+    model = load_checkpoint(args.checkpoint)
     images, labels, classes, where = _data(args, model, args.limit, args.attribute)
     if args.positive is not None:
         chosen = _positive_classes(args.positive, classes)
@@ -191,7 +186,7 @@ def cmd_morph(args):
     for flag, index in (("--index-a", args.index_a), ("--index-b", args.index_b)):
         if index < 0:
             raise CLIError(f"{flag} must be an image index >= 0, got {index}")
-    model = _load(args.checkpoint)
+    model = load_checkpoint(args.checkpoint)
     # CelebA is read only as far as the later index; Fashion-MNIST is in memory already.
     limit = max(args.index_a, args.index_b) + 1 if args.celeba else None
     images, labels, classes, where = _data(args, model, limit)
@@ -232,11 +227,11 @@ def add_commands(subparsers):
         "(norm.cdf of z beside z) and latent_histograms.png, with embedding.json.")
     e.add_argument("checkpoint")
     _data_flags(e)
-    e.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT, metavar="N",
+    e.add_argument("--limit", type=positive_int, default=DEFAULT_LIMIT, metavar="N",
                    help=f"encode the first N images (default {DEFAULT_LIMIT})")
-    e.add_argument("-n", type=_positive, default=18, help="points to decode (default 18)")
-    e.add_argument("--grid", type=_positive, default=15, help="grid side (default 15)")
-    e.add_argument("--dims", type=_positive, default=50,
+    e.add_argument("-n", type=positive_int, default=18, help="points to decode (default 18)")
+    e.add_argument("--grid", type=positive_int, default=15, help="grid side (default 15)")
+    e.add_argument("--dims", type=positive_int, default=50,
                    help="latent axes in the histograms (default 50)")
     e.add_argument("--out", default="runs/embedding", help="default runs/embedding")
     e.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -255,15 +250,15 @@ def add_commands(subparsers):
                    "e.g. Sandal Sneaker 'Ankle boot'")
     a.add_argument("--attribute", metavar="NAME", help="a CelebA column, e.g. Blond_Hair")
     _data_flags(a)
-    a.add_argument("--limit", type=_positive, default=20000, metavar="N",
+    a.add_argument("--limit", type=positive_int, default=20000, metavar="N",
                    help="read at most N images (default 20000)")
-    a.add_argument("--batch-size", type=_positive, default=128, help="default 128 (the book's)")
+    a.add_argument("--batch-size", type=positive_int, default=128, help="default 128 (the book's)")
     a.add_argument("--tolerance", type=float, default=0.08, help="default 0.08 (the book's)")
-    a.add_argument("--max-positive", type=_positive, default=10000,
+    a.add_argument("--max-positive", type=positive_int, default=10000,
                    help="stop after N images with the attribute (default 10000, the book's)")
     a.add_argument("--z-mean", action="store_true",
                    help="average z_mean instead of z sampled from q(z|x) (the book's)")
-    a.add_argument("--faces", type=_positive, default=5, help="images to move (default 5)")
+    a.add_argument("--faces", type=positive_int, default=5, help="images to move (default 5)")
     a.add_argument("--factors", type=float, nargs="+", default=[-4, -3, -2, -1, 0, 1, 2, 3, 4],
                    help="multiples of the vector (default -4 ... 4)")
     a.add_argument("--out", default="runs/attribute", help="default runs/attribute")

@@ -25,16 +25,6 @@ def positive_int(text):
     return value
 
 
-def nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
 def _float(text, test, expected):
     try:
         value = float(text)
@@ -172,7 +162,7 @@ def make_model(args):
     """The model --model names: one of the book's (with --latent-dim etc.), or what a
     user's `module:function` returns (maybe not built yet: see finish_model)."""
     from .. import architectures
-    name = args.model = MODEL_ALIASES.get(args.model, args.model)
+    name = args.model               # aliases are resolved as the flag is parsed
     if name in BOOK_MODELS:
         builder = getattr(architectures, BOOK_MODELS[name])
         kwargs = {"latent_dim": args.latent_dim, "beta": args.beta,

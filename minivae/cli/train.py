@@ -31,12 +31,13 @@ def add_parser(sub):
                        "(found on disk, else the embedded 2,000-image sample). Writes "
                        "OUT/model.npz and OUT/history.json after every epoch, then the "
                        "figures as PNG.")
-    t.add_argument("--model", metavar="NAME",
+    t.add_argument("--model", metavar="NAME", type=lambda name: MODEL_ALIASES.get(name, name),
                    help=f"{', '.join(BOOK_MODELS)} (the book's Fashion VAE, its autoencoder, "
                         f"its faces VAE, Keras's example VAE), or module:function returning "
                         f"a model of your own (default vae)")
     add_data_flags(t, train=True)
-    t.add_argument("--epochs", type=positive_int, help="total epochs (default 5)")
+    t.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"],
+                   help=f"total epochs (default {DEFAULTS['epochs']})")
     t.add_argument("--batch-size", type=positive_int, help="default 100")
     t.add_argument("--learning-rate", type=positive_float, help="Adam's (default 5e-4)")
     t.add_argument("--beta", type=nonnegative_float, help="weight of the KL term (default 1)")
@@ -97,8 +98,7 @@ def _recorded(model):
     """The settings a checkpoint's run recorded, with what the model itself tells."""
     run = dict(getattr(model, "run", {}) or {})
     arch = (model.config or {}).get("architecture")
-    by_arch = {v: k for k, v in BOOK_MODELS.items()}
-    run.setdefault("model", by_arch.get(arch))
+    run.setdefault("model", MODEL_ALIASES.get(arch))
     run["latent_dim"] = model.latent_dim
     run["reconstruction_weight"] = model.reconstruction_weight
     if hasattr(model, "beta"):
@@ -113,8 +113,6 @@ def _resume_settings(args, model, path):
     """The run's settings: flags that contradict the checkpoint are refused, naming the
     flag and both values; the learning rate and the epochs may change, and say so."""
     recorded = _recorded(model)
-    if args.model is not None:
-        args.model = MODEL_ALIASES.get(args.model, args.model)
     for flag in ("model", "latent_dim", "beta", "reconstruction_weight", "dtype", "seed",
                  "batch_size", "limit"):
         given, kept = getattr(args, flag), recorded.get(flag)
@@ -156,8 +154,7 @@ def _prepare(args):
             raise CLIError(f"{path} was saved without its optimizer state, so it cannot be "
                            f"resumed exactly; start a new run instead")
         settings, spec = _resume_settings(args, model, path)
-        epochs = args.epochs if args.epochs is not None else DEFAULTS["epochs"]
-        if model.epoch >= epochs:
+        if model.epoch >= args.epochs:
             raise CLIError(f"{path} has {model.epoch} epoch(s) done; pass --epochs larger "
                            f"than that to train further")
         return model, spec, settings, model.epoch, model.history
@@ -193,16 +190,18 @@ def cmd_train(args):
            "batch_size": settings["batch_size"], "limit": settings["limit"],
            "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec}
     ckpt, hist = os.path.join(args.out, CHECKPOINT), os.path.join(args.out, HISTORY)
-    epochs = args.epochs if args.epochs is not None else DEFAULTS["epochs"]
+    epochs = args.epochs
     os.makedirs(args.out, exist_ok=True)
     with _lock(args.out):
         if args.overwrite and not args.resume:
             for stale in (ckpt, hist):
                 if os.path.exists(stale):
                     os.remove(stale)
+        save = checkpoint.CheckpointCallback(ckpt, run)
+
         def record(model, epoch, logs, history):
-            checkpoint.CheckpointCallback(ckpt, run)(model, epoch, logs, history)
-            write_json(hist, history.history)
+            save(model, epoch, logs, history)
+            write_json(hist, history.history)       # after every epoch, the last included
 
         if initial_epoch:
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
@@ -227,7 +226,6 @@ def cmd_train(args):
         finally:
             memory.release_freed_memory()       # training's buffers go back to the kernel
         seconds = time.perf_counter() - started
-        write_json(hist, history.history)
         figures = write_figures(model, args.out, val, history, settings["seed"])
     if not quiet:
         last = {k: round(v[-1], 4) for k, v in history.history.items()}
