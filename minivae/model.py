@@ -25,6 +25,7 @@ from .pixels import check_images, to_float
 PREDICT_BATCH = 100
 RECONSTRUCTION_LOSSES = {"bce": binary_crossentropy, "mse": mean_squared_error}
 
+
 def _output_activation(decoder, output_activation, owner):
     """The model's output activation: the one given, or the sigmoid fused into the
     decoder's last layer, which moves to the model (the decoder then ends in logits).

@@ -11,6 +11,7 @@ import numpy as np
 from ._validation import check_finite, check_float_dtype
 from .errors import InputError, InputTypeError
 
+
 def to_float(images, dtype="float32"):
     """Images as floats in [0, 1] of `dtype`.
 

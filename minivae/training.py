@@ -71,27 +71,35 @@ class Progress:
               f"{self._fmt(logs)}{suffix}", file=self.stream, flush=True)
 
 
+def _non_finite(metrics, arrays):
+    """"non-finite a, b, ..." naming the metrics and arrays that are not finite (at most
+    five), or None when all are."""
+    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+    bad += [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
+    if not bad:
+        return None
+    return f"non-finite {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+
+
 def check_finite_step(metrics, grads):
     """Raise TrainingDiverged naming every non-finite metric or gradient (at most five)."""
-    bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-    bad += [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-    if bad:
-        raise TrainingDiverged(f"non-finite {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
+    problem = _non_finite(metrics, grads)
+    if problem:
+        raise TrainingDiverged(problem)
 
 
 def check_finite_epoch(model, logs, epoch):
     """Before an epoch's results are recorded or saved: every metric (validation's
     included), parameter, state array and optimizer array must be finite."""
-    bad = [k for k, v in logs.items() if not math.isfinite(v)]
     arrays = {**model.named_params(), **model.named_state()}
     state = model.optimizer.get_state() if hasattr(model.optimizer, "get_state") else {}
     arrays.update({f"optimizer/{k}": v for k, v in state.items()})
-    bad += [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
-    if bad:
+    problem = _non_finite(logs, arrays)
+    if problem:
         raise TrainingDiverged(
-            f"training diverged in epoch {epoch + 1}: non-finite {', '.join(bad[:5])}"
-            f"{' ...' if len(bad) > 5 else ''} at the end of the epoch; nothing of this epoch "
-            f"was recorded or saved (lower the learning rate, or check the data)")
+            f"training diverged in epoch {epoch + 1}: {problem} at the end of the epoch; "
+            f"nothing of this epoch was recorded or saved (lower the learning rate, or check "
+            f"the data)")
 
 
 def batches(n, batch_size, rng=None):
@@ -172,9 +180,7 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
     if history is not None and not isinstance(history, History):
         raise InputTypeError(f"{owner}: history must be the History to append to (or its "
                              f"history dict, or None), got {type(history).__name__}")
-    if not model.built:         # as Keras, a model is built from the first data it sees
-        model.build_for(x)
-    x = check_images(x, "x", model.input_shape, owner)
+    x = model._images(x, owner)     # as Keras, a model is built from the first data it sees
     if validation_data is not None:
         if isinstance(validation_data, tuple):
             validation_data = validation_data[0]

@@ -132,4 +132,3 @@ def cmd_sweep(args):
                   f"{p['active_units']:7d}")
         print(f"wrote {figure} and sweep.json beside it")
     return 0
-

@@ -165,6 +165,7 @@ def cmd_evaluate(args):
     report = {"losses": metrics}
     if bounds:
         started = time.perf_counter()
+
         def report_progress(done):
             print(f"\rIWAE: {done:,} of {iwae_images:,} images", end="", file=sys.stderr,
                   flush=True)

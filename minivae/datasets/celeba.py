@@ -194,10 +194,10 @@ def load_celeba(root, limit, attribute=None, size=BOOK_SIZE, interpolation="bili
     crop (crop_to_aspect_ratio is off), so faces come out 1.22 times wider than
     they are; and tf.image.resize without antialiasing samples 2 x 2 input
     pixels per output pixel, ignoring the rest of the 2.8 x 3.4-pixel cell
-    (width x height) it stands for. interpolation="bilinear" does the same, so that a model trained here
-    sees the book's pixels; "area" averages every input pixel the output pixel
-    covers (smoother, no aliasing), still without a crop (load_image_folder crops
-    to the aspect ratio first).
+    (width x height) it stands for. interpolation="bilinear" does the same, so that
+    a model trained here sees the book's pixels; "area" averages every input pixel
+    the output pixel covers (smoother, no aliasing), still without a crop
+    (load_image_folder crops to the aspect ratio first).
     limit is required: all 202,599 faces take 2.5 GB as uint8 and 10 GB as
     float32; stream them with open_celeba(root).batches(...) instead.
     """

@@ -138,7 +138,8 @@ def _scatter_cropped(blocks, out, sh, sw, pads):
             if c_hi <= c_lo:
                 continue
             out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh,
-                o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
+                o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += \
+                blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
 
 
 # The phase form of a transposed convolution (docs/conv.md, "Conv2DTranspose's
@@ -172,4 +173,3 @@ def phase_rows(r, s, offset, length, blocks):
     j_lo = max(0, -(-(offset - r) // s))
     j_hi = min(blocks, (length - 1 + offset - r) // s + 1)
     return j_lo, j_hi, s * j_lo + r - offset
-

@@ -84,7 +84,8 @@ def build_result(name, analytic_full, E, rtol, noise_floor, scale, mode="entries
         for r in np.lexsort((-err, rank))[:WORST_SHOWN]:
             if E.status[r] in ("ok", "kink") and verdict == "FAIL":
                 continue
-            worst.append({"index": _index(E.which[r], shape, mode), "analytic": float(E.analytic[r]),
+            worst.append({"index": _index(E.which[r], shape, mode),
+                          "analytic": float(E.analytic[r]),
                           "central": float(E.central[r]), "forward": float(E.forward[r]),
                           "backward": float(E.backward[r]), "estimate": float(E.value[r]),
                           "method": str(E.method[r]), "error": float(err[r]),
