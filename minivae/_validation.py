@@ -52,6 +52,12 @@ def check_generator(rng, name="rng", owner=None):
     return rng
 
 
+def generator_or_default(rng, name="rng", owner=None):
+    """check_generator(rng), with None meaning a fresh default_rng(0): a call repeats itself."""
+    rng = check_generator(rng, name, owner)
+    return np.random.default_rng(0) if rng is None else rng
+
+
 def check_real(value, name, owner=None, minimum=None):
     """Return float(value) if it is a finite real number (>= minimum when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._validation import (check_finite, check_float_array, check_generator, check_positive_int,
-                          check_real)
+from ._validation import (check_finite, check_float_array, check_positive_int, check_real,
+                          generator_or_default)
 from .errors import InputError, InputTypeError
 from .latent import codes, decode_points
 
@@ -142,8 +142,7 @@ def attribute_vector(model, data, labels=None, batch_size=BOOK_BATCH, tolerance=
     batch_size = check_positive_int(batch_size, "batch_size", owner)
     tolerance = check_real(tolerance, "tolerance", owner, minimum=0)
     max_positive = check_positive_int(max_positive, "max_positive", owner)
-    rng = check_generator(rng, "rng", owner)
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = generator_or_default(rng, "rng", owner)
     d = model.latent_dim
     total = {True: np.zeros(d), False: np.zeros(d)}
     count = {True: 0, False: 0}

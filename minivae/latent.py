@@ -19,7 +19,7 @@ The attribute arithmetic of the faces notebook is in minivae.attributes.
 import numpy as np
 from scipy.stats import norm
 
-from ._validation import check_codes, check_float_array, check_generator, check_positive_int
+from ._validation import check_codes, check_float_array, check_positive_int, generator_or_default
 from .analysis import uniform_points
 from .errors import InputError
 from .models import PREDICT_BATCH, VAE
@@ -28,11 +28,6 @@ BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
 BOOK_GRID = 15                      # the book's 15 x 15 decoded grid
 BOOK_HISTOGRAM_DIMS = 50            # the faces notebook shows dimensions 0-49
 BOOK_BINS = 20
-
-
-def _rng(rng, owner):
-    rng = check_generator(rng, "rng", owner)
-    return np.random.default_rng(0) if rng is None else rng
 
 
 def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
@@ -63,7 +58,7 @@ def _encoded(model, x, batch_size):
 
 def _draw(z_mean, z_log_var, rng, owner):
     """z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng."""
-    eps = _rng(rng, owner).standard_normal(z_mean.shape)
+    eps = generator_or_default(rng, "rng", owner).standard_normal(z_mean.shape)
     return z_mean + np.exp(0.5 * z_log_var) * eps
 
 
@@ -82,7 +77,7 @@ def bounding_box_samples(z, n=BOOK_SAMPLES, rng=None):
     """
     check_codes(z, "bounding_box_samples")
     n = check_positive_int(n, "n", "bounding_box_samples")
-    return uniform_points(z, n, _rng(rng, "bounding_box_samples"), trim=0.0)
+    return uniform_points(z, n, generator_or_default(rng, "rng", "bounding_box_samples"), trim=0.0)
 
 
 def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):
@@ -90,7 +85,7 @@ def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):
     owner = "prior_samples"
     latent_dim = check_positive_int(latent_dim, "latent_dim", owner)
     n = check_positive_int(n, "n", owner)
-    return _rng(rng, owner).standard_normal((n, latent_dim))
+    return generator_or_default(rng, "rng", owner).standard_normal((n, latent_dim))
 
 
 def decode_points(model, points):

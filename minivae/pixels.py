@@ -3,7 +3,7 @@
 Models read images (N, H, W, C) as floats in [0, 1]. Datasets keep them as
 uint8 pixels (60,000 Fashion-MNIST images in 61 MB instead of 246), and each
 batch becomes floats only when it is used, through `to_float`: the one place
-pixels are scaled.
+pixels are scaled (`to_uint8` is the way back, for images written to disk).
 """
 
 import numpy as np
@@ -27,6 +27,12 @@ def to_float(images, dtype="float32"):
         return x.astype(dtype, copy=False)
     raise InputTypeError(f"to_float: images must be integer pixels in [0, 255] or floats in "
                          f"[0, 1], got dtype {x.dtype}")
+
+
+def to_uint8(images):
+    """Floats in [0, 1] as uint8 pixels: round(x * 255), clipped to 0..255 (to_float's
+    inverse up to that rounding)."""
+    return np.clip(np.rint(np.asarray(images) * 255), 0, 255).astype(np.uint8)
 
 
 def check_images(x, name, input_shape, owner):

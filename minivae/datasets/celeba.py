@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import as_pair, check_choice, check_generator, check_positive_int
+from .._validation import as_pair, check_choice, check_positive_int, generator_or_default
+from ..pixels import to_uint8
 from .checks import _image_dtype
 from .errors import DatasetError
 from .folders import _IMAGE_SUFFIXES, _as_rgb, _read_image, _resize_area
@@ -133,8 +134,7 @@ class CelebA:
         labels = None if attribute is None else self.attribute(attribute)
         order = np.arange(len(self.files))
         if shuffle:
-            rng = check_generator(rng, "rng", owner)
-            order = (np.random.default_rng(0) if rng is None else rng).permutation(order)
+            order = generator_or_default(rng, "rng", owner).permutation(order)
         if limit is not None:
             order = order[:check_positive_int(limit, "limit", owner)]
         for start in range(0, len(order), batch_size):
@@ -146,8 +146,7 @@ class CelebA:
                 x = _as_rgb(_read_image(file), file)
                 out[row] = (resize_bilinear(x, h, w) if interpolation == "bilinear"
                             else _resize_area(x, h, w))
-            images = (np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8) if dtype == "uint8"
-                      else out.astype(dtype, copy=False))
+            images = to_uint8(out) if dtype == "uint8" else out.astype(dtype, copy=False)
             yield images if labels is None else (images, labels[index])
 
 

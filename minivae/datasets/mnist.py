@@ -111,11 +111,8 @@ def _search_dirs(source, data_dir):
 
 
 def _download_dir(source, data_dir):
-    if data_dir is not None:
-        return data_dir
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser() / source.name
-    return Path.home() / ".cache" / "minivae" / source.name
+    """Where a download goes: the first folder searched (never the system's, last)."""
+    return _search_dirs(source, data_dir)[0]
 
 
 def _find_file(folder, stem):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_generator, check_positive_int
+from .._validation import check_positive_int, generator_or_default
 from ..errors import InputError
-from ..pixels import to_float
+from ..pixels import to_float, to_uint8
 from .celeba import ATTRIBUTE_FILES, IMAGE_FOLDER
 
 LFW_FACES = 100                 # lfw_subset(): 100 faces, then 100 patches of background
@@ -55,8 +55,7 @@ def drawn_faces(n, rng=None, size=64):
     with -1/1 as CelebA's table; about a third are blond, half smile.
     """
     n = check_positive_int(n, "n", "drawn_faces")
-    rng = check_generator(rng, "rng", "drawn_faces")
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = generator_or_default(rng, "rng", "drawn_faces")
     blond = rng.random(n) < 1 / 3
     smiling = rng.random(n) < 0.5
     y, x = np.mgrid[0:size, 0:size] / size         # unit square, y downwards
@@ -92,7 +91,7 @@ def write_celeba_layout(root, images, attributes):
     folder.mkdir(parents=True, exist_ok=True)
     pixels = np.asarray(images)
     if pixels.dtype != np.uint8:
-        pixels = np.clip(np.rint(np.asarray(pixels, np.float64) * 255), 0, 255).astype(np.uint8)
+        pixels = to_uint8(np.asarray(pixels, np.float64))
     if pixels.ndim != 4 or pixels.shape[-1] != 3:
         raise InputError(f"write_celeba_layout: images must be RGB (N, H, W, 3), got shape "
                          f"{pixels.shape}")
