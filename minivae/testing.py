@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import InputError
 from .gradcheck import check_grad, check_layer, check_vjp
+from .im2col import conv_output_length
 
 
 def assert_passes(report, strict=False):
@@ -71,9 +72,7 @@ class ConvGeometry:
         return (self.batch, self.height, self.width, self.channels)
 
     def output_size(self, size):
-        if self.padding == "same":
-            return -(-size // self.strides)
-        return (size - self.kernel_size) // self.strides + 1
+        return conv_output_length(size, self.kernel_size, self.strides, self.padding)
 
     @property
     def output_shape(self):

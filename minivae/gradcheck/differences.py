@@ -31,11 +31,6 @@ GAIN = {"central": np.sqrt(2) / 2, "richardson": np.sqrt(130) / 12,
         "central pair": np.sqrt(10) / 4}      # c(h) - c(2h), in sigma / h
 
 
-def central(f, h):
-    """c(h) from f = {1: f_1, -1: f_-1} at realized offsets h = {1: h_1, -1: h_-1}."""
-    return (f[1] - f[-1]) / (h[1] - h[-1])
-
-
 def stencil(f, f0, h):
     """Every estimate of the module docstring from f_{+-1}, f_{+-2} and f_0.
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from .core import run_check
-from .inputs import as_float64, default_step, precision_note, rounding_unit
+from .inputs import as_float64, default_step, precision_note, projection, rounding_unit
 
 
 def _scalar(value, owner):
@@ -67,10 +67,8 @@ def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions
     owner = "check_grad"
     x, note = as_float64(x, "x", owner)
     f0 = _scalar(f(x), owner)
-    unit, dtype = rounding_unit(f0)
-    step = default_step(dtype) if step is None else step
-    _check_settings(step, rtol, max_entries, directions, owner)
-    notes = [n for n in (note, precision_note(dtype, step)) if n]
+    unit, step, precision = _settings(f0, step, rtol, max_entries, directions, owner)
+    notes = [n for n in (note, precision) if n]
     verify = _guard({"x": x}, owner)
 
     def analytic():
@@ -119,17 +117,9 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
         raise InputTypeError(f"{owner}: f must return a floating-point array, got dtype {y0.dtype}")
     if not np.all(np.isfinite(y0)):
         raise InputError(f"{owner}: f returned non-finite values at the given inputs")
-    unit, dtype = rounding_unit(y0)
-    step = default_step(dtype) if step is None else step
-    _check_settings(step, rtol, max_entries, directions, owner)
-    notes += [n for n in (precision_note(dtype, step),) if n]
-    if dy is None:
-        dy = rng.standard_normal(y0.shape)
-    else:
-        dy, note = as_float64(dy, "dy", owner)
-        if dy.shape != y0.shape:
-            raise InputError(f"{owner}: dy must have f's output shape {y0.shape}, got "
-                             f"{dy.shape}")
+    unit, step, precision = _settings(y0, step, rtol, max_entries, directions, owner)
+    notes += [precision] if precision else []
+    dy = projection(dy, y0.shape, rng, owner, "f's output shape")
     arrays = dict(zip(names, copies))
     verify = _guard(arrays, owner)
 
@@ -153,6 +143,15 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
                        directions=directions, rng=rng, notes=notes, owner=owner)
     verify()
     return report
+
+
+def _settings(value, step, rtol, max_entries, directions, owner):
+    """(rounding unit, step, precision note or None) for a check of outputs like `value`,
+    its settings validated; step None is the default for value's dtype."""
+    unit, dtype = rounding_unit(value)
+    step = default_step(dtype) if step is None else step
+    _check_settings(step, rtol, max_entries, directions, owner)
+    return unit, step, precision_note(dtype, step)
 
 
 def _check_settings(step, rtol, max_entries, directions, owner):

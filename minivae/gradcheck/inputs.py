@@ -9,7 +9,7 @@ upcast leaves a note in the report, a layout copy does not (it changes nothing).
 import numpy as np
 
 from .._validation import check_finite
-from ..errors import InputTypeError
+from ..errors import InputError, InputTypeError
 
 # The default finite-difference step for a function that computes in each dtype:
 # near (3 u)^(1/3), where truncation (h^2 |f'''| / 6) meets rounding (u |f| / h),
@@ -40,6 +40,17 @@ def as_float64(value, name, owner):
     copy = np.array(array, dtype=np.float64, order="C", copy=True)
     check_finite(copy, name, owner)
     return copy, note
+
+
+def projection(dy, shape, rng, owner, what):
+    """The dy that projects an output of `shape` to a scalar: drawn from rng when None,
+    else dy as float64, which must have that shape (`what` names it in the error)."""
+    if dy is None:
+        return rng.standard_normal(shape)
+    dy, _ = as_float64(dy, "dy", owner)
+    if dy.shape != shape:
+        raise InputError(f"{owner}: dy must have {what} {shape}, got {dy.shape}")
+    return dy
 
 
 def rounding_unit(value):

@@ -80,8 +80,12 @@ class Judge:
     def _noise(self, gain, h):
         return Z * gain * self.sigma / np.abs(h)
 
+    def _relative(self, n, ref_floor):
+        """rtol times |n|, or times the reference floor where |n| is below it."""
+        return self.rtol * np.maximum(np.abs(n), ref_floor)
+
     def _verdicts(self, e, floor, n, scale, ref_floor):
-        bad = e > floor + self.rtol * np.maximum(np.abs(n), ref_floor)
+        bad = e > floor + self._relative(n, ref_floor)
         loose = e > self.rtol * scale
         return bad, loose
 
@@ -133,8 +137,8 @@ class Judge:
 
     def _match(self, a, F, B, floor, ref_floor):
         """Which one-sided value a agrees with (+1 forward, -1 backward, 0 neither)."""
-        okF = np.abs(a - F) <= floor + self.rtol * np.maximum(np.abs(F), ref_floor)
-        okB = np.abs(a - B) <= floor + self.rtol * np.maximum(np.abs(B), ref_floor)
+        okF = np.abs(a - F) <= floor + self._relative(F, ref_floor)
+        okB = np.abs(a - B) <= floor + self._relative(B, ref_floor)
         closerF = np.abs(a - F) <= np.abs(a - B)
         return np.where(okF & (closerF | ~okB), 1, np.where(okB, -1, 0))
 
@@ -200,7 +204,7 @@ class Judge:
         a, n = E.analytic[rows], sH["richardson"]
         ok = np.abs(a - n) <= np.minimum(self.rtol * scale[rows],
                                           self._noise(GAIN["richardson"], hH) + rho[rows]
-                                          + self.rtol * np.maximum(np.abs(n), ref_floor[rows]))
+                                          + self._relative(n, ref_floor[rows]))
         done = rows[ok]
         E.value[done], E.method[done], E.status[done] = n[ok], f"richardson, step {H:.0e}", "ok"
         E.floor[done] = self._noise(GAIN["richardson"], hH[ok]) + rho[done]
@@ -215,7 +219,7 @@ class Judge:
         n1, n2, a = sH["richardson"][keep], s2["richardson"], E.analytic[rest]
         e1 = np.abs(a - n1)
         floor = (self._noise(GAIN["richardson"], hH2) + rho[rest] + 2 * np.abs(n1 - n2)
-                 + self.rtol * np.maximum(np.abs(n1), ref_floor[rest]))
+                 + self._relative(n1, ref_floor[rest]))
         # A FAIL needs f smooth at both steps: a fourth difference at rounding level.
         # Many kinks within H (a ReLU network's pre-activations crossing 0) bend f like
         # curvature, which Richardson at two scales would not notice.

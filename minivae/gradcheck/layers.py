@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import InputError, InputTypeError
 from .core import run_check
 from .determinism import fixed_noise
-from .functions import _check_settings
-from .inputs import as_float64, default_step, precision_note, rounding_unit
+from .functions import _check_settings, _settings
+from .inputs import as_float64, projection, rounding_unit
 
 
 def _float64_arrays(arrays, what, owner, fix):
@@ -100,17 +100,9 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
         if not np.issubdtype(y0.dtype, np.floating):
             raise InputTypeError(f"{owner}: forward must return a floating-point array, got "
                                  f"{type(y0).__name__} of dtype {y0.dtype}")
-        if dy is None:
-            dy = rng.standard_normal(y0.shape)
-        else:
-            dy, _ = as_float64(dy, "dy", owner)
-            if dy.shape != y0.shape:
-                raise InputError(f"{owner}: dy must have the output's shape {y0.shape}, got "
-                                 f"{dy.shape}")
-        unit, dtype = rounding_unit(y0)
-        step = default_step(dtype) if eps is None else eps
-        _check_settings(step, rtol, max_entries, directions, owner)
-        notes += [n for n in (precision_note(dtype, step),) if n]
+        dy = projection(dy, y0.shape, rng, owner, "the output's shape")
+        unit, step, precision = _settings(y0, eps, rtol, max_entries, directions, owner)
+        notes += [precision] if precision else []
         arrays = {"x": x, **params}
         skip_x = []
 
