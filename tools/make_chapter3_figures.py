@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from minivae import analysis, attributes, checkpoint, latent, plotting  # noqa: E402
+from minivae import analysis, attributes, checkpoint, evaluation, latent, plotting  # noqa: E402
 from minivae.architectures import fashion_autoencoder, fashion_vae  # noqa: E402
 from minivae.datasets import load_dataset  # noqa: E402
 from minivae.fast import memory  # noqa: E402
@@ -162,7 +162,7 @@ def vae32_figures(model, x, y, classes, x_train, y_train, numbers):
         "histograms": {"std_min": float(hist["std"].min()), "std_max": float(hist["std"].max()),
                        "kl_max": float(hist["kl"].max()),
                        "axes_with_kl_below_0.05": int((hist["kl"] < 0.05).sum())},
-        "active_units": int((latent.codes(model, x).var(axis=0) > 0.01).sum()),
+        "active_units": evaluation.active_units(model, x),
         "attribute": {"converged": found.converged, "n_positive": found.n_positive,
                       "n_negative": found.n_negative, "batches": found.batches,
                       "distance": found.distance, "last_rows": rows[-3:]},

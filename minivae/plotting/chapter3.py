@@ -15,10 +15,10 @@ from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, tile_images)
+from .book import GRID_TILE_INCHES
 from .latent import principal_components
 
 SAMPLE_COLOUR = "#00B0F0"       # the book's colour for the sampled points
-GRID_TILE_INCHES = 0.55         # as plot_latent_grid: a 15 x 15 grid prints near 8 x 8 inches
 
 
 def _check_codes(z, name, owner, min_rows=1):
