@@ -26,6 +26,7 @@ import zipfile
 
 import numpy as np
 
+from .._files import open_regular
 from ..errors import InputTypeError
 
 FORMAT, VERSION = "minivae-checkpoint", 2
@@ -101,15 +102,12 @@ def _open_regular(path):
         raise CheckpointError(f"{path!r} is {_kind_of_file(mode)}, not a checkpoint file; "
                               f"give the path of a .npz file")
     try:
-        # O_NONBLOCK: had the path become a FIFO since the stat, the open must not hang.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        f, mode = open_regular(path)    # had it become a FIFO since the stat: no hang
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}") from exc
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
+    if f is None:
         raise CheckpointError(f"{path!r} is {_kind_of_file(mode)}, not a checkpoint file")
-    return os.fdopen(fd, "rb")
+    return f
 
 
 def _plan(z, size, path):

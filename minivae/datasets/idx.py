@@ -11,18 +11,17 @@ limits whatever its header claims (docs/datasets.md, "Limits").
 import gzip
 import math
 import os
-import stat
 import zlib
 
 import numpy as np
 
+from .._files import open_regular
 from ..errors import InputTypeError
 from .errors import DatasetError
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _MAX_NDIM = 32      # numpy's smallest supported limit; IDX files in the wild use 1 to 4
 
 # The payload one file may declare (docs/datasets.md, "Limits"):
@@ -215,12 +214,11 @@ def read_idx(path_or_fileobj):
         raise InputTypeError(f"read_idx: expected a path or a binary file object, got "
                              f"{type(path_or_fileobj).__name__}") from None
     try:
-        # O_NONBLOCK: opening a named pipe must not wait for a writer; it is refused below.
-        with open(name, "rb", opener=lambda p, flags: os.open(p, flags | _NONBLOCK)) as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                raise DatasetError(f"{name}: not a regular file (a named pipe or a device?); "
-                                   f"an IDX file must be a file on disk")
+        f, _ = open_regular(name)      # a named pipe is not waited on, but refused
+        if f is None:
+            raise DatasetError(f"{name}: not a regular file (a named pipe or a device?); "
+                               f"an IDX file must be a file on disk")
+        with f:
             return _read_idx_stream(f, name)
     except OSError as exc:
         raise DatasetError(f"{name}: cannot open IDX file ({exc.strerror or exc})") from exc
