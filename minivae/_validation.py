@@ -146,11 +146,11 @@ def check_finite(x, name, owner=None):
     return x
 
 
-def check_codes(z, owner, min_rows=1):
+def check_codes(z, owner, min_rows=1, name="z"):
     """Latent codes z as (N, d) float64, N >= min_rows, d >= 1, every value finite."""
-    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
+    z = check_finite(check_float_array(z, name, owner, ndim=2), name, owner)
     if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise InputError(f"{_where(owner)}z must be codes (N, d) with N >= {min_rows} and "
+        raise InputError(f"{_where(owner)}{name} must be codes (N, d) with N >= {min_rows} and "
                          f"d >= 1, got shape {z.shape}")
     return z.astype(np.float64, copy=False)
 

@@ -8,18 +8,7 @@ from .._validation import check_finite, check_float_array
 from ..errors import InputError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, tile_images)
-from .latent import principal_components
-
-
-def _plane(codes, points):
-    """2-D views of codes and of extra points: themselves for d = 2, else both
-    projected on the codes' first two principal components."""
-    if codes.shape[1] == 2:
-        return codes, points, ("z_1", "z_2")
-    if codes.shape[1] == 1:
-        raise InputError("plot_compare: a 1-D latent space has no plane to draw; use d >= 2")
-    _, components, mean, _ = principal_components(codes, 2)
-    return (codes - mean) @ components.T, (points - mean) @ components.T, ("PC 1", "PC 2")
+from .latent import plane
 
 
 def plot_compare(panels, path, class_names=None, dpi=100):
@@ -42,7 +31,7 @@ def plot_compare(panels, path, class_names=None, dpi=100):
                              "codes", owner)
         points = check_float_array(panel["points"], "points", owner, ndim=2)
         images = _check_images(panel["images"], "images", owner)
-        xy, uv, names = _plane(codes, points)
+        xy, uv, names = plane(codes, points, "plot_compare")
         classes, index, legend = _check_labels(panel.get("labels"), len(codes), class_names,
                                                owner)
         ax = axes[0, column]

@@ -11,38 +11,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy.stats import norm
 
-from .._validation import check_finite, check_float_array, check_positive_int
+from .._validation import check_codes, check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, tile_images)
 from .book import GRID_TILE_INCHES
-from .latent import principal_components
+from .latent import plane
 
 SAMPLE_COLOUR = "#00B0F0"       # the book's colour for the sampled points
-
-
-def _check_codes(z, name, owner, min_rows=1):
-    z = check_finite(check_float_array(z, name, owner, ndim=2), name, owner)
-    if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise InputError(f"{owner}: {name} must be (N, d) with N >= {min_rows} and d >= 1, "
-                         f"got shape {z.shape}")
-    return z
-
-
-def _plane(codes, points, owner):
-    """The 2-D view: codes and points themselves for d = 2, else both projected on the
-    codes' first two principal components. -> (xy, uv, axis names)."""
-    d = codes.shape[1]
-    if points is not None and points.shape[1] != d:
-        raise InputError(f"{owner}: points must have the codes' {d} columns, got shape "
-                         f"{points.shape}")
-    if d == 2:
-        return codes, points, ("z_1", "z_2")
-    if d == 1:
-        raise InputError(f"{owner}: a 1-D latent space has no plane to draw; use d >= 2")
-    _, components, mean, _ = principal_components(codes, 2)
-    uv = None if points is None else (points - mean) @ components.T
-    return (codes - mean) @ components.T, uv, ("PC 1", "PC 2")
 
 
 def _scatter(ax, xy, labels, class_names, owner, size=None, legend=True):
@@ -84,15 +60,18 @@ def plot_latent_samples(codes, points, images, path, ncols=6, labels=None, class
     labels (N,) colours the codes by class; None draws them black as the book.
     """
     owner = "plot_latent_samples"
-    codes = _check_codes(codes, "codes", owner)
-    points = _check_codes(points, "points", owner)
+    codes = check_codes(codes, owner, name="codes")
+    points = check_codes(points, owner, name="points")
     images = _check_images(images, "images", owner)
     if len(images) != len(points):
         raise InputError(f"{owner}: images must be one per point: {len(points)} points but "
                          f"{len(images)} images")
     ncols = min(check_positive_int(ncols, "ncols", owner), len(points))
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
-    xy, uv, axis_names = _plane(codes, points, owner)
+    if points is not None and points.shape[1] != codes.shape[1]:
+        raise InputError(f"{owner}: points must have the codes' {codes.shape[1]} columns, got "
+                         f"shape {points.shape}")
+    xy, uv, axis_names = plane(codes, points, owner)
     # Each tile gets a white band below it for its label: one imshow, not n axes.
     n, H, W, C = images.shape
     band = max(4, round(0.3 * H))
@@ -148,7 +127,7 @@ def plot_range_grid(images, xs, ys, path, codes=None, labels=None, class_names=N
     width = grid_inches + (grid_inches + 2.0 if codes is not None else 0.0)
     fig = Figure(figsize=(width + 0.8, grid_inches + 0.8), layout="constrained")
     if codes is not None:
-        codes = _check_codes(codes, "codes", owner)
+        codes = check_codes(codes, owner, name="codes")
         if codes.shape[1] != 2:
             raise InputError(f"{owner}: codes must be the 2-D coordinates the grid spans, shape "
                              f"(N, 2), got {codes.shape}")
@@ -190,7 +169,7 @@ def plot_p_space(z, labels, path, class_names=None, dims=(0, 1), dpi=100):
     lists each class's id and name in its colour.
     """
     owner = "plot_p_space"
-    z = _check_codes(z, "z", owner)
+    z = check_codes(z, owner)
     try:
         i, j = (int(k) for k in dims)
     except (TypeError, ValueError):
@@ -231,7 +210,7 @@ def plot_latent_histograms(z, path, dims=50, bins=20, ncols=10, dpi=100):
     z (N, d); dims: the first `dims` axes (the book: 0-49), at most d.
     """
     owner = "plot_latent_histograms"
-    z = _check_codes(z, "z", owner, min_rows=2)
+    z = check_codes(z, owner, min_rows=2)
     k = min(check_positive_int(dims, "dims", owner), z.shape[1])
     bins = check_positive_int(bins, "bins", owner)
     ncols = min(check_positive_int(ncols, "ncols", owner), k)

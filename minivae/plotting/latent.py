@@ -39,6 +39,19 @@ def principal_components(z, k=2):
     return zc @ components.T, components, mean, ratio
 
 
+def plane(codes, points, owner):
+    """The 2-D view of codes (N, d) and of extra points (M, d) or None: themselves for
+    d = 2, else both projected on the codes' first two principal components.
+    -> (xy, uv, axis names)."""
+    if codes.shape[1] == 2:
+        return codes, points, ("z_1", "z_2")
+    if codes.shape[1] == 1:
+        raise InputError(f"{owner}: a 1-D latent space has no plane to draw; use d >= 2")
+    _, components, mean, _ = principal_components(codes, 2)
+    uv = None if points is None else (points - mean) @ components.T
+    return (codes - mean) @ components.T, uv, ("PC 1", "PC 2")
+
+
 def latent_grid_points(n=15, latent_dim=None, components=None, mean=None, scale=None):
     """The book's decoded-latent-grid points: (n*n, latent_dim), float64.
 
