@@ -19,7 +19,7 @@ from .._validation import as_pair, check_choice, check_positive_int, generator_o
 from ..pixels import to_uint8
 from .checks import _image_dtype
 from .errors import DatasetError
-from .folders import _IMAGE_SUFFIXES, _as_rgb, _read_image, _resize_area
+from .folders import _IMAGE_SUFFIXES, _as_rgb, _image_files, _read_image, _resize_area
 
 IMAGE_FOLDER = "img_align_celeba"
 ATTRIBUTE_FILES = ("list_attr_celeba.csv", "list_attr_celeba.txt")
@@ -164,11 +164,7 @@ def open_celeba(root):
         raise DatasetError(f"open_celeba: {root} holds no {IMAGE_FOLDER}/ folder; expected "
                            f"{root / IMAGE_FOLDER}/ with the aligned faces (minivae does not "
                            f"download CelebA)")
-    try:
-        files = sorted(p.name for p in folder.iterdir()
-                       if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
-    except OSError as exc:
-        raise DatasetError(f"open_celeba: cannot list {folder} ({exc})") from exc
+    files = sorted(p.name for p in _image_files(folder, "open_celeba"))
     if not files:
         raise DatasetError(f"open_celeba: {folder} holds no .jpg, .jpeg or .png file")
     names, attributes = (), None

@@ -91,6 +91,15 @@ def _read_image(file):
                            f"({type(exc).__name__}: {exc})") from exc
 
 
+def _image_files(folder, owner):
+    """The .png, .jpg and .jpeg files in `folder` (any case), unsorted."""
+    try:
+        return [p for p in folder.iterdir()
+                if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()]
+    except OSError as exc:
+        raise DatasetError(f"{owner}: cannot list {folder} ({exc})") from exc
+
+
 def load_image_folder(path, size=(64, 64), limit=None):
     """Every PNG/JPEG directly in `path`, sorted by name, as float32 (N, h, w, 3) in [0, 1].
 
@@ -109,11 +118,7 @@ def load_image_folder(path, size=(64, 64), limit=None):
     if not folder.is_dir():
         why = "it is a file" if folder.exists() else "it does not exist"
         raise DatasetError(f"load_image_folder: {folder} is not a folder ({why})")
-    try:
-        files = sorted(p for p in folder.iterdir()
-                       if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())
-    except OSError as exc:
-        raise DatasetError(f"load_image_folder: cannot list {folder} ({exc})") from exc
+    files = sorted(_image_files(folder, "load_image_folder"))
     if not files:
         raise DatasetError(f"load_image_folder: {folder} holds no .png, .jpg or .jpeg file")
     files = files[:limit]
