@@ -103,8 +103,15 @@ def minivae_stepper(mode):
     if mode == "train":
         parallel = DataParallel(model)
         why = parallel.why_whole()
-        return (model, parallel.train_step, "DataParallel(model).train_step"
-                + ("" if why is None else f", whole batch: {why}"), {"data_parallel": True})
+        whole = "" if why is None else f", whole batch: {why}"
+        import minivae.training
+        if hasattr(minivae.training, "train_step"):
+            # After issue 20: the training loop's step, with DataParallel's forward_backward
+            return (model, lambda x: minivae.training.train_step(model, x, parallel),
+                    "training.train_step(model, x, DataParallel(model))" + whole,
+                    {"data_parallel": True})
+        return (model, parallel.train_step, "DataParallel(model).train_step" + whole,
+                {"data_parallel": True})
     path = "reference" if minivae.fast.using_reference() else "fast path"
     if (mode == "reference") != (path == "reference"):
         raise RuntimeError(f"mode {mode!r} runs on the {path} ({REFERENCE_VAR} is wrong in "

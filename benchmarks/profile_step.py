@@ -130,7 +130,7 @@ def replace_everywhere(replacements):
 def instrument(model, timers, reference):
     """Wrap minivae.fast's forward/backward, the Sampling layer, the loss, the optimizer,
     the activations and the core functions; returns the leaf layers, encoder first."""
-    import minivae.fast as fast
+    import minivae.fast.dispatch as fast
     import minivae.fast.activations as fast_activations
     import minivae.fast.conv as fast_conv
     import minivae.fast.gather as gather

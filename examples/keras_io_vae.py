@@ -18,8 +18,8 @@ import numpy as np
 
 from minivae import checkpoint
 from minivae.datasets import DatasetNotFoundError, load_fashion_mnist, load_sample
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, GaussianEncoder
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.optimizers import Adam
 
 

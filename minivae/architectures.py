@@ -13,8 +13,8 @@ import numpy as np
 
 from ._validation import check_choice, check_float_dtype, check_positive_int, check_seed
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten, LeakyReLU,
-                     Reshape, Sequential)
-from .models import VAE, Autoencoder, GaussianEncoder
+                     Reshape)
+from .models import VAE, Autoencoder, GaussianEncoder, Sequential
 
 
 class _Names:

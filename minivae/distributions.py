@@ -4,6 +4,7 @@
     multivariate_normal_logpdf      N(x; mean, cov) for any symmetric positive-definite cov
     diagonal_gaussian_logpdf        log N(z; mu, diag(exp(log_var))), summed over the last axis
     diagonal_gaussian_kl            KL(N(mu, diag(exp(log_var))) || N(0, I)) per sample
+    reparameterize                  z = mu + exp(0.5 log_var) eps: a draw from N(mu, diag(exp(log_var)))
 
 The diagonal forms use the encoder's parametrisation (mu, log_var = log sigma^2)
 and reduce over the last axis only, so leading axes broadcast: z of shape
@@ -162,3 +163,16 @@ def diagonal_gaussian_kl(mu, log_var):
         raise InputError(f"{owner}: expected arrays of shape (..., d), got scalars")
     mu, log_var = _broadcastable([mu, log_var], ("mu", "log_var"), owner)
     return _diagonal_gaussian_kl(mu, log_var)
+
+
+def reparameterize(mu, log_var, eps):
+    """(z, sigma): z = mu + sigma * eps, sigma = exp(0.5 * log_var), the reparameterisation trick.
+
+    With eps ~ N(0, I), z is a draw from N(mu, diag(exp(log_var))) written as a
+    deterministic function of (mu, log_var), so gradients reach the encoder. The one
+    place minivae draws a latent code: the Sampling layer (which keeps sigma for its
+    backward), the models' sampled reconstructions, the latent views and the
+    importance-weighted bounds, where eps (K, N, d) broadcasts against mu (N, d).
+    """
+    sigma = np.exp(0.5 * log_var)
+    return mu + sigma * eps, sigma

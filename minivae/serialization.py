@@ -23,11 +23,14 @@ or handed to `load(..., custom_objects={"Swish": Swish})`. It must implement
 
 from .errors import InputError
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                     LeakyReLU, ReLU, Reshape, Sampling, Sequential, Sigmoid)
+                     LeakyReLU, ReLU, Reshape, Sampling, Sigmoid)
 
+# minivae's own classes by name: the layers here, and the containers and models, which
+# sit above this module and enter themselves with @built_in where they are defined
+# (minivae/models), so this module needs nothing above the layers.
 BUILT_IN = {cls.__name__: cls for cls in (
     Dense, Conv2D, Conv2DTranspose, ReLU, LeakyReLU, Sigmoid, Flatten, Reshape, Dropout,
-    BatchNormalization, Sampling, Sequential)}
+    BatchNormalization, Sampling)}
 
 # Classes registered by users, by name: the documented extension point (see the module
 # docstring). Entries are only ever added, and a name maps to one class for good.
@@ -38,10 +41,10 @@ class SerializationError(ValueError):
     """A config that cannot be turned back into layers or a model."""
 
 
-def _model_classes():
-    from .encoder import GaussianEncoder
-    from .models import VAE, Autoencoder
-    return {"VAE": VAE, "Autoencoder": Autoencoder, "GaussianEncoder": GaussianEncoder}
+def built_in(cls):
+    """Enter one of minivae's own classes (a container, a model) among the built-ins."""
+    BUILT_IN[cls.__name__] = cls
+    return cls
 
 
 def register(cls=None, *, name=None):
@@ -52,7 +55,7 @@ def register(cls=None, *, name=None):
     """
     def add(cls):
         key = name or cls.__name__
-        known = {**BUILT_IN, **_model_classes(), **_registered}.get(key)
+        known = {**BUILT_IN, **_registered}.get(key)
         if known is not None and known is not cls:
             raise InputError(f"register: the name {key!r} already belongs to {known!r}; "
                              f"register {cls.__name__} under another name (name=...)")
@@ -77,12 +80,12 @@ def serialize(obj):
 
 def resolve(name, custom_objects=None):
     """The class a config names: custom_objects, then registered classes, then minivae's."""
-    for table in (custom_objects or {}, _registered, BUILT_IN, _model_classes()):
+    for table in (custom_objects or {}, _registered, BUILT_IN):
         if name in table:
             return table[name]
     raise SerializationError(
-        f"unknown class {name!r}: it is not one of minivae's ({', '.join(sorted(BUILT_IN))}, "
-        f"VAE, Autoencoder, GaussianEncoder); if it is your own, register it with "
+        f"unknown class {name!r}: it is not one of minivae's ({', '.join(sorted(BUILT_IN))}); "
+        f"if it is your own, register it with "
         f"@minivae.serialization.register before loading, or pass "
         f"custom_objects={{{name!r}: {name}}}")
 

@@ -2,8 +2,10 @@
 
 Reads like the book's `fit`: for each epoch, shuffle, run the model's
 `train_step` on each batch, average the metrics, evaluate on the validation data
-with `test_step`, report, call the callbacks. Models supply `train_step(x)` and
-`test_step(x)`, each returning a dict of scalar metrics; everything else is here.
+with `test_step`, report, call the callbacks. Models supply `forward_backward(x)`
+(the metrics, every gradient filled) and `test_step(x)`, each returning a dict of
+scalar metrics; `train_step` here turns the first into an optimizer step, and
+everything else is here too.
 """
 
 import math
@@ -14,6 +16,7 @@ import numpy as np
 
 from ._validation import check_choice, check_nonnegative_int, check_positive_int
 from .errors import InputError, InputTypeError
+from .fast.data_parallel import DataParallel
 from .pixels import check_images
 
 
@@ -102,20 +105,51 @@ def check_finite_epoch(model, logs, epoch):
             f"the data)")
 
 
+def train_step(model, x, runner=None):
+    """One optimizer step on the batch x; returns the batch's metrics.
+
+    As the book's train_step: the losses and their gradients (runner.forward_backward
+    and runner.named_grads, the model's own unless a DataParallel is given), then the
+    optimizer. A non-finite loss or gradient raises TrainingDiverged before the
+    update, with the parameters, the optimizer and any BatchNormalization statistics
+    as they were before this batch.
+    """
+    runner = model if runner is None else runner
+    if model.optimizer is None:
+        raise RuntimeError(f"{type(model).__name__}: call compile(optimizer) first")
+    # The forward pass moves state (BatchNormalization's moving statistics) before the
+    # check below can refuse the batch; a copy lets a refused batch leave no trace.
+    state = {k: v.copy() for k, v in model.named_state().items()}
+    # No overflow warnings: the check reports a non-finite loss or gradient itself.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        metrics = runner.forward_backward(x)
+    grads = runner.named_grads()
+    try:
+        check_finite_step(metrics, grads)
+    except TrainingDiverged:
+        for k, v in model.named_state().items():
+            v[...] = state[k]
+        raise
+    model.optimizer.apply_gradients(model.named_params(), grads)
+    return metrics
+
+
 def batches(n, batch_size, rng=None):
     """Index arrays covering range(n) in batches; shuffled when rng is given."""
     order = rng.permutation(n) if rng is not None else np.arange(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def run_epoch(model, x, batch_size, rng, epoch, progress):
-    """One pass over x: model.train_step per batch; returns the mean of each metric
-    over batches (Keras's running mean weighs every batch alike)."""
+def run_epoch(model, x, batch_size, rng, epoch, progress, runner=None):
+    """One pass over x: model.train_step per batch (train_step above with the runner,
+    when one is given); returns the mean of each metric over batches (Keras's running
+    mean weighs every batch alike)."""
     sums = {}
     index = batches(len(x), batch_size, rng)
     for b, idx in enumerate(index):
         try:
-            metrics = model.train_step(x[idx])
+            metrics = model.train_step(x[idx]) if runner is None else \
+                train_step(model, x[idx], runner)
         except TrainingDiverged as exc:
             raise TrainingDiverged(
                 f"training diverged at epoch {epoch + 1}, batch {b + 1}: {exc}; the parameters "
@@ -161,7 +195,9 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
 
     callbacks: callables cb(model, epoch, logs, history) run after each epoch
     (a checkpoint writer, say); they see the History including that epoch.
-    data_parallel: run each train_step through minivae.fast.DataParallel(model).
+    data_parallel: run each step's forward_backward through
+    minivae.fast.DataParallel(model) (a model whose class overrides train_step keeps
+    its own, on the whole batch).
     """
     owner = type(model).__name__ + ".fit"
     if model.optimizer is None:
@@ -180,7 +216,7 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
     if history is not None and not isinstance(history, History):
         raise InputTypeError(f"{owner}: history must be the History to append to (or its "
                              f"history dict, or None), got {type(history).__name__}")
-    x = model._images(x, owner)     # as Keras, a model is built from the first data it sees
+    x = model.check_images(x, owner)    # as Keras, a model is built from the first data it sees
     if validation_data is not None:
         if isinstance(validation_data, tuple):
             validation_data = validation_data[0]
@@ -188,15 +224,13 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
                                        owner)
     history = history if history is not None else History()
     steps = math.ceil(len(x) / batch_size)
-    if data_parallel:
-        from .fast.data_parallel import DataParallel
-        stepper = DataParallel(model)
-    else:
-        stepper = model
+    # Model.train_step is train_step above; a class's own train_step runs as written
+    own_step = getattr(type(model).train_step, "__qualname__", "") != "Model.train_step"
+    runner = DataParallel(model) if data_parallel and not own_step else None
     for epoch in range(initial_epoch, epochs):
         progress = Progress(steps, epoch, epochs, verbose)
-        logs = run_epoch(stepper, x, batch_size, model.rng if shuffle else None, epoch,
-                         progress)
+        logs = run_epoch(model, x, batch_size, model.rng if shuffle else None, epoch,
+                         progress, runner)
         if validation_data is not None:
             logs.update({"val_" + k: v for k, v in
                          evaluate(model, validation_data, batch_size).items()})

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, Autoencoder, GaussianEncoder
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
 
 PNG = b"\x89PNG\r\n\x1a\n"            # the first eight bytes of every PNG file
 

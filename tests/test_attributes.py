@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from minivae import attributes, latent
-from minivae.layers import Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, GaussianEncoder
+from minivae.layers import Dense, Flatten, Reshape
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.optimizers import Adam
 from tests.conftest import images, tiny_autoencoder, tiny_vae
 

@@ -71,7 +71,7 @@ def test_bench_train_runs_every_minivae_contender_and_a_baseline_of_this_tree():
     out = result.stdout
     assert "CPU vector extension: " in out
     assert f"minivae@baseline from {REPO} (" in out
-    assert "minivae: ready" in out and "DataParallel(model).train_step" in out
+    assert "minivae: ready" in out and "training.train_step(model, x, DataParallel(model))" in out
     assert "model.train_step, whole batch, fast path" in out
     assert "model.train_step, whole batch, reference" in out
     payload = _written(result)

@@ -190,8 +190,8 @@ def test_restore_is_all_or_nothing(tmp_path):
 
 KERAS_IO_PORT = """
 import numpy as np
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, GaussianEncoder
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, GaussianEncoder, Sequential
 
 def build():
     '''The keras-io VAE written from layers, as a user would (no architectures helper).'''
@@ -278,8 +278,8 @@ def test_restore_returns_what_fit_takes_to_resume(tmp_path):
 
 
 def test_an_unbuilt_model_cannot_be_saved(tmp_path):
-    from minivae.layers import Dense, Flatten, Reshape, Sequential
-    from minivae.models import Autoencoder
+    from minivae.layers import Dense, Flatten, Reshape
+    from minivae.models import Autoencoder, Sequential
     model = Autoencoder(Sequential([Flatten(), Dense(2)]), Sequential([Dense(4),
                                                                        Reshape((2, 2, 1))]))
     with pytest.raises(ValueError, match="never built"):

@@ -7,8 +7,8 @@ import pytest
 
 from minivae import checkpoint, cli
 from minivae.datasets import standin
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, Autoencoder, GaussianEncoder
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
 
 
 def small_model(kind, shape, latent_dim=2, seed=0):

@@ -178,8 +178,8 @@ def test_an_interrupted_run_says_what_was_saved_and_how_to_continue(tmp_path, he
 # ------------------------------------------------------- any model, any data --
 
 MY_MODEL = """
-from minivae.layers import Dense, Flatten, Reshape, Sequential
-from minivae.models import Autoencoder
+from minivae.layers import Dense, Flatten, Reshape
+from minivae.models import Autoencoder, Sequential
 
 def build():
     return Autoencoder(Sequential([Flatten(), Dense(16, activation="relu"), Dense(2)]),

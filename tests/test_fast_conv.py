@@ -18,7 +18,8 @@ from hypothesis import given, strategies as st
 
 from minivae import fast
 from minivae.fast import conv as kernels
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Sequential
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten
+from minivae.models import Sequential
 from tests.reference import conv_cases
 
 RTOL = 1e-12
@@ -48,8 +49,9 @@ def _check_kernel(kernel, layer, batch, seed):
     y_ref = layer.forward(x)
     dx_ref = layer.backward(dy)
     grads_ref = {k: v.copy() for k, v in layer.grads.items()}
-    y = kernel.forward(layer, x)
-    dx = kernel.backward(layer, dy)
+    cache = {}                  # what minivae.fast keeps for the layer between the two
+    y = kernel.forward(layer, x, True, cache)
+    dx = kernel.backward(layer, dy, cache)
     assert y.dtype == dx.dtype == np.float64
     assert_close(y, y_ref, "y")
     assert_close(dx, dx_ref, "dx")
@@ -83,8 +85,9 @@ def test_kernels_skip_the_input_gradient_when_not_needed(kernel):
     layer.backward(dy)
     want = {k: v.copy() for k, v in layer.grads.items()}
     layer.input_gradient = False
-    kernel.forward(layer, x)
-    assert kernel.backward(layer, dy) is None
+    cache = {}
+    kernel.forward(layer, x, True, cache)
+    assert kernel.backward(layer, dy, cache) is None
     for k, v in want.items():
         assert_close(layer.grads[k], v, k)
 
@@ -96,8 +99,9 @@ def test_kernels_keep_float32(kernel):
     layer = cls(2, 3, strides=2, padding="same", activation="relu")
     layer.build((6, 6, 3), rng=np.random.default_rng(0))
     x = np.random.default_rng(1).standard_normal((20, 6, 6, 3)).astype(np.float32)
-    y = kernel.forward(layer, x)
-    dx = kernel.backward(layer, np.ones_like(y))
+    cache = {}
+    y = kernel.forward(layer, x, True, cache)
+    dx = kernel.backward(layer, np.ones_like(y), cache)
     assert y.dtype == dx.dtype == layer.grads["kernel"].dtype == layer.grads["bias"].dtype \
         == np.float32
 
@@ -155,7 +159,7 @@ def test_containers_run_backward_on_the_kernel_that_ran_forward():
         want_dx = model.backward(dy)
         want = {k: v.copy() for k, v in model.grads.items()}
     model.forward(x)
-    assert model.layers[0]._kernel is kernels.Conv2DIm2col
+    assert fast.last_kernel(model.layers[0]) is kernels.Conv2DIm2col
     with fast.reference():
         dx = model.backward(dy)
     assert_close(dx, want_dx, "dx")

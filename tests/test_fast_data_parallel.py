@@ -14,6 +14,7 @@ from minivae.fast.data_parallel import DataParallel
 from minivae.layers import BatchNormalization, Conv2D, Dropout, Flatten
 from minivae.models import VAE, GaussianEncoder
 from minivae.optimizers import Adam
+from minivae.training import train_step
 from tests.conftest import tiny_autoencoder, tiny_vae
 
 N = 32          # two parts of 16 (batches from 16 images up are split)
@@ -33,7 +34,7 @@ def test_a_split_batch_gives_the_whole_batch_losses_and_gradients(make):
     assert wrapper.split(len(x)) == [slice(0, 16), slice(16, 32)]
     model.reseed(5)
     split = wrapper.forward_backward(x)
-    split_grads = {k: v.copy() for k, v in model.named_grads().items()}
+    split_grads = {k: v.copy() for k, v in wrapper.named_grads().items()}
     model.reseed(5)
     whole = model.forward_backward(x, model.draw_eps(len(x)))      # the same noise
     # float64: the same sums in two halves, then weighted by 1/2: ~1e-16 relative
@@ -53,7 +54,7 @@ def test_uneven_parts_are_weighted_by_their_size():
     assert wrapper.split(33) == [slice(0, 16), slice(16, 33)]
     model.reseed(2)
     split = wrapper.forward_backward(x)
-    grad = model.named_grads()["out/kernel"].copy()
+    grad = wrapper.named_grads()["out/kernel"].copy()
     model.reseed(2)
     whole = model.forward_backward(x, model.draw_eps(33))
     assert split["total_loss"] == pytest.approx(whole["total_loss"], rel=1e-12)
@@ -67,8 +68,8 @@ def test_train_step_is_the_models_own_and_replicas_follow_updates():
     for wrap in (True, False):
         model = tiny_vae(seed=0).compile(Adam(learning_rate=1e-2))
         model.reseed(7)
-        stepper = DataParallel(model) if wrap else model
-        metrics = [stepper.train_step(_images(seed=s)) for s in (1, 2)]
+        runner = DataParallel(model) if wrap else None
+        metrics = [train_step(model, _images(seed=s), runner) for s in (1, 2)]
         runs.append((metrics, {k: v.copy() for k, v in model.named_params().items()}))
     for m_split, m_whole in zip(runs[0][0], runs[1][0]):
         assert m_split["total_loss"] == pytest.approx(m_whole["total_loss"], rel=1e-10)
@@ -113,13 +114,13 @@ def test_blas_threads_are_held_to_one_only_inside_a_step(monkeypatch):
     before = _blas_threads()
     seen = []
     model = tiny_vae(seed=0)
-    original = type(model)._forward_backward
+    original = type(model).forward_backward
 
     def spy(self, x, eps=None):
         seen.append([n for _, n in _blas_threads()])
         return original(self, x, eps)
 
-    monkeypatch.setattr(type(model), "_forward_backward", spy)
+    monkeypatch.setattr(type(model), "forward_backward", spy)
     DataParallel(model).forward_backward(_images())
     assert seen and all(counts and set(counts) == {1} for counts in seen)
     assert _blas_threads() == before
@@ -131,13 +132,13 @@ def test_plain_fit_leaves_blas_threads_alone(monkeypatch):
     before = _blas_threads()
     seen = []
     model = tiny_vae(seed=0).compile(Adam())
-    original = type(model)._forward_backward
+    original = type(model).forward_backward
 
     def spy(self, x, eps=None):
         seen.append(_blas_threads())
         return original(self, x, eps)
 
-    monkeypatch.setattr(type(model), "_forward_backward", spy)
+    monkeypatch.setattr(type(model), "forward_backward", spy)
     model.fit(_images(), epochs=1, batch_size=N, verbose=0)
     assert seen == [before]
 

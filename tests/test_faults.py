@@ -220,8 +220,8 @@ def test_a_refused_batch_leaves_batchnorm_moving_statistics_untouched():
     divergence check sees the loss; fit puts them back, so the refused batch leaves no
     trace in the state a checkpoint would save."""
     from minivae.layers import BatchNormalization, Conv2D, Conv2DTranspose, Dense, Flatten
-    from minivae.layers import Reshape, Sequential
-    from minivae.models import VAE, GaussianEncoder
+    from minivae.layers import Reshape
+    from minivae.models import VAE, GaussianEncoder, Sequential
     encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding="same"), BatchNormalization(),
                                Flatten()], 2)
     decoder = Sequential([Dense(16), Reshape((4, 4, 1)),

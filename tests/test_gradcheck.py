@@ -5,7 +5,8 @@ import pytest
 
 from minivae.gradcheck import (check_gradients, check_layer, numerical_gradient,
                                relative_error)
-from minivae.layers import Conv2D, Dense, Sequential
+from minivae.layers import Conv2D, Dense
+from minivae.models import Sequential
 
 
 def test_numerical_gradient_of_a_cubic(rng):

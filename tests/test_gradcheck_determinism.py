@@ -3,7 +3,8 @@
 import numpy as np
 
 from minivae.gradcheck import check_layer, check_vjp, fixed_noise
-from minivae.layers import Dense, Dropout, Sequential
+from minivae.layers import Dense, Dropout
+from minivae.models import Sequential
 
 
 def built_dropout(rate=0.5, shape=(6,), seed=0):

@@ -5,8 +5,8 @@ import pytest
 
 from minivae.architectures import fashion_vae
 from minivae.gradcheck import check_layer, check_model
-from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-from minivae.models import VAE, GaussianEncoder
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, GaussianEncoder, Sequential
 
 
 class Scale:

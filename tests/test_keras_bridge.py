@@ -26,9 +26,9 @@ import pytest
 
 from minivae import architectures, keras_bridge
 from minivae.gradcheck import relative_error as rel_err
-from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
-                            Flatten, LeakyReLU, Reshape, Sequential)
-from minivae.models import VAE, GaussianEncoder
+from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                            LeakyReLU, Reshape)
+from minivae.models import VAE, GaussianEncoder, Sequential
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -6,8 +6,8 @@ from scipy.special import expit
 
 from minivae.architectures import fashion_autoencoder, fashion_vae
 from minivae.gradcheck import check_model
-from minivae.layers import Conv2D, Dense, Flatten, Reshape, Sequential, Sigmoid
-from minivae.models import VAE, Autoencoder, GaussianEncoder
+from minivae.layers import Conv2D, Dense, Flatten, Reshape, Sigmoid
+from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
 from minivae.optimizers import Adam
 from tests.conftest import images as _images
 from tests.conftest import off_the_kinks as _off_the_kinks

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from tests import reference_layers as ref
 from minivae.gradcheck import check_layer
 from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                            LeakyReLU, ReLU,
-                            Reshape, Sequential, Sigmoid)
+                            LeakyReLU, ReLU, Reshape, Sigmoid)
+from minivae.models import Sequential
 
 # Every layer in these chains is smooth, or linear away from ReLU's kink (kept
 # >= 1e-3 from every probe): float64 central differences land near 1e-9, so 1e-6

@@ -9,8 +9,8 @@ import pytest
 from minivae import serialization
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, keras_io_vae
 from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                            Layer, LeakyReLU, ReLU, Reshape, Sampling, Sequential, Sigmoid)
-from minivae.models import VAE, GaussianEncoder
+                            Layer, LeakyReLU, ReLU, Reshape, Sampling, Sigmoid)
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.serialization import SerializationError, deserialize, serialize
 
 # One of each built-in layer, with non-default settings where a layer has them.

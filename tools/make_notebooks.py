@@ -55,11 +55,11 @@ FASHION_BODY = '''x = [
     layers.Conv2D(64, (3, 3), strides=2, activation="relu", padding="same"),
     layers.Conv2D(128, (3, 3), strides=2, activation="relu", padding="same"),
 ]
-shape_before_flattening = layers.Sequential(x).build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS))
+shape_before_flattening = Sequential(x).build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS))
 x.append(layers.Flatten())'''
 
 FASHION_DECODER = '''# Decoder
-decoder = layers.Sequential([
+decoder = Sequential([
     layers.Dense(int(np.prod(shape_before_flattening))),
     layers.Reshape(shape_before_flattening),
     layers.Conv2DTranspose(128, (3, 3), strides=2, activation="relu", padding="same"),
@@ -90,7 +90,7 @@ from IPython.display import Image
 from minivae import checkpoint, latent, layers, plotting
 from minivae.datasets import FASHION_MNIST_CLASSES, load_dataset
 from minivae.fast import memory
-from minivae.models import Autoencoder
+from minivae.models import Autoencoder, Sequential
 from minivae.optimizers import Adam
 from minivae.pixels import to_float
 
@@ -112,7 +112,7 @@ if QUICK:
         ("code", f'''# Encoder
 {FASHION_BODY}
 x.append(layers.Dense(EMBEDDING_DIM, name="encoder_output"))
-encoder = layers.Sequential(x, name="encoder")'''),
+encoder = Sequential(x, name="encoder")'''),
         ("code", FASHION_DECODER),
         ("code", '''# Autoencoder: the decoder applied to the encoder's output
 autoencoder = Autoencoder(encoder, decoder)
@@ -201,7 +201,7 @@ from IPython.display import Image
 from minivae import checkpoint, latent, layers, plotting
 from minivae.datasets import FASHION_MNIST_CLASSES, load_dataset
 from minivae.fast import memory
-from minivae.models import VAE, GaussianEncoder
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.optimizers import Adam
 from minivae.pixels import to_float
 
@@ -325,7 +325,7 @@ from IPython.display import Image
 
 from minivae import attributes, checkpoint, latent, layers, plotting
 from minivae.datasets import load_celeba, open_celeba, standin
-from minivae.models import VAE, GaussianEncoder
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.optimizers import Adam
 from minivae.pixels import to_float
 
@@ -372,7 +372,7 @@ x = []
 for _ in range(5):
     x += [layers.Conv2D(NUM_FEATURES, kernel_size=3, strides=2, padding="same"),
           layers.BatchNormalization(), layers.LeakyReLU()]
-shape_before_flattening = layers.Sequential(x).build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS))
+shape_before_flattening = Sequential(x).build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS))
 x.append(layers.Flatten())
 encoder = GaussianEncoder(x, Z_DIM, name="encoder")'''),
         ("code", '''# Decoder: Dense, then five blocks of Conv2DTranspose, BatchNormalization, LeakyReLU
@@ -383,7 +383,7 @@ for _ in range(5):
           layers.BatchNormalization(), layers.LeakyReLU()]
 x.append(layers.Conv2DTranspose(CHANNELS, kernel_size=3, strides=1, activation="sigmoid",
                                 padding="same"))
-decoder = layers.Sequential(x, name="decoder")'''),
+decoder = Sequential(x, name="decoder")'''),
         ("code", '''# The book's VAE class is minivae.models.VAE; here its reconstruction loss is
 # BETA x the mean squared error, the book's 2000 x MSE
 print(VAE.__doc__)'''),

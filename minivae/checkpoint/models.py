@@ -27,13 +27,17 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._validation import check_nonnegative_int
+from ..architectures import from_config as architecture_from_config
 from ..errors import InputError, InputTypeError
-from .files import FORMAT, VERSION, CheckpointError, _check_path, _digest, read
+from ..layers.initializers import shapes_only
+from ..optimizers import from_config as optimizer_from_config
+from ..serialization import deserialize, serialize
+from ..training import History
+from .files import FORMAT, MAX_PARAMETERS, VERSION, CheckpointError, _check_path, _digest, read
 
 
 def model_spec(model):
     """The model's self-description: {"class_name", "config", "input_shape", "dtype"}."""
-    from ..serialization import serialize
     spec = serialize(model)
     spec.update(input_shape=list(model.input_shape), dtype=str(model.dtype))
     return spec
@@ -119,9 +123,6 @@ def restore(model, path, arrays=None, meta=None):
     difference is a CheckpointError listing it. Returns (epoch, History): pass them
     to fit as initial_epoch and history to train on where the run stopped.
     """
-    from ..optimizers import from_config as optimizer_from_config
-    from ..training import History
-
     _check_model(model, "checkpoint.restore")
     if arrays is None:
         arrays, meta = read(path)
@@ -173,16 +174,11 @@ def build_model(meta, custom_objects=None, where="the checkpoint", arrays=None):
     allocate in full even in the first build (docs/checkpoint.md, "Limits").
     Raises CheckpointError naming `where` and the first mismatch.
     """
-    from ..layers.initializers import shapes_only
-    from ..serialization import deserialize
-    from .files import MAX_PARAMETERS
-
     def describe():
         spec = meta.get("model")
         try:
             if spec is None:            # version 1: only the book's architectures
-                from ..architectures import from_config
-                model = from_config(meta["model_config"], dtype=meta["dtype"])
+                model = architecture_from_config(meta["model_config"], dtype=meta["dtype"])
             else:
                 model = deserialize(spec, custom_objects)
                 model.config = meta.get("model_config") or {}

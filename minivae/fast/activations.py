@@ -4,39 +4,33 @@ The reference applies `layer.activation._forward(y)` to a fresh array and
 `_backward(dy)` into another. Here ReLU, the activation the book's layers fuse,
 overwrites the buffer the kernel has just made (its output is no longer needed
 as a pre-activation) and can write its backward straight into a buffer the
-kernel reads next (a padded one). Each sets the caches the reference sets
-(`mask`, `y`), so the layer's state reads the same either way. Other
-activations run their reference code.
+kernel reads next (a padded one). Its mask goes into the kernel's cache, beside
+the output's shape that backward checks dy against. Other activations run their
+reference code.
 """
 
 import numpy as np
-from scipy.special import expit
 
-from ..layers.activations import ReLU, Sigmoid
+from ..layers import ReLU
 from .threads import over_batch
 
 
-def activate(layer, y):
+def activate(layer, y, cache):
     """layer's activation applied to y, a buffer the kernel owns (overwritten)."""
-    layer._y_shape = y.shape
+    cache["y_shape"] = y.shape
     act = layer.activation
     if type(act) is ReLU:
-        act.mask = np.empty(y.shape, dtype=bool)
-        act._y_shape = y.shape
+        mask = cache["mask"] = np.empty(y.shape, dtype=bool)
 
         def relu(s):
-            np.greater(y[s], 0, out=act.mask[s])
+            np.greater(y[s], 0, out=mask[s])
             np.maximum(y[s], 0, out=y[s])
         over_batch(relu, y.shape[0])
-        return y
-    if type(act) is Sigmoid:
-        act.y = expit(y, out=y)
-        act._y_shape = y.shape
         return y
     return y if act is None else act._forward(y)
 
 
-def deactivate(layer, dy, out=None):
+def deactivate(layer, dy, cache, out=None):
     """The gradient before layer's activation, into `out` when given (else a new array
     or dy itself when there is no activation). dy has been checked by the caller."""
     act = layer.activation
@@ -46,8 +40,9 @@ def deactivate(layer, dy, out=None):
         over_batch(lambda s: np.copyto(out[s], dy[s]), dy.shape[0])
         return out
     if type(act) is ReLU:
+        mask = cache["mask"]
         dx = np.empty_like(dy) if out is None else out
-        over_batch(lambda s: np.multiply(dy[s], act.mask[s], out=dx[s]), dy.shape[0])
+        over_batch(lambda s: np.multiply(dy[s], mask[s], out=dx[s]), dy.shape[0])
         return dx
     dx = act._backward(dy)
     if out is None:

@@ -1,8 +1,11 @@
 """Fast kernels for Conv2D and Conv2DTranspose (docs/fast.md).
 
 Each kernel computes what the layer's reference forward and backward compute
-(minivae/layers/conv.py), with the same params, grads and output, and keeps its
-own caches in `layer._fast`. minivae.fast.kernel_for chooses among them by shape.
+(minivae/layers/conv.py), with the same params, grads and output. What its
+backward needs it keeps in `cache`, a dict of the fast path's own that
+minivae.fast holds for the layer between the two calls (the layer's attributes
+stay the ones its own code sets). minivae.fast.kernel_for chooses among them by
+shape.
 
     Conv2DIm2col      the reference's three products with a threaded gather, the
                       fused activation in place and the bias gradient as a GEMV
@@ -14,8 +17,9 @@ own caches in `layer._fast`. minivae.fast.kernel_for chooses among them by shape
 import numpy as np
 
 from ..im2col import crop
-from . import gather
 from .activations import activate, deactivate
+from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, phase_rows,
+                     phase_taps, tap_spread, tap_sum)
 from .threads import over_batch
 
 
@@ -40,23 +44,23 @@ class Conv2DIm2col:
     """Conv2D as the reference writes it: im2col, one GEMM, three products back."""
 
     @staticmethod
-    def forward(layer, x, training=True):
+    def forward(layer, x, training, cache):
         x = layer._check_input(x)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         out_h, out_w, filters = layer.output_shape
-        xp = gather.pad(x, layer.pads)
-        cols = gather.im2col(xp, kh, kw, sh, sw, out_h, out_w)
-        layer._fast = {"cols": cols}
+        xp = pad(x, layer.pads)
+        cols = im2col(xp, kh, kw, sh, sw, out_h, out_w)
+        cache["cols"] = cols
         y = cols @ layer.params["kernel"].reshape(-1, filters)
         y += layer.params["bias"]
-        return activate(layer, y.reshape(x.shape[0], out_h, out_w, filters))
+        return activate(layer, y.reshape(x.shape[0], out_h, out_w, filters), cache)
 
     @staticmethod
-    def backward(layer, dy):
-        dy = deactivate(layer, layer._check_grad(dy))
+    def backward(layer, dy, cache):
+        dy = deactivate(layer, layer._check_grad(dy, cache["y_shape"]), cache)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         out_h, out_w, filters = layer.output_shape
-        W, cols = layer.params["kernel"], layer._fast["cols"]
+        W, cols = layer.params["kernel"], cache["cols"]
         dy2 = dy.reshape(-1, filters)
         layer.grads["kernel"] = (cols.T @ dy2).reshape(W.shape)
         layer.grads["bias"] = channel_sum(dy)
@@ -64,7 +68,7 @@ class Conv2DIm2col:
             return None
         dcols = dy2 @ W.reshape(-1, filters).T
         dx = np.zeros((dy.shape[0], *layer.input_shape), dtype=dcols.dtype)
-        return gather.col2im_cropped(dcols, dx, kh, kw, sh, sw, out_h, out_w, layer.pads)
+        return col2im_cropped(dcols, dx, kh, kw, sh, sw, out_h, out_w, layer.pads)
 
 
 class Conv2DTaps:
@@ -75,28 +79,28 @@ class Conv2DTaps:
     """
 
     @staticmethod
-    def forward(layer, x, training=True):
+    def forward(layer, x, training, cache):
         x = layer._check_input(x)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         out_h, out_w, filters = layer.output_shape
         W = layer.params["kernel"]
-        xp = gather.pad(x, layer.pads)
-        layer._fast = {"xp": xp}
+        xp = pad(x, layer.pads)
+        cache["xp"] = xp
         channels = xp.shape[-1]
         q = xp.reshape(-1, channels) @ W.transpose(2, 0, 1, 3).reshape(channels, -1)
-        y = gather.tap_sum(q.reshape(*xp.shape[:3], kh, kw, filters), out_h, out_w, sh, sw,
+        y = tap_sum(q.reshape(*xp.shape[:3], kh, kw, filters), out_h, out_w, sh, sw,
                            out=_biased_output(layer, x.shape[0]))
-        return activate(layer, y)
+        return activate(layer, y, cache)
 
     @staticmethod
-    def backward(layer, dy):
-        dy = deactivate(layer, layer._check_grad(dy))
+    def backward(layer, dy, cache):
+        dy = deactivate(layer, layer._check_grad(dy, cache["y_shape"]), cache)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         filters = layer.filters
-        W, xp = layer.params["kernel"], layer._fast["xp"]
+        W, xp = layer.params["kernel"], cache["xp"]
         channels = W.shape[2]
         layer.grads["bias"] = channel_sum(dy)
-        dq = gather.tap_spread(dy, xp.shape, kh, kw, sh, sw).reshape(-1, kh * kw * filters)
+        dq = tap_spread(dy, xp.shape, kh, kw, sh, sw).reshape(-1, kh * kw * filters)
         dW = xp.reshape(-1, channels).T @ dq
         layer.grads["kernel"] = np.ascontiguousarray(
             dW.reshape(channels, kh, kw, filters).transpose(1, 2, 0, 3))
@@ -111,15 +115,15 @@ class _Transpose:
     the activation's backward written straight into the padded buffer im2col reads."""
 
     @staticmethod
-    def backward(layer, dy):
-        dy = layer._check_grad(dy)
+    def backward(layer, dy, cache):
+        dy = layer._check_grad(dy, cache["y_shape"])
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         height, width, channels = layer.input_shape
         W = layer.params["kernel"]
-        dyp, inner = gather.padded_empty(dy.shape, layer.pads, dy.dtype)
-        deactivate(layer, dy, out=inner)
-        cols = gather.im2col(dyp, kh, kw, sh, sw, height, width)
-        layer.grads["kernel"] = (cols.T @ layer._fast["x2"]).reshape(W.shape)
+        dyp, inner = padded_empty(dy.shape, layer.pads, dy.dtype)
+        deactivate(layer, dy, cache, out=inner)
+        cols = im2col(dyp, kh, kw, sh, sw, height, width)
+        layer.grads["kernel"] = (cols.T @ cache["x2"]).reshape(W.shape)
         layer.grads["bias"] = channel_sum(dyp)                # the padding adds zeros
         if not layer.input_gradient:
             return None
@@ -132,16 +136,16 @@ class TransposeScatter(_Transpose):
     bias: no padded canvas, no crop copy, no separate bias pass."""
 
     @staticmethod
-    def forward(layer, x, training=True):
+    def forward(layer, x, training, cache):
         x = layer._check_input(x)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         n, height, width, channels = x.shape
         x2 = x.reshape(-1, channels)
-        layer._fast = {"x2": x2}
+        cache["x2"] = x2
         dcols = x2 @ layer.params["kernel"].reshape(-1, channels).T
-        y = gather.col2im_cropped(dcols, _biased_output(layer, n), kh, kw, sh, sw, height,
+        y = col2im_cropped(dcols, _biased_output(layer, n), kh, kw, sh, sw, height,
                                   width, layer.pads)
-        return activate(layer, y)
+        return activate(layer, y, cache)
 
 
 class TransposePhase(_Transpose):
@@ -160,22 +164,22 @@ class TransposePhase(_Transpose):
         """Pixels of the padded input the phase form multiplies, over the input's."""
         (kh, kw), (sh, sw), ((top, _), (left, _)) = layer.kernel_size, layer.strides, layer.pads
         (height, width, _), (out_h, out_w, _) = layer.input_shape, layer.output_shape
-        window_h, blocks_h, _, _ = gather.phase_geometry(height, kh, sh, top, out_h)
-        window_w, blocks_w, _, _ = gather.phase_geometry(width, kw, sw, left, out_w)
+        window_h, blocks_h, _, _ = phase_geometry(height, kh, sh, top, out_h)
+        window_w, blocks_w, _, _ = phase_geometry(width, kw, sw, left, out_w)
         return (blocks_h + window_h - 1) * (blocks_w + window_w - 1) / (height * width)
 
     @staticmethod
-    def forward(layer, x, training=True):
+    def forward(layer, x, training, cache):
         x = layer._check_input(x)
-        layer._fast = {"x2": x.reshape(-1, x.shape[-1])}
+        cache["x2"] = x.reshape(-1, x.shape[-1])
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         n, height, width, channels = x.shape
         out_h, out_w, filters = layer.output_shape
         W, b = layer.params["kernel"], layer.params["bias"]
         (top, _), (left, _) = layer.pads
-        th, blocks_h, pads_h, off_h = gather.phase_geometry(height, kh, sh, top, out_h)
-        tw, blocks_w, pads_w, off_w = gather.phase_geometry(width, kw, sw, left, out_w)
-        xp = gather.pad(x, (pads_h, pads_w))
+        th, blocks_h, pads_h, off_h = phase_geometry(height, kh, sh, top, out_h)
+        tw, blocks_w, pads_w, off_w = phase_geometry(width, kw, sw, left, out_w)
+        xp = pad(x, (pads_h, pads_w))
         wp = xp.shape[2]
         X = xp.reshape(-1, channels)
         m = X.shape[0]
@@ -183,17 +187,17 @@ class TransposePhase(_Transpose):
         product = np.empty((m, filters), dtype=X.dtype)
         blocked = product.reshape(*xp.shape[:3], filters)
         for r in range(sh):
-            j_lo, j_hi, o_r = gather.phase_rows(r, sh, off_h, out_h, blocks_h)
+            j_lo, j_hi, o_r = phase_rows(r, sh, off_h, out_h, blocks_h)
             for c in range(sw):
-                i_lo, i_hi, o_c = gather.phase_rows(c, sw, off_w, out_w, blocks_w)
+                i_lo, i_hi, o_c = phase_rows(c, sw, off_w, out_w, blocks_w)
                 if j_hi <= j_lo or i_hi <= i_lo:
                     continue
                 target = y[:, o_r:o_r + sh * (j_hi - j_lo - 1) + 1:sh,
                            o_c:o_c + sw * (i_hi - i_lo - 1) + 1:sw]
                 # Smallest shift first: it covers the most rows, so every later tap adds
                 # onto rows already written (beyond them lie only padding rows).
-                taps = sorted((d * wp + e, a, t) for d, a in gather.phase_taps(r, kh, sh, th)
-                              for e, t in gather.phase_taps(c, kw, sw, tw))
+                taps = sorted((d * wp + e, a, t) for d, a in phase_taps(r, kh, sh, th)
+                              for e, t in phase_taps(c, kw, sw, tw))
                 if not taps:                        # no tap reaches this phase: the bias
                     target[...] = b
                     continue
@@ -204,4 +208,4 @@ class TransposePhase(_Transpose):
                         product[:m - shift] += X[shift:] @ W[a, t].T
                 source = blocked[:, j_lo:j_hi, i_lo:i_hi]
                 over_batch(lambda s: np.add(source[s], b, out=target[s]), n)
-        return activate(layer, y)
+        return activate(layer, y, cache)

@@ -8,13 +8,16 @@ so the two threads' products run at once.
 
     parts     = a fixed split of the batch into PARTS contiguous slices
     eps       = the noise the whole batch would draw (model.draw_eps), sliced per part
-    metrics_k, grads_k = replica_k.forward_backward(x[part_k], eps[part_k])
+    metrics_k = replica_k.forward_backward(x[part_k], eps[part_k]),  grads_k = its named_grads()
     metrics   = sum_k w_k metrics_k,   grads = sum_k w_k grads_k,   w_k = |part_k| / N
 
 Each part's losses are means over its examples, so the weighted sums are the whole
 batch's, up to float rounding. The split does not depend on the thread count,
 so neither do the results. A replica shares the model's parameter and state
-dicts (every update reaches it) and has its own grads and caches.
+dicts (every update reaches it) and has its own grads and caches. DataParallel
+uses only the model's public surface (forward_backward, named_grads,
+named_params, draw_eps) and offers the same forward_backward and named_grads, so
+minivae.training's step runs either one.
 
 A model splits only when its layers allow it: none couples the examples of a
 batch (BatchNormalization) and none draws noise of its own except the Sampling
@@ -26,6 +29,7 @@ is a setting of the whole process, for the duration of each step, which is why
 import copy
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ..layers import Sampling
 from .threads import MIN_CHUNK, run_each
@@ -44,27 +48,22 @@ def leaves(part):
 
 def _blas_controller():
     """A threadpoolctl controller of this process's BLAS libraries, or None."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
     controller = ThreadpoolController().select(user_api="blas")
     return controller if controller.lib_controllers else None
 
 
 class DataParallel:
-    """A model whose train_step runs each batch as PARTS parts on threads.
+    """The model's forward_backward, each batch run as PARTS parts on threads.
 
-    Everything else (test_step, named_params, optimizer, ...) is the model's own.
+    forward_backward(x) returns the whole batch's metrics and named_grads() its
+    gradients, as the model's own do; the model's layers keep their own grads.
     """
 
     def __init__(self, model, parts=PARTS):
         self.model, self.parts = model, parts
         self._replicas = None
+        self._grads = {}
         self._blas = _blas_controller()
-
-    def __getattr__(self, name):
-        return getattr(self.model, name)
 
     def why_whole(self):
         """None when the model's batches can be split, else the reason they are not."""
@@ -106,29 +105,31 @@ class DataParallel:
         return self._replicas
 
     def forward_backward(self, x, eps=None):
-        """The model's forward_backward on the whole batch, computed in parts."""
+        """The model's forward_backward on the whole batch, computed in parts; the
+        gradients are then named_grads()."""
         model = self.model
-        x = model._check_x(x)
         parts = self.split(len(x))
         if parts is None:
-            return model._forward_backward(x, eps)
+            metrics = model.forward_backward(x, eps)
+            self._grads = model.named_grads()
+            return metrics
         if eps is None:
             eps = model.draw_eps(len(x))
         replicas = self._replicas_for(len(parts))
         with self._blas.limit(limits=1):
             results = run_each(
-                [lambda r=r, s=s: r._forward_backward(x[s], None if eps is None else eps[s])
+                [lambda r=r, s=s: r.forward_backward(x[s], None if eps is None else eps[s])
                  for r, s in zip(replicas, parts)])
         weights = [(s.stop - s.start) / len(x) for s in parts]
-        for layer, *twins in zip(leaves(model.encoder) + leaves(model.decoder),
-                                 *(leaves(r.encoder) + leaves(r.decoder) for r in replicas)):
-            for name in layer.params:
-                grad = twins[0].grads[name] * weights[0]
-                for twin, w in zip(twins[1:], weights[1:]):
-                    grad += twin.grads[name] * w
-                layer.grads[name] = grad
+        grads = [r.named_grads() for r in replicas]
+        self._grads = {}
+        for name in grads[0]:
+            grad = grads[0][name] * weights[0]
+            for twin, w in zip(grads[1:], weights[1:]):
+                grad += twin[name] * w
+            self._grads[name] = grad
         return {k: sum(w * m[k] for m, w in zip(results, weights)) for k in results[0]}
 
-    def train_step(self, x):
-        """The model's own train_step, with this forward_backward in place of the model's."""
-        return type(self.model).train_step(self, x)
+    def named_grads(self):
+        """The gradients of the last forward_backward, keyed as the model's."""
+        return self._grads

@@ -4,12 +4,11 @@ import functools
 
 import numpy as np
 
-from ..encoder import GaussianEncoder
 from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                      LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+                      LeakyReLU, ReLU, Reshape, Sigmoid)
 from ..layers.activations import get_activation
-from ..models import VAE, Autoencoder
+from ..models import VAE, Autoencoder, GaussianEncoder, Sequential
 from ._keras import FUSED, _import_keras
 
 

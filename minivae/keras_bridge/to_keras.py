@@ -2,9 +2,9 @@
 
 from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                      LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+                      LeakyReLU, ReLU, Reshape, Sigmoid)
 from ..layers.activations import activation_name
-from ..models import VAE, Autoencoder
+from ..models import VAE, Autoencoder, Sequential
 from ._keras import OUTPUT_SIGMOID, _import_keras
 from .classes import keras_classes
 

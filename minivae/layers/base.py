@@ -135,10 +135,12 @@ class Layer:
             raise InputError(f"{self}: {name} has an empty batch, shape {x.shape}")
         return x.astype(self.dtype, copy=False)
 
-    def _check_grad(self, dy):
-        """Validate an output gradient against the shape of the last forward output."""
+    def _check_grad(self, dy, expected=None):
+        """Validate an output gradient against the shape of the last forward output
+        (`expected`, when the forward that ran recorded it elsewhere)."""
         dy = check_float_array(dy, "dy", owner=str(self))
-        expected = getattr(self, "_y_shape", None)
+        if expected is None:
+            expected = getattr(self, "_y_shape", None)
         if expected is None:
             raise RuntimeError(f"{self}: backward called before forward")
         if dy.shape != expected:

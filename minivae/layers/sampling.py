@@ -3,6 +3,7 @@
 import numpy as np
 
 from .._validation import check_float_array
+from ..distributions import reparameterize
 from ..errors import InputError, InputTypeError
 from .base import Layer
 
@@ -62,8 +63,7 @@ class Sampling(Layer):
                                  f"got {eps.shape}")
             eps = eps.astype(self.dtype, copy=False)
         self.eps = eps                              # cached for d_z_log_var
-        self.sigma = np.exp(0.5 * z_log_var)        # cached for d_z_log_var
-        z = z_mean + self.sigma * eps
+        z, self.sigma = reparameterize(z_mean, z_log_var, eps)     # sigma cached for d_z_log_var
         self._y_shape = z.shape
         return z
 

@@ -1,23 +1,25 @@
 """Model: what the chapter's models share (docs/models.md).
 
 A model is an encoder and a decoder with a reconstruction loss: parameters by
-name, the book's train_step, Keras's fit and evaluate, decoding (with the output
-activation applied where probabilities are wanted), weights in Keras's order,
-and a config that rebuilds it. VAE and Autoencoder (minivae/models.py) add their
-losses and their encode.
+name, the book's train_step, Keras's fit and evaluate, batched encoding and
+decoding (with the output activation applied where probabilities are wanted),
+weights in Keras's order, and a config that rebuilds it. VAE and Autoencoder
+(vae.py, autoencoder.py beside this file) add their losses, their
+forward_backward and their encode.
 """
 
 import numpy as np
 
-from . import training
-from ._validation import (check_choice, check_finite, check_float_array, check_positive_int,
-                          check_real, check_seed)
-from .encoder import GaussianEncoder
-from .errors import InputError, InputTypeError
-from .layers import Sequential, Sigmoid, get_activation
-from .layers.sequential import assign_names
-from .losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
-from .pixels import check_images, to_float
+from .._validation import (check_choice, check_finite, check_float_array, check_positive_int,
+                           check_real, check_seed)
+from ..errors import InputError, InputTypeError
+from ..layers import Sigmoid, get_activation
+from ..losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
+from ..pixels import check_images, to_float
+from ..serialization import deserialize, serialize
+# fit, evaluate and train_step below are the training loop's functions, not these methods
+from ..training import evaluate, fit, train_step
+from .sequential import Sequential, assign_names
 
 # Images per forward pass in encode/decode/reconstruct. The im2col buffers grow with
 # it: at 1000 images of 32x32 the second convolution's alone holds 295 MB, at 100 30 MB,
@@ -49,9 +51,10 @@ def _output_activation(decoder, output_activation, owner):
 
 
 def _first_layer(encoder):
-    """The layer that reads the data, or None."""
-    layers = encoder.body if isinstance(encoder, GaussianEncoder) else \
-        getattr(encoder, "layers", [encoder])
+    """The layer that reads the data, or None: a GaussianEncoder's body comes first."""
+    layers = getattr(encoder, "body", None)
+    if layers is None:
+        layers = getattr(encoder, "layers", [encoder])
     return layers[0] if layers else None
 
 
@@ -151,7 +154,6 @@ class Model:
 
     def get_config(self):
         """What rebuilds this model without the code that built it (serialization.py)."""
-        from .serialization import serialize
         return {"name": self.name, "encoder": serialize(self.encoder),
                 "decoder": serialize(self.decoder),
                 "reconstruction_weight": self.reconstruction_weight,
@@ -160,7 +162,6 @@ class Model:
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from .serialization import deserialize
         config = dict(config)
         encoder = deserialize(config.pop("encoder", None), custom_objects)
         decoder = deserialize(config.pop("decoder", None), custom_objects)
@@ -173,13 +174,15 @@ class Model:
         self.optimizer = optimizer
         return self
 
-    def _images(self, x, owner, name="x"):
-        """x checked against the input shape (the model built from it on first use)."""
+    def check_images(self, x, owner, name="x"):
+        """x checked against the input shape (the model built from it on first use),
+        as it came (uint8 pixels stay uint8)."""
         self.build_for(x)
         return check_images(x, name, self.input_shape, owner)
 
-    def _check_x(self, x, name="x"):
-        return to_float(self._images(x, type(self).__name__, name), self.dtype)
+    def check_batch(self, x, name="x"):
+        """A batch checked and in the model's dtype, as forward_backward computes on it."""
+        return to_float(self.check_images(x, type(self).__name__, name), self.dtype)
 
     def reconstruction(self, x, out):
         """R = w * the reconstruction loss of the decoder's output `out`, and dR/dout.
@@ -204,8 +207,9 @@ class Model:
         For the VAE, eps (N, latent_dim) fixes the Sampling noise (a deterministic
         function for gradient checks); by default it comes from the model's Generator.
         Returns the metrics: {"total_loss", "reconstruction_loss"[, "kl_loss"]}.
+        Each model writes its own (vae.py, autoencoder.py).
         """
-        return self._forward_backward(self._check_x(x), eps)
+        raise NotImplementedError(f"{type(self).__name__} must define forward_backward")
 
     def draw_eps(self, n):
         """The noise forward_backward would draw for a batch of n (None: no noise)."""
@@ -219,22 +223,7 @@ class Model:
         the parameters, the optimizer and any BatchNormalization statistics as they
         were before this batch.
         """
-        if self.optimizer is None:
-            raise RuntimeError(f"{type(self).__name__}: call compile(optimizer) first")
-        # The forward pass moves state (BatchNormalization's moving statistics) before the
-        # check below can refuse the batch; a copy lets a refused batch leave no trace.
-        state = {k: v.copy() for k, v in self.named_state().items()}
-        # No overflow warnings: the check reports a non-finite loss or gradient itself.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            metrics = self.forward_backward(x)
-        try:
-            training.check_finite_step(metrics, self.named_grads())
-        except training.TrainingDiverged:
-            for k, v in self.named_state().items():
-                v[...] = state[k]
-            raise
-        self.optimizer.apply_gradients(self.named_params(), self.named_grads())
-        return metrics
+        return train_step(self, x)
 
     def fit(self, x, epochs=1, batch_size=100, validation_data=None, shuffle=True, seed=None,
             initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
@@ -248,23 +237,24 @@ class Model:
         """
         if seed is not None:
             self.reseed(check_seed(seed, "seed", f"{type(self).__name__}.fit"))
-        return training.fit(self, x, epochs=epochs, batch_size=batch_size,
-                            validation_data=validation_data, shuffle=shuffle,
-                            initial_epoch=initial_epoch, verbose=verbose, callbacks=callbacks,
-                            history=history, data_parallel=data_parallel)
+        return fit(self, x, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                   shuffle=shuffle, initial_epoch=initial_epoch, verbose=verbose,
+                   callbacks=callbacks, history=history, data_parallel=data_parallel)
 
     def evaluate(self, x, batch_size=100):
         """Mean metrics over x, as the book's test_step computes them."""
         owner = f"{type(self).__name__}.evaluate"
-        x = self._images(x, owner)
-        return training.evaluate(self, x, check_positive_int(batch_size, "batch_size", owner))
+        x = self.check_images(x, owner)
+        return evaluate(self, x, check_positive_int(batch_size, "batch_size", owner))
 
     def reseed(self, seed):
         """Restart the model's Generator from `seed` (None or an integer >= 0)."""
         seed = check_seed(seed, "seed", f"{type(self).__name__}.reseed")
         self.rng = np.random.default_rng(seed)
 
-    def _batched(self, fn, x, batch_size, owner):
+    def batched(self, fn, x, batch_size, owner):
+        """fn on x in batches of batch_size, each in the model's dtype, the results joined:
+        the one batched pass under encode, decode and what runs on them."""
         batch_size = check_positive_int(batch_size, "batch_size", owner)
         outs = [fn(to_float(x[i:i + batch_size], self.dtype))
                 for i in range(0, len(x), batch_size)]
@@ -292,7 +282,7 @@ class Model:
         def run(b):
             out = self.decoder.forward(b, training=False)
             return out if logits or act is None else act._forward(out)
-        return self._batched(run, z, batch_size, owner)
+        return self.batched(run, z, batch_size, owner)
 
     @property
     def latent_dim(self):

@@ -12,10 +12,11 @@ import re
 
 import numpy as np
 
-from .. import fast
+from ..fast import dispatch
 from .._validation import check_float_dtype
 from ..errors import InputError, InputTypeError
-from .base import Layer
+from ..layers import Layer
+from ..serialization import built_in, deserialize, serialize
 
 
 def snake_case(name):
@@ -143,6 +144,7 @@ class LayerList:
         return "\n".join(rows)
 
 
+@built_in
 class Sequential(LayerList, Layer):
     """Layers applied in order. Unnamed layers get Keras-style names: conv2d,
     conv2d_1, ... unique within this Sequential (a model renames across its parts)."""
@@ -165,12 +167,10 @@ class Sequential(LayerList, Layer):
         return any(layer.draws_noise for layer in self.layers)
 
     def get_config(self):
-        from ..serialization import serialize
         return {"name": self.name, "layers": [serialize(layer) for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..serialization import deserialize
         config = dict(config)
         layers = [deserialize(spec, custom_objects) for spec in config.pop("layers", [])]
         return cls(layers, **config)
@@ -184,12 +184,12 @@ class Sequential(LayerList, Layer):
     def forward(self, x, training=True):
         x = self._check_input(x)
         for layer in self.layers:
-            x = fast.forward(layer, x, training)
+            x = dispatch.forward(layer, x, training)
         self._y_shape = x.shape
         return x
 
     def backward(self, dy):
         dy = self._check_grad(dy)
         for layer in reversed(self.layers):
-            dy = fast.backward(layer, dy)
+            dy = dispatch.backward(layer, dy)
         return dy
