@@ -146,6 +146,24 @@ def check_finite(x, name, owner=None):
     return x
 
 
+def check_weight(value, name, shape, owner=None):
+    """A weight array to copy into a parameter of `shape`: real numbers (integers or
+    floats, not bools, complex numbers or objects), finite, of exactly that shape."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise InputTypeError(f"{_where(owner)}{name} must be an array of real numbers: "
+                             f"{exc}") from None
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer)
+                                   or np.issubdtype(array.dtype, np.floating)):
+        raise InputTypeError(f"{_where(owner)}{name} must be an array of real numbers, got "
+                             f"{'None' if value is None else f'dtype {array.dtype}'}")
+    if array.shape != tuple(shape):
+        raise InputError(f"{_where(owner)}{name} must have shape {tuple(shape)}, got "
+                         f"{array.shape}")
+    return check_finite(array, name, owner)
+
+
 def check_codes(z, owner, min_rows=1, name="z"):
     """Latent codes z as (N, d) float64, N >= min_rows, d >= 1, every value finite."""
     z = check_finite(check_float_array(z, name, owner, ndim=2), name, owner)

@@ -5,6 +5,7 @@ import pytest
 from scipy.special import expit
 
 from minivae.architectures import fashion_autoencoder, fashion_vae
+from minivae.errors import InputError, InputTypeError
 from minivae.gradcheck import check_model
 from minivae.layers import Conv2D, Dense, Flatten, Reshape, Sigmoid
 from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
@@ -223,3 +224,38 @@ def test_models_are_exported_at_the_top():
     import minivae
     from minivae.models import Autoencoder, VAE
     assert minivae.VAE is VAE and minivae.Autoencoder is Autoencoder
+
+
+@pytest.mark.parametrize("index, make, error, message", [
+    (-1, lambda w: np.zeros(3), InputError,
+     r"VAE.set_weights: \w+/bias must have shape \(\d+,\), got \(3,\)"),
+    (0, lambda w: np.full(w.shape, np.nan), InputError,
+     r"conv2d/kernel holds 288 non-finite value\(s\)"),
+    (0, lambda w: w.astype(complex), InputTypeError,
+     r"conv2d/kernel must be an array of real numbers, got dtype complex128"),
+    (0, lambda w: None, InputTypeError,
+     r"conv2d/kernel must be an array of real numbers, got None"),
+    (0, lambda w: np.ones(w.shape, bool), InputTypeError,
+     r"conv2d/kernel must be an array of real numbers, got dtype bool"),
+], ids=["last-shape", "nan", "complex", "none", "bool"])
+def test_set_weights_is_all_or_nothing(index, make, error, message):
+    """Issue 22: with the last array's shape wrong, set_weights raised after overwriting
+    the whole encoder; every refusal now leaves every array as it was."""
+    model = fashion_vae(seed=0)
+    before = model.get_weights()
+    weights = [w * 2 for w in before]           # every array would change if applied
+    weights[index] = make(weights[index])
+    with pytest.raises(error, match=message):
+        model.set_weights(weights)
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_set_weights_counts_the_arrays_and_takes_integers():
+    model = fashion_vae(seed=0)
+    weights = model.get_weights()
+    with pytest.raises(InputError, match=r"expected \d+ arrays \(the encoder's \d+, then the "
+                                         r"decoder's\), got \d+"):
+        model.set_weights(weights[:-1])
+    model.set_weights([np.ones(w.shape, dtype=np.int64) for w in weights])
+    assert all(np.all(w == 1) and w.dtype == np.float32 for w in model.get_weights())

@@ -49,6 +49,14 @@ MAX_ENTRIES = 10_000
 MAX_META_CHARS = 2 ** 21
 MAX_META_DEPTH = 64
 
+
+def check_parameter_count(count, where):
+    """Refuse a model of more than MAX_PARAMETERS parameters (read when called, so a
+    program that raises the limit is obeyed), before any of them is allocated."""
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{where} describes a model of {count:,} parameters, more than "
+                              f"the limit of {MAX_PARAMETERS:,}; refused before building it")
+
 _CHUNK = 1 << 20
 _KINDS = "biufU"                # bool, integers, floats, and text (meta, checksum)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

@@ -17,7 +17,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_float_array, check_float_dtype, check_generator, format_shape
+from .._validation import (check_float_array, check_float_dtype, check_generator, check_weight,
+                           format_shape)
 from ..errors import InputError, InputTypeError
 
 
@@ -99,20 +100,30 @@ class Layer:
         return [v.copy() for v in (*self.params.values(), *self.state.values())]
 
     def set_weights(self, weights):
-        """Copy `weights` (Keras's order, as get_weights gives) into the layer, in place."""
+        """Copy `weights` (Keras's order, as get_weights gives) into the layer, in place:
+        all of them or, when any is refused, none."""
         targets = [*self.params.values(), *self.state.values()]
-        weights = list(weights)
-        if len(weights) != len(targets):
-            raise InputError(f"{self}.set_weights: expected {len(targets)} arrays "
-                             f"({', '.join([*self.params, *self.state]) or 'none'}), "
-                             f"got {len(weights)}")
-        for key, target, value in zip([*self.params, *self.state], targets, weights):
-            value = np.asarray(value)
-            if value.shape != target.shape:
-                raise InputError(f"{self}.set_weights: {key} must have shape {target.shape}, "
-                                 f"got {value.shape}")
-        for target, value in zip(targets, weights):
+        for target, value in zip(targets, self.check_weights(weights)):
             target[...] = value
+
+    def check_weights(self, weights, owner=None):
+        """`weights` as set_weights would copy them, each checked (real, finite, the
+        shape of its array); raises InputError or InputTypeError naming the first
+        refused one, having changed nothing."""
+        owner = owner or f"{self}.set_weights"
+        names = [*self.params, *self.state]
+        targets = [*self.params.values(), *self.state.values()]
+        try:
+            weights = list(weights)
+        except TypeError:
+            raise InputTypeError(f"{owner}: weights must be a list of arrays, got "
+                                 f"{type(weights).__name__}") from None
+        if len(weights) != len(targets):
+            raise InputError(f"{owner}: expected {len(targets)} arrays "
+                             f"({', '.join(names) or 'none'}), got {len(weights)}")
+        return [check_weight(value, f"{self.name}/{key}" if self.name else key, target.shape,
+                             owner)
+                for key, target, value in zip(names, targets, weights)]
 
     def count_params(self):
         """Parameters as Keras counts them: trainable plus non-trainable."""

@@ -146,11 +146,24 @@ class Model:
         return self.encoder.get_weights() + self.decoder.get_weights()
 
     def set_weights(self, weights):
-        """The inverse of get_weights, copied in place (Keras's order and layouts)."""
-        weights = list(weights)
+        """The inverse of get_weights, copied in place (Keras's order and layouts): every
+        array is checked first (count, shape, real and finite values), so a refused one
+        leaves the whole model as it was."""
+        owner = f"{type(self).__name__}.set_weights"
+        try:
+            weights = list(weights)
+        except TypeError:
+            raise InputTypeError(f"{owner}: weights must be a list of arrays, got "
+                                 f"{type(weights).__name__}") from None
         n = len(self.encoder.get_weights())
-        self.encoder.set_weights(weights[:n])
-        self.decoder.set_weights(weights[n:])
+        expected = n + len(self.decoder.get_weights())
+        if len(weights) != expected:
+            raise InputError(f"{owner}: expected {expected} arrays (the encoder's {n}, then "
+                             f"the decoder's), got {len(weights)}")
+        encoder = self.encoder.check_weights(weights[:n], owner)
+        decoder = self.decoder.check_weights(weights[n:], owner)
+        self.encoder.set_weights(encoder)
+        self.decoder.set_weights(decoder)
 
     def get_config(self):
         """What rebuilds this model without the code that built it (serialization.py)."""

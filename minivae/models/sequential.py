@@ -111,20 +111,31 @@ class LayerList:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        """The inverse of get_weights: the arrays are checked whole, then copied in place."""
-        weights = list(weights)
-        counts = [len(layer.get_weights()) for layer in self.layers]
-        if len(weights) != sum(counts):
-            raise InputError(f"{self}.set_weights: expected {sum(counts)} arrays, one per "
-                             f"parameter and state array, got {len(weights)}")
-        for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
-            current = layer.get_weights()
-            for i, (have, value) in enumerate(zip(current, weights[start:start + count])):
-                if np.shape(value) != have.shape:
-                    raise InputError(f"{self}.set_weights: array {start + i} ({layer.name}) "
-                                     f"must have shape {have.shape}, got {np.shape(value)}")
-        for layer, start, count in zip(self.layers, np.cumsum([0] + counts), counts):
+        """The inverse of get_weights, copied in place: all of them or, when any array is
+        refused, none."""
+        weights = self.check_weights(weights)
+        start = 0
+        for layer in self.layers:
+            count = len(layer.params) + len(layer.state)
             layer.set_weights(weights[start:start + count])
+            start += count
+
+    def check_weights(self, weights, owner=None):
+        """The arrays set_weights would copy, each checked (count, shape, real and finite
+        values); raises naming the first refused, having changed nothing."""
+        owner = owner or f"{self}.set_weights"
+        try:
+            weights = list(weights)
+        except TypeError:
+            raise InputTypeError(f"{owner}: weights must be a list of arrays, got "
+                                 f"{type(weights).__name__}") from None
+        counts = [len(layer.params) + len(layer.state) for layer in self.layers]
+        if len(weights) != sum(counts):
+            raise InputError(f"{owner}: expected {sum(counts)} arrays, one per parameter and "
+                             f"state array, got {len(weights)}")
+        starts = np.cumsum([0] + counts)
+        return [w for layer, start, count in zip(self.layers, starts, counts)
+                for w in layer.check_weights(weights[start:start + count], owner)]
 
     def get_layer(self, name):
         for layer in self.layers:
