@@ -25,7 +25,7 @@ What is profiled:
                 show where the work is.
   --replica     what one DataParallel part does: half the batch, BLAS held to one
                 thread (threadpoolctl), the memory passes inline (run inside
-                minivae.fast.threads.run_each, as DataParallel runs its parts),
+                minivae.fast.data_parallel.run_each, as DataParallel runs its parts),
                 alone on the machine; both parts together take longer, since they
                 share memory bandwidth and caches. The Adam and "other" rows are
                 the whole step's, which DataParallel runs once, after the parts.
@@ -203,7 +203,10 @@ def how_it_runs(replica, reference):
 
 def stepper(model, replica):
     """model.train_step, run as a DataParallel part when replica (over_batch inline)."""
-    from minivae.fast.threads import run_each
+    try:
+        from minivae.fast.data_parallel import run_each
+    except ImportError:         # before issue 20, threads held it
+        from minivae.fast.threads import run_each
     if not replica:
         return model.train_step
     return lambda x: run_each([lambda: model.train_step(x)])[0]

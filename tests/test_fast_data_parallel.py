@@ -10,7 +10,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from minivae.fast import threads
-from minivae.fast.data_parallel import DataParallel
+from minivae.fast.data_parallel import DataParallel, run_each
 from minivae.layers import BatchNormalization, Conv2D, Dropout, Flatten
 from minivae.models import VAE, GaussianEncoder
 from minivae.optimizers import Adam
@@ -155,14 +155,14 @@ def test_a_failing_part_raises_after_every_part_has_finished():
         return 1
 
     with pytest.raises(ValueError, match="part 0 failed"):
-        threads.run_each([fails, slow])
-    assert finished == [True] and not threads._inline.get()
-    assert threads.run_each([lambda: 1, lambda: 2]) == [1, 2]
+        run_each([fails, slow])
+    assert finished == [True] and not threads.INLINE.get()
+    assert run_each([lambda: 1, lambda: 2]) == [1, 2]
 
 
 def test_over_batch_runs_inline_inside_the_parts_only():
-    inside = threads.run_each([lambda: threads._inline.get(), lambda: threads._inline.get()])
-    assert inside == [True, True] and not threads._inline.get()
+    inside = run_each([lambda: threads.INLINE.get(), lambda: threads.INLINE.get()])
+    assert inside == [True, True] and not threads.INLINE.get()
 
 
 def test_numpy_errstate_holds_in_the_parts():
@@ -174,7 +174,7 @@ def test_numpy_errstate_holds_in_the_parts():
     with np.errstate(over="ignore"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert all(np.isinf(r) for r in threads.run_each([overflow, overflow]))
+            assert all(np.isinf(r) for r in run_each([overflow, overflow]))
 
 
 def test_minivae_threads_must_be_a_positive_integer(monkeypatch):

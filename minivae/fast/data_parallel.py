@@ -26,13 +26,15 @@ is a setting of the whole process, for the duration of each step, which is why
 `fit` uses DataParallel only when asked (data_parallel=True; `minivae train` asks).
 """
 
+import contextvars
 import copy
+from concurrent.futures import wait
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..layers import Sampling
-from .threads import MIN_CHUNK, run_each
+from .threads import INLINE, MIN_CHUNK, in_callers_context, pool, threads
 
 PARTS = 2
 
@@ -44,6 +46,26 @@ def leaves(part):
     if layers is None:
         return [part]
     return [leaf for layer in layers for leaf in leaves(layer)]
+
+
+def _inline_call(fn):
+    INLINE.set(True)                        # in this part's own context only
+    return fn()
+
+
+def run_each(fns):
+    """Call every fn(), the first on the calling thread and the others on the pool (all
+    in turn on the calling thread when threads() is 1), with over_batch inline inside
+    them; returns their results in order. No part outlives the call."""
+    k = min(threads(), len(fns))
+    if k <= 1:
+        return [contextvars.copy_context().run(_inline_call, fn) for fn in fns]
+    futures = [pool(k).submit(in_callers_context(), _inline_call, fn) for fn in fns[1:]]
+    try:
+        first = contextvars.copy_context().run(_inline_call, fns[0])
+    finally:
+        wait(futures)
+    return [first] + [future.result() for future in futures]
 
 
 def _blas_controller():

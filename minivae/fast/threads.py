@@ -7,9 +7,9 @@ calls fn(slice) on contiguous batch chunks from a small thread pool. Every chunk
 writes only its own slice, so the result is bit-identical for any number of
 threads.
 
-`run_each(fns)` runs whole functions on the pool instead (the parts of a batch
-split between model replicas, minivae/fast/data_parallel.py). Inside them every
-thread is busy already, so over_batch runs inline there: a context variable, set
+DataParallel (data_parallel.py) runs whole functions on the same pool instead,
+the parts of a batch split between model replicas. Inside them every thread is
+busy already, so over_batch runs inline there: the context variable INLINE, set
 in each part's own context, says so.
 
 MINIVAE_THREADS sets the number of threads (default: the machine's cores, at most
@@ -18,13 +18,13 @@ MINIVAE_THREADS sets the number of threads (default: the machine's cores, at mos
 
 import contextvars
 import os
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import InputError
 
 MIN_CHUNK = 8           # smaller batches are not worth a hand-off to another thread
 
-_inline = contextvars.ContextVar("minivae_over_batch_inline", default=False)
+INLINE = contextvars.ContextVar("minivae_over_batch_inline", default=False)
 _pool = None            # created on first use; holds no data and never changes a result
 
 
@@ -42,14 +42,15 @@ def threads():
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _executor(k):
+def pool(k):
+    """The thread pool, with room for k threads."""
     global _pool
     if _pool is None or _pool._max_workers < k:
         _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="minivae")
     return _pool
 
 
-def _in_callers_context():
+def in_callers_context():
     """Runs a call in a copy of the calling thread's context: numpy's errstate (a
     context variable) then holds in the pool's threads as it does in the caller's."""
     return contextvars.copy_context().run
@@ -57,35 +58,14 @@ def _in_callers_context():
 
 def over_batch(fn, n):
     """Call fn(slice) for contiguous chunks covering range(n), in parallel; returns None."""
-    k = 1 if _inline.get() else min(threads(), n // MIN_CHUNK)
+    k = 1 if INLINE.get() else min(threads(), n // MIN_CHUNK)
     if k <= 1:
         fn(slice(0, n))
         return
-    pool = _executor(k)
+    executor = pool(k)
     bounds = [n * i // k for i in range(k + 1)]
-    futures = [pool.submit(_in_callers_context(), fn, slice(bounds[i], bounds[i + 1]))
+    futures = [executor.submit(in_callers_context(), fn, slice(bounds[i], bounds[i + 1]))
                for i in range(1, k)]
     fn(slice(bounds[0], bounds[1]))        # the calling thread takes the first chunk
     for future in futures:
         future.result()
-
-
-def _inline_call(fn):
-    _inline.set(True)                       # in this part's own context only
-    return fn()
-
-
-def run_each(fns):
-    """Call every fn(), the first on the calling thread and the others on the pool (all
-    in turn on the calling thread when threads() is 1), with over_batch inline inside
-    them; returns their results in order. No part outlives the call."""
-    k = min(threads(), len(fns))
-    if k <= 1:
-        return [contextvars.copy_context().run(_inline_call, fn) for fn in fns]
-    pool = _executor(k)
-    futures = [pool.submit(_in_callers_context(), _inline_call, fn) for fn in fns[1:]]
-    try:
-        first = contextvars.copy_context().run(_inline_call, fns[0])
-    finally:
-        wait(futures)
-    return [first] + [future.result() for future in futures]
