@@ -1,5 +1,7 @@
 """VAE and Autoencoder: whole-model gradients, the loss as the book defines it, the API."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -8,7 +10,7 @@ from minivae.architectures import fashion_autoencoder, fashion_vae
 from minivae.errors import InputError, InputTypeError
 from minivae.gradcheck import check_model
 from minivae.layers import Conv2D, Dense, Flatten, Reshape, Sigmoid
-from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
+from minivae.models import VAE, Autoencoder, GaussianEncoder, OutputActivationWarning, Sequential
 from minivae.optimizers import Adam
 from tests.conftest import images as _images
 from tests.conftest import off_the_kinks as _off_the_kinks
@@ -259,3 +261,59 @@ def test_set_weights_counts_the_arrays_and_takes_integers():
         model.set_weights(weights[:-1])
     model.set_weights([np.ones(w.shape, dtype=np.int64) for w in weights])
     assert all(np.all(w == 1) and w.dtype == np.float32 for w in model.get_weights())
+
+
+def _flat_decoder(spelling):
+    """A decoder 2 -> (4, 4, 1) ending in a sigmoid, spelled one of three ways."""
+    if spelling == "fused":
+        return Sequential([Dense(16, activation="sigmoid", name="out"), Reshape((4, 4, 1))])
+    if spelling == "layer before reshape":
+        return Sequential([Dense(16, name="out"), Sigmoid(), Reshape((4, 4, 1))])
+    return Sequential([Dense(16, name="out"), Reshape((4, 4, 1)), Sigmoid()])
+
+
+def test_a_sigmoid_written_three_ways_is_the_same_output_activation():
+    """Issue 21: a decoder ending in a Sigmoid layer (before or after a Reshape) kept it,
+    and BCE was then scored on clipped probabilities: another loss and gradient where
+    the sigmoid saturates. All three spellings now give one model: the decoder ends in
+    logits and the model's sigmoid is scored from them."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.05, 0.95, size=(5, 4, 4, 1))
+    eps = rng.standard_normal((5, 2))
+    results = []
+    for spelling in ("fused", "layer before reshape", "layer after reshape"):
+        encoder = GaussianEncoder([Flatten(), Dense(8, activation="relu", name="h")], 2)
+        model = VAE(encoder, _flat_decoder(spelling))
+        model.build((4, 4, 1), rng=np.random.default_rng(1), dtype="float64")
+        model.named_params()["out/bias"][:] = 30.0          # saturated: p == 1 in float64
+        assert isinstance(model.output_activation, Sigmoid)
+        assert not any(isinstance(layer, Sigmoid) for layer in model.decoder.layers)
+        assert model.decoder.layers[0].activation is None
+        metrics = model.forward_backward(x, eps=eps)
+        results.append((metrics, {k: v.copy() for k, v in model.named_grads().items()}))
+    (first, grads), *others = results
+    # Logits near 30: BCE from them is about (1 - x) * 30 per pixel, where probabilities
+    # clipped at 1 - 1e-7 would score at most (1 - x) * -log(1e-7) = (1 - x) * 16.1.
+    clipped_cap = 500 * np.mean(1 - x) * -np.log(1e-7)
+    assert first["reconstruction_loss"] > 1.5 * clipped_cap
+    for metrics, other in others:
+        # the same products in the same order: equal to the last bit, allowed 1e-12
+        assert metrics == pytest.approx(first, rel=1e-12)
+        assert set(other) == set(grads)
+        for k in grads:
+            np.testing.assert_allclose(other[k], grads[k], rtol=1e-12, atol=0, err_msg=k)
+
+
+def test_a_sigmoid_given_twice_is_refused_and_none_is_warned_about():
+    with pytest.raises(InputError, match=r"already ends in a Sigmoid layer \(Sigmoid"):
+        VAE(GaussianEncoder([Flatten()], 2), _flat_decoder("layer after reshape"),
+            output_activation="sigmoid")
+    with pytest.warns(OutputActivationWarning, match=r"VAE: reconstruction_loss='bce' on the "
+                                                     r"decoder's own output, which ends in "
+                                                     r"Dense 'out' with no sigmoid"):
+        VAE(GaussianEncoder([Flatten()], 2),
+            Sequential([Dense(16, name="out"), Reshape((4, 4, 1))]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # MSE on raw outputs is a choice, not a slip
+        VAE(GaussianEncoder([Flatten()], 2),
+            Sequential([Dense(16, name="out"), Reshape((4, 4, 1))]), reconstruction_loss="mse")

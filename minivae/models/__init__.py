@@ -12,9 +12,9 @@ for it; a layer's own forward and backward are the reference.
 """
 
 from .autoencoder import Autoencoder
-from .model import PREDICT_BATCH, RECONSTRUCTION_LOSSES, Model
+from .model import PREDICT_BATCH, RECONSTRUCTION_LOSSES, Model, OutputActivationWarning
 from .sequential import LayerList, Sequential
 from .vae import VAE, GaussianEncoder
 
 __all__ = ["Model", "VAE", "Autoencoder", "GaussianEncoder", "Sequential", "LayerList",
-           "PREDICT_BATCH", "RECONSTRUCTION_LOSSES"]
+           "OutputActivationWarning", "PREDICT_BATCH", "RECONSTRUCTION_LOSSES"]

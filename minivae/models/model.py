@@ -8,12 +8,14 @@ weights in Keras's order, and a config that rebuilds it. VAE and Autoencoder
 forward_backward and their encode.
 """
 
+import warnings
+
 import numpy as np
 
 from .._validation import (check_choice, check_finite, check_float_array, check_positive_int,
                            check_real, check_seed)
 from ..errors import InputError, InputTypeError
-from ..layers import Sigmoid, get_activation
+from ..layers import Flatten, Reshape, Sigmoid, get_activation
 from ..losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
 from ..pixels import check_images, to_float
 from ..serialization import deserialize, serialize
@@ -28,26 +30,71 @@ PREDICT_BATCH = 100
 RECONSTRUCTION_LOSSES = {"bce": binary_crossentropy, "mse": mean_squared_error}
 
 
-def _output_activation(decoder, output_activation, owner):
-    """The model's output activation: the one given, or the sigmoid fused into the
-    decoder's last layer, which moves to the model (the decoder then ends in logits).
+def _output_end(decoder):
+    """(container, index) of the decoder's last layer that computes something: the
+    walk from the end passes Reshape and Flatten (an elementwise activation gives the
+    same values before or after them) and enters nested Sequentials. None when the
+    decoder is not a container or holds nothing else."""
+    if not isinstance(decoder, Sequential):
+        return None
+    for i in reversed(range(len(decoder.layers))):
+        layer = decoder.layers[i]
+        if isinstance(layer, Sequential):
+            inner = _output_end(layer)
+            if inner is not None:
+                return inner
+            continue
+        if not isinstance(layer, (Reshape, Flatten)):
+            return decoder, i
+    return None
 
+
+def _output_activation(decoder, output_activation, reconstruction_loss, owner):
+    """The model's output activation: the one given, or the sigmoid the decoder ends in,
+    which moves to the model (the decoder then ends in logits).
+
+    The rule (docs/models.md, "The output activation"): a sigmoid at the end of the
+    decoder, fused into its last layer (activation="sigmoid") or a Sigmoid layer of
+    its own, before or after any Reshape or Flatten, is the model's output activation.
     The move is made once, here: Keras scores BCE on a sigmoid output from the logits
     behind it (no 1e-7 clip, a finite gradient where the sigmoid saturates), and with
-    the sigmoid outside the decoder the loss can do the same in plain sight.
+    the sigmoid outside the decoder the loss does the same in plain sight, whichever
+    way the sigmoid was written. A BCE model whose decoder ends in no sigmoid is warned
+    about, naming the layer: its BCE is scored on clipped outputs.
     """
     activation = get_activation(output_activation, owner)
     if activation is not None and not isinstance(activation, Sigmoid):
         raise InputError(f"{owner}: output_activation must be None or 'sigmoid', got "
                          f"{output_activation!r}")
-    head = decoder.layers[-1] if isinstance(decoder, Sequential) and decoder.layers else decoder
-    fused = getattr(head, "activation", None)
-    if isinstance(fused, Sigmoid):
-        if activation is not None:
-            raise InputError(f"{owner}: the decoder's last layer already ends in a sigmoid; "
-                             f"pass output_activation=None or remove that sigmoid")
-        head.activation, activation = None, fused
+    end = _output_end(decoder)
+    head = decoder if end is None and not isinstance(decoder, Sequential) else \
+        None if end is None else end[0].layers[end[1]]
+    found = None
+    if isinstance(head, Sigmoid):
+        found = "a Sigmoid layer"
+    elif isinstance(getattr(head, "activation", None), Sigmoid):
+        found = "a sigmoid"
+    if found and activation is not None:
+        raise InputError(f"{owner}: the decoder already ends in {found} ({head}); pass "
+                         f"output_activation=None or remove that sigmoid")
+    if found == "a Sigmoid layer":
+        container, i = end
+        container.layers = container.layers[:i] + container.layers[i + 1:]
+        activation = head
+    elif found:
+        head.activation, activation = None, head.activation
+    elif activation is None and reconstruction_loss == "bce":
+        warnings.warn(f"{owner}: reconstruction_loss='bce' on the decoder's own output, which "
+                      f"ends in {head} with no sigmoid: BCE is then scored on outputs "
+                      f"clipped to [1e-7, 1 - 1e-7]. End the decoder in a sigmoid "
+                      f"(activation='sigmoid' or a Sigmoid layer) or pass "
+                      f"output_activation='sigmoid' to score it from logits",
+                      OutputActivationWarning, stacklevel=4)
     return activation
+
+
+class OutputActivationWarning(UserWarning):
+    """A model's loss is scored on outputs that no sigmoid bounds (see _output_activation)."""
 
 
 def _first_layer(encoder):
@@ -75,7 +122,8 @@ class Model:
                                                 owner, minimum=0)
         self.reconstruction_loss = check_choice(reconstruction_loss, "reconstruction_loss",
                                                 tuple(RECONSTRUCTION_LOSSES), owner)
-        self.output_activation = _output_activation(decoder, output_activation, owner)
+        self.output_activation = _output_activation(decoder, output_activation,
+                                                    self.reconstruction_loss, owner)
         self.optimizer = None
         self.config = {}
         self.rng = rng if rng is not None else np.random.default_rng()
