@@ -16,6 +16,7 @@ import numpy as np
 
 from ._validation import check_choice, check_nonnegative_int, check_positive_int
 from .errors import InputError, InputTypeError
+from .batching import Batches
 from .fast.data_parallel import DataParallel
 from .pixels import check_images
 
@@ -55,22 +56,27 @@ class Progress:
         return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
     def update(self, step, logs):
+        self.done = step
         if not self.live:
             return
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / step * (self.steps - step)
-        bar = "=" * int(20 * step / self.steps)
+        if self.steps is None:          # an iterable that does not say how long it is
+            where = f"{step}/? {elapsed:.0f}s"
+        else:
+            eta = elapsed / step * (self.steps - step)
+            bar = "=" * int(20 * step / self.steps)
+            where = f"{step}/{self.steps} [{bar:<20}] {elapsed:.0f}s ETA {eta:.0f}s"
         # \x1b[K clears what a longer previous line left to the right of this one
-        print(f"\r{step}/{self.steps} [{bar:<20}] {elapsed:.0f}s ETA {eta:.0f}s - "
-              f"{self._fmt(logs)}\x1b[K", end="", file=self.stream, flush=True)
+        print(f"\r{where} - {self._fmt(logs)}\x1b[K", end="", file=self.stream, flush=True)
 
     def close(self, logs):
         if not self.verbose:
             return
+        steps = self.steps if self.steps is not None else getattr(self, "done", 0)
         elapsed = time.perf_counter() - self.start
-        per_step = 1000 * elapsed / self.steps
+        per_step = 1000 * elapsed / max(steps, 1)
         prefix, suffix = ("\r", "\x1b[K") if self.live else ("", "")
-        print(f"{prefix}{self.steps}/{self.steps} - {elapsed:.1f}s {per_step:.0f}ms/step - "
+        print(f"{prefix}{steps}/{steps} - {elapsed:.1f}s {per_step:.0f}ms/step - "
               f"{self._fmt(logs)}{suffix}", file=self.stream, flush=True)
 
 
@@ -140,36 +146,36 @@ def batches(n, batch_size, rng=None):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def run_epoch(model, x, batch_size, rng, epoch, progress, runner=None):
-    """One pass over x: model.train_step per batch (train_step above with the runner,
-    when one is given); returns the mean of each metric over batches (Keras's running
-    mean weighs every batch alike)."""
-    sums = {}
-    index = batches(len(x), batch_size, rng)
-    for b, idx in enumerate(index):
+def run_epoch(model, data, rng, epoch, progress, runner=None, check=None):
+    """One pass over data (a Batches): model.train_step per batch (train_step above with
+    the runner, when one is given); returns the mean of each metric over batches
+    (Keras's running mean weighs every batch alike)."""
+    sums, b = {}, 0
+    for b, x in enumerate(data.epoch(rng, check), 1):
         try:
-            metrics = model.train_step(x[idx]) if runner is None else \
-                train_step(model, x[idx], runner)
+            metrics = model.train_step(x) if runner is None else train_step(model, x, runner)
         except TrainingDiverged as exc:
             raise TrainingDiverged(
-                f"training diverged at epoch {epoch + 1}, batch {b + 1}: {exc}; the parameters "
+                f"training diverged at epoch {epoch + 1}, batch {b}: {exc}; the parameters "
                 f"were left as they were before this batch (lower the learning rate, or check "
                 f"the data)") from None
         for k, v in metrics.items():
             sums[k] = sums.get(k, 0.0) + v
-        progress.update(b + 1, {k: v / (b + 1) for k, v in sums.items()})
-    return {k: v / len(index) for k, v in sums.items()}
+        progress.update(b, {k: v / b for k, v in sums.items()})
+    return {k: v / b for k, v in sums.items()}
 
 
-def evaluate(model, x, batch_size=100):
-    """Mean of each test metric over batches of x (no shuffling, no updates)."""
-    sums, index = {}, batches(len(x), batch_size)
+def evaluate(model, x, batch_size=100, check=None):
+    """Mean of each test metric over batches of x, images in memory or a Batches (no
+    shuffling, no updates); check(batch, where) checks each batch read from a source."""
+    data = x if isinstance(x, Batches) else Batches(x, batch_size, "evaluate")
+    sums, b = {}, 0
     # No overflow warnings: fit checks the results itself and names what is not finite.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for idx in index:
-            for k, v in model.test_step(x[idx]).items():
+        for b, batch in enumerate(data.epoch(None, check), 1):
+            for k, v in model.test_step(batch).items():
                 sums[k] = sums.get(k, 0.0) + v
-    return {k: v / len(index) for k, v in sums.items()}
+    return {k: v / b for k, v in sums.items()}
 
 
 def _check_callbacks(callbacks, owner):
@@ -192,6 +198,9 @@ def _check_callbacks(callbacks, owner):
 def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
         initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
     """Train `model` on x for epochs [initial_epoch, epochs). Returns a History.
+
+    x and validation_data: images in memory (N, ...), a Sequence of batches or an
+    iterable of batches (minivae/batching.py); batch_size applies to images in memory.
 
     callbacks: callables cb(model, epoch, logs, history) run after each epoch
     (a checkpoint writer, say); they see the History including that epoch.
@@ -216,24 +225,37 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
     if history is not None and not isinstance(history, History):
         raise InputTypeError(f"{owner}: history must be the History to append to (or its "
                              f"history dict, or None), got {type(history).__name__}")
-    x = model.check_images(x, owner)    # as Keras, a model is built from the first data it sees
-    if validation_data is not None:
-        if isinstance(validation_data, tuple):
-            validation_data = validation_data[0]
-        validation_data = check_images(validation_data, "validation_data", model.input_shape,
-                                       owner)
+    data = Batches(x, batch_size, owner)
+    if isinstance(validation_data, tuple):
+        validation_data = validation_data[0]                # Keras's (x_val, y_val)
+    val = None if validation_data is None else \
+        Batches(validation_data, batch_size, owner, "validation_data")
+    for source in (data, val):
+        if source is not None and source.kind == "iterable" and epochs - initial_epoch > 1 \
+                and iter(source.data) is source.data:
+            raise InputError(f"{owner}: {source.name} is an iterator, which can be read once, "
+                             f"and fit runs {epochs - initial_epoch} epochs; pass a Sequence "
+                             f"or an object whose __iter__ starts over")
+    # As Keras, a model is built from the first data it sees: all of x when it is in
+    # memory, checked once, else each batch as it arrives.
+    data.check_whole(lambda images: model.check_images(images, owner))
+
+    def check(batch, where):
+        return model.check_images(batch, owner, where)
+
+    if val is not None:
+        val.check_whole(lambda images: check_images(images, "validation_data",
+                                                    model.input_shape, owner))
     history = history if history is not None else History()
-    steps = math.ceil(len(x) / batch_size)
     # Model.train_step is train_step above; a class's own train_step runs as written
     own_step = getattr(type(model).train_step, "__qualname__", "") != "Model.train_step"
     runner = DataParallel(model) if data_parallel and not own_step else None
     for epoch in range(initial_epoch, epochs):
-        progress = Progress(steps, epoch, epochs, verbose)
-        logs = run_epoch(model, x, batch_size, model.rng if shuffle else None, epoch,
-                         progress, runner)
-        if validation_data is not None:
-            logs.update({"val_" + k: v for k, v in
-                         evaluate(model, validation_data, batch_size).items()})
+        progress = Progress(data.steps(), epoch, epochs, verbose)
+        logs = run_epoch(model, data, model.rng if shuffle else None, epoch, progress, runner,
+                         check)
+        if val is not None:
+            logs.update({"val_" + k: v for k, v in evaluate(model, val, check=check).items()})
         progress.close(logs)
         check_finite_epoch(model, logs, epoch)      # before history and any checkpoint
         history.append(epoch, logs)
