@@ -92,13 +92,14 @@ CASES = [pytest.param(cls, alg, *case, id=f"{cls.__name__}-{alg}-k{case[0]}-s{ca
 
 
 def _check_conv(cls, algorithm, kernel, strides, padding, hw, batch=2, channels=3, filters=4,
-                seed=0):
+                seed=0, output_padding=None):
     rng = np.random.default_rng(seed)
-    ours = cls(filters, kernel, strides=strides, padding=padding)
+    extra = {} if output_padding is None else {"output_padding": output_padding}
+    ours = cls(filters, kernel, strides=strides, padding=padding, **extra)
     out_shape = ours.build((*hw, channels), rng=rng, dtype="float64")
     ours.params["bias"] = rng.standard_normal(filters)
     theirs = getattr(keras.layers, cls.__name__)(filters, kernel, strides=strides,
-                                                 padding=padding, dtype="float64")
+                                                 padding=padding, dtype="float64", **extra)
     theirs.build((None, *hw, channels))
     assert tuple(theirs.compute_output_shape((None, *hw, channels)))[1:] == out_shape
     copy_weights(ours, theirs)
@@ -137,6 +138,20 @@ def test_convolutions_match_keras_on_random_shapes(transpose, kernel, strides, p
                                                    batch, channels, filters, seed):
     _check_conv(Conv2DTranspose if transpose else Conv2D, None, kernel, strides, padding, hw,
                 batch, channels, filters, seed)
+
+
+# Keras's output_padding on 'same' and 'valid': its output length and TensorFlow's crop
+# (the 'same' padding of the Conv2D reading the output). Even kernels with 'same' take
+# output_padding >= 1, as TensorFlow refuses 0 there (tests/test_conv.py).
+OUTPUT_PADDING_GRID = [(k, s, padding, op, hw) for k in (1, 2, 3, 4) for s in (1, 2, 3)
+                       for padding in ("same", "valid") for op in range(s)
+                       for hw in ((5, 6),) if not (padding == "same" and k % 2 == 0 and op == 0)]
+
+
+@pytest.mark.parametrize("algorithm", _algorithms(Conv2DTranspose))
+@pytest.mark.parametrize("k, s, padding, op, hw", OUTPUT_PADDING_GRID)
+def test_conv2d_transpose_output_padding_matches_keras(algorithm, k, s, padding, op, hw):
+    _check_conv(Conv2DTranspose, algorithm, (k, k), (s, s), padding, hw, output_padding=op)
 
 
 # ------------------------------------------------------- dense, activations --
