@@ -76,10 +76,15 @@ def _require(layer, config, **expected):
 
 def _conv(layer, config, cls):
     checks = {"data_format": "channels_last", "dilation_rate": (1, 1), "use_bias": True}
-    checks.update({"groups": 1} if cls is Conv2D else {"output_padding": None})
+    extra = {}
+    if cls is Conv2D:
+        checks["groups"] = 1
+    elif config.get("output_padding") is not None:          # Keras's meaning is minivae's
+        extra["output_padding"] = tuple(config["output_padding"])
     _require(layer, config, **checks)
     return cls(config["filters"], tuple(config["kernel_size"]), strides=tuple(config["strides"]),
-               padding=config["padding"], activation=_fused(layer, config), name=layer.name)
+               padding=config["padding"], activation=_fused(layer, config), name=layer.name,
+               **extra)
 
 
 def _minivae_layer(layer, keras, pairs):
