@@ -1,9 +1,11 @@
-"""minivae against the real PyTorch: explicit padding and output_padding.
+"""minivae against the real PyTorch: explicit padding and output_padding, and the
+default initialisation's fans and bounds.
 
 Runs only where torch is importable (the module skips cleanly elsewhere) and is
 never the only proof of anything: the padding rules are also proved by the slow
 scatter and loop references (tests/test_conv.py), finite differences and the
-adjoint identity. What this file adds is PyTorch's own reading:
+adjoint identity, and the initialisers by their definitions
+(tests/test_initializers.py). What this file adds is PyTorch's own reading:
 
     /work/venv-torch/bin/python -m pytest -q tests/test_torch_crosscheck.py
 
@@ -13,6 +15,8 @@ Layouts: data NHWC here, NCHW there (x.transpose(0, 3, 1, 2)). Conv2D's kernel
 kernel.transpose(3, 2, 0, 1).
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -20,7 +24,8 @@ torch = pytest.importorskip("torch")
 
 from hypothesis import given  # noqa: E402
 
-from minivae.layers import Conv2D, Conv2DTranspose  # noqa: E402
+from minivae.layers import Conv2D, Conv2DTranspose, Dense  # noqa: E402
+from minivae.layers.initializers import get_initializer  # noqa: E402
 from tests.reference import conv_cases  # noqa: E402
 
 # float64 on both sides, the same products summed in another order: values are O(1)
@@ -99,3 +104,47 @@ def test_the_issues_layers_match_torch(transpose, shape, padding, output_padding
                 (padding, padding), output_padding=(output_padding, output_padding)
                 if isinstance(output_padding, int) else output_padding)
     _check(Conv2DTranspose if transpose else Conv2D, case, 2)
+
+
+# ----------------------------------------------------------------- initialisation --
+
+def _torch_twin(layer):
+    if type(layer) is Dense:
+        return torch.nn.Linear(layer.input_shape[0], layer.units, dtype=torch.float64)
+    make = torch.nn.Conv2d if type(layer) is Conv2D else torch.nn.ConvTranspose2d
+    return make(layer.input_shape[-1], layer.filters, layer.kernel_size, dtype=torch.float64)
+
+
+INIT_LAYERS = [(lambda **kw: Dense(7, **kw), (300,)),
+               (lambda **kw: Conv2D(16, (3, 2), **kw), (8, 8, 5)),
+               (lambda **kw: Conv2DTranspose(6, (3, 4), **kw), (8, 8, 20))]
+
+
+@pytest.mark.parametrize("make, shape", INIT_LAYERS, ids=["Dense", "Conv2D", "Conv2DTranspose"])
+def test_torch_default_uses_torchs_fan_in_and_bounds(make, shape):
+    """torch's reset_parameters: weight kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)),
+    bias U(+-1/sqrt(fan_in)), fan_in = weight.size(1) * receptive field, which for
+    ConvTranspose2d's (in, out, kh, kw) weight is out * kh * kw."""
+    ours = make(kernel_initializer="torch_default", bias_initializer="torch_default")
+    ours.build(shape, rng=np.random.default_rng(1), dtype="float64")
+    torch.manual_seed(0)
+    twin = _torch_twin(ours)
+    fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(twin.weight)
+    assert ours.fans().fan_in == fan_in
+    bound = 1 / math.sqrt(fan_in)
+    # torch's own bound, as kaiming_uniform computes it: gain * sqrt(3 / fan_in)
+    gain = torch.nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    assert gain * math.sqrt(3 / fan_in) == pytest.approx(bound, rel=1e-15)
+    for theirs, mine in ((twin.weight, ours.params["kernel"]), (twin.bias, ours.params["bias"])):
+        theirs = theirs.detach().numpy()
+        assert theirs.size == mine.size
+        assert np.abs(theirs).max() <= bound and np.abs(mine).max() <= bound
+    # Many draws pin the bound on both sides: P(max|w| < (1 - 0.005) bound) =
+    # 0.995^n < 1e-8 for n >= 3700.
+    n = 4000
+    big_ours = get_initializer("torch_default")((n,), ours.fans(), np.random.default_rng(2),
+                                                np.float64)
+    weights = torch.empty(n, fan_in, dtype=torch.float64)           # fan_in columns
+    torch.nn.init.kaiming_uniform_(weights, a=math.sqrt(5))
+    for sample in (big_ours, weights.numpy()[:, 0]):
+        assert (1 - 0.005) * bound < np.abs(sample).max() <= bound

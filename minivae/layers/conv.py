@@ -37,7 +37,7 @@ from ..im2col import (col2im, conv_output_length, conv_transpose_output_length, 
                       pad, padding_amounts)
 from .activations import activation_name, get_activation
 from .base import Layer
-from .initializers import glorot_uniform, zeros
+from .initializers import fans_of, get_initializer, serialize
 
 
 def check_padding(padding, owner):
@@ -66,7 +66,7 @@ class _Conv(Layer):
     """Arguments shared by both directions, with Keras names and defaults."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
-                 name=None):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", name=None):
         super().__init__(name)
         owner = type(self).__name__
         self.filters = check_positive_int(filters, "filters", owner)
@@ -74,6 +74,15 @@ class _Conv(Layer):
         self.strides = as_pair(strides, "strides", owner)
         self.padding = check_padding(padding, owner)
         self.activation = get_activation(activation, owner)
+        self.kernel_initializer = get_initializer(kernel_initializer, "kernel_initializer",
+                                                  owner)
+        self.bias_initializer = get_initializer(bias_initializer, "bias_initializer", owner)
+
+    def fans(self):
+        """(fan_in, fan_out) of the kernel as laid out, the fans the initialisers are
+        given: Conv2D (kh*kw*C, kh*kw*F); Conv2DTranspose, kernel (kh, kw, F, C),
+        (kh*kw*F, kh*kw*C), as Keras computes them (and torch's fan_in for both)."""
+        return fans_of(self.params["kernel"].shape)
 
     def _check_image_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -81,8 +90,9 @@ class _Conv(Layer):
                              f"batch axis, got input_shape {input_shape}")
 
     def _new_params(self, kernel_shape, rng):
-        self.params = {"kernel": glorot_uniform(kernel_shape, rng, self._dtype),
-                       "bias": zeros((self.filters,), self._dtype)}
+        fans = fans_of(kernel_shape)
+        self.params = {"kernel": self.kernel_initializer(kernel_shape, fans, rng, self._dtype),
+                       "bias": self.bias_initializer((self.filters,), fans, rng, self._dtype)}
 
     def _activate(self, y):
         self._y_shape = y.shape
@@ -96,7 +106,9 @@ class _Conv(Layer):
     def get_config(self):
         return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": _as_config(self.padding),
-                "activation": activation_name(self.activation)}
+                "activation": activation_name(self.activation),
+                "kernel_initializer": serialize(self.kernel_initializer),
+                "bias_initializer": serialize(self.bias_initializer)}
 
 
 class Conv2D(_Conv):
@@ -152,8 +164,10 @@ class Conv2DTranspose(_Conv):
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
-                 activation=None, name=None):
-        super().__init__(filters, kernel_size, strides, padding, activation, name)
+                 activation=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 name=None):
+        super().__init__(filters, kernel_size, strides, padding, activation, kernel_initializer,
+                         bias_initializer, name)
         if output_padding is not None:
             output_padding = as_pair(output_padding, "output_padding", str(self), minimum=0)
             if any(op >= s for op, s in zip(output_padding, self.strides)):
