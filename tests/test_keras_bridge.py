@@ -425,6 +425,32 @@ def test_keras_output_padding_comes_across(keras):
     assert rel_err(ours.decode(z), decoder(z)) < F32_RTOL
 
 
+def test_initializers_cross_both_ways(keras):
+    """Keras's own by their serialised form; torch_default as the Keras initialisers that
+    draw the same (and so it comes back as those)."""
+    body = [Conv2D(2, 3, strides=2, padding="same", kernel_initializer="he_normal",
+                   bias_initializer={"class_name": "Constant", "config": {"value": 0.1}}),
+            Flatten()]
+    decoder = Sequential([Dense(16, kernel_initializer="torch_default",
+                                bias_initializer="torch_default"), Reshape((4, 4, 1)),
+                          Conv2DTranspose(1, 3, strides=2, padding="same",
+                                          kernel_initializer="lecun_uniform")], name="decoder")
+    ours = VAE(GaussianEncoder(body, 2), decoder).build((8, 8, 1), rng=np.random.default_rng(0))
+    theirs = keras_bridge.to_keras(ours)
+    dense = theirs.decoder.layers[1]
+    bound = 1 / np.sqrt(2)                                    # the Dense reads 2 codes
+    assert (dense.kernel_initializer.scale, dense.kernel_initializer.mode,
+            dense.kernel_initializer.distribution) == (1 / 3, "fan_in", "uniform")
+    assert (dense.bias_initializer.minval, dense.bias_initializer.maxval) == (-bound, bound)
+    back = keras_bridge.from_keras(theirs)
+    conv = back.encoder.body[0]
+    assert (conv.kernel_initializer, conv.bias_initializer) == \
+        (ours.encoder.body[0].kernel_initializer, ours.encoder.body[0].bias_initializer)
+    assert back.decoder.layers[2].kernel_initializer == decoder.layers[2].kernel_initializer
+    assert back.decoder.layers[0].bias_initializer.get_config() == {"minval": -bound,
+                                                                    "maxval": bound}
+
+
 # ------------------------------------------------------------------ refusals --
 
 def _refused(keras, make_layer, with_input=(4, 4, 1)):
@@ -450,6 +476,9 @@ def test_from_keras_refuses_what_it_cannot_translate_naming_the_layer(keras):
     assert "'nb' (Conv2D) has use_bias=False" in message
     message = _refused(keras, lambda: L.Conv2D(2, 3, kernel_regularizer="l2", name="r"))
     assert "'r' (Conv2D) has kernel_regularizer set" in message
+    message = _refused(keras, lambda: L.Conv2D(2, 3, kernel_initializer="orthogonal", name="o"))
+    assert "'o' (Conv2D) has an initializer minivae lacks (unknown kernel_initializer class " \
+        "'Orthogonal'" in message
     # a skip connection: minivae's parts are chains
     x_in = keras.Input((4,))
     h = L.Add(name="skip")([L.Dense(4)(x_in), x_in])

@@ -5,6 +5,7 @@ from ..im2col import conv_output_length, conv_transpose_output_length, padding_a
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
 from ..layers.activations import activation_name
+from ..layers.initializers import TorchDefault, serialize
 from ..models import VAE, Autoencoder
 from ._keras import OUTPUT_SIGMOID, _import_keras
 from .classes import keras_classes
@@ -65,6 +66,21 @@ def _keras_padding(layer):
                      f"and right first")
 
 
+def _keras_initializers(layer):
+    """kernel_initializer= and bias_initializer= for Keras: Keras's own as serialised, and
+    torch_default as the Keras initialisers that draw the same: VarianceScaling(1/3,
+    fan_in, uniform) for the kernel (Keras's fan_in is the layer's), and for the bias,
+    whose fans Keras would read off its own shape, RandomUniform(-B, B) with B fixed."""
+    bound = 1.0 / float(layer.fans().fan_in) ** 0.5
+    exact = {"kernel_initializer": {"class_name": "VarianceScaling", "config": {
+                 "scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}},
+             "bias_initializer": {"class_name": "RandomUniform",
+                                  "config": {"minval": -bound, "maxval": bound}}}
+    return {key: exact[key] if isinstance(init, TorchDefault) else serialize(init)
+            for key, init in (("kernel_initializer", layer.kernel_initializer),
+                              ("bias_initializer", layer.bias_initializer))}
+
+
 def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
     """The Keras layer equal to a minivae layer, unbuilt; (layer, twin) joins `pairs`
     when the layer holds weights. `sigmoid_into`: the layer that takes the model's
@@ -75,6 +91,7 @@ def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
                                  for child in layer.layers], name=layer.name)
     if kind in (Dense, Conv2D, Conv2DTranspose):
         act = "sigmoid" if layer is sigmoid_into else _keras_activation(layer.activation, keras)
+        kw.update(_keras_initializers(layer))
         if kind is Dense:
             twin = L.Dense(layer.units, activation=act, **kw)
         else:
