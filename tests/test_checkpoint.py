@@ -9,6 +9,8 @@ import pytest
 from minivae import checkpoint
 from minivae.architectures import fashion_autoencoder, fashion_vae, faces_vae
 from minivae.checkpoint import CheckpointCallback, CheckpointError
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
+from minivae.models import VAE, GaussianEncoder
 from minivae.optimizers import Adam
 from tests.reference import blobs
 
@@ -239,9 +241,6 @@ def test_a_model_of_ones_own_reloads_in_a_fresh_process_without_its_code(tmp_pat
 def test_a_model_with_pytorchs_padding_round_trips(tmp_path):
     """Integer padding and output_padding are in the layers' configs, so the checkpoint
     rebuilds the same function."""
-    from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
-    from minivae.models import VAE, GaussianEncoder
-
     encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding=1, activation="relu"),
                                Conv2D(4, 3, strides=2, padding=(1, 0), activation="relu"),
                                Flatten()], 2)
