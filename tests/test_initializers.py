@@ -195,7 +195,8 @@ def test_random_normal_uniform_and_truncated_normal():
 
 
 def test_truncated_normal_constant():
-    """0.87962566103423978 is the stddev of N(0, 1) cut to [-2, 2]: 1 - 4 phi(2) / (2 Phi(2) - 1)."""
+    """0.87962566103423978 is the stddev of N(0, 1) cut to [-2, 2]:
+    sqrt(1 - 4 phi(2) / (2 Phi(2) - 1))."""
     assert truncnorm(-2, 2).std() == pytest.approx(TRUNCATED_STDDEV, rel=1e-15)
     mass = norm.cdf(2) - norm.cdf(-2)
     assert np.sqrt(1 - 4 * norm.pdf(2) / mass) == pytest.approx(TRUNCATED_STDDEV, rel=1e-15)
