@@ -18,8 +18,8 @@ import numpy as np
 
 from ..im2col import crop
 from .activations import activate, deactivate
-from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, phase_rows,
-                     phase_taps, tap_spread, tap_sum)
+from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, phase_input,
+                     phase_rows, phase_taps, tap_spread, tap_sum)
 from .threads import over_batch
 
 
@@ -179,7 +179,7 @@ class TransposePhase(_Transpose):
         (top, _), (left, _) = layer.pads
         th, blocks_h, pads_h, off_h = phase_geometry(height, kh, sh, top, out_h)
         tw, blocks_w, pads_w, off_w = phase_geometry(width, kw, sw, left, out_w)
-        xp = pad(x, (pads_h, pads_w))
+        xp = phase_input(x, pads_h, pads_w)
         wp = xp.shape[2]
         X = xp.reshape(-1, channels)
         m = X.shape[0]
