@@ -71,8 +71,8 @@ def main(argv=None):
 
     model = build_vae(seed=args.seed)
     model.build((28, 28, 1))                # or let fit build it from the first batch
-    print(model.encoder.summary())
-    print(model.decoder.summary())
+    model.encoder.summary()
+    model.decoder.summary()
     model.compile(Adam(learning_rate=1e-3))
     start = time.perf_counter()
     history = model.fit(x_train, epochs=args.epochs, batch_size=128, validation_data=x_test)

@@ -205,3 +205,16 @@ def test_bad_construction_and_inputs():
     model.forward(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"expected dy of shape \(2, 2\)"):
         model.backward(np.ones((2, 3)))
+
+
+def test_summary_prints_as_keras_does_and_returns_nothing(capsys):
+    """Issue 21: summary() returned a string where docs/models.md said it prints."""
+    model = Sequential([Dense(3, name="dense"), ReLU(name="relu")])
+    model.build((4,), rng=np.random.default_rng(0))
+    assert model.summary() is None
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("layer (type)")
+    assert "dense (Dense)" in out and "(None, 3)" in out and "total params: 15" in out
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert len(lines) == 1 and lines[0] == out.rstrip("\n")

@@ -117,8 +117,8 @@ encoder = Sequential(x, name="encoder")'''),
         ("code", '''# Autoencoder: the decoder applied to the encoder's output
 autoencoder = Autoencoder(encoder, decoder)
 autoencoder.build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS), rng=np.random.default_rng(0))
-print(encoder.summary())
-print(decoder.summary())'''),
+encoder.summary()
+decoder.summary()'''),
         ("md", "## 3. Train the autoencoder"),
         ("code", '''# Compile the autoencoder: the book's optimizer="adam" is Adam(0.001), and its
 # loss="binary_crossentropy" the Autoencoder's default (the mean pixel BCE)
@@ -234,8 +234,8 @@ print(VAE.__doc__)'''),
         ("code", '''# Create a variational autoencoder
 vae = VAE(encoder, decoder, reconstruction_weight=BETA)
 vae.build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS), rng=np.random.default_rng(0))
-print(encoder.summary())
-print(decoder.summary())'''),
+encoder.summary()
+decoder.summary()'''),
         ("md", "## 3. Train the variational autoencoder"),
         ("code", '''# Compile the variational autoencoder
 optimizer = Adam(learning_rate=0.0005)
@@ -390,8 +390,8 @@ print(VAE.__doc__)'''),
         ("code", '''# Create a variational autoencoder
 vae = VAE(encoder, decoder, reconstruction_weight=BETA, reconstruction_loss="mse")
 vae.build((IMAGE_SIZE, IMAGE_SIZE, CHANNELS), rng=np.random.default_rng(0))
-print(encoder.summary())
-print(decoder.summary())'''),
+encoder.summary()
+decoder.summary()'''),
         ("md", "## 3. Train the variational autoencoder"),
         ("code", '''# Compile the variational autoencoder
 optimizer = Adam(learning_rate=LEARNING_RATE)

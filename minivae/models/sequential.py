@@ -144,15 +144,16 @@ class LayerList:
         raise KeyError(f"{self}: no layer named {name!r}; "
                        f"layers are {[layer.name for layer in self.layers]}")
 
-    def summary(self):
-        """A Keras-like table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn=print):
+        """Print a Keras-like table of layers, output shapes and parameter counts, as
+        Keras's summary() does (print_fn receives the table; returns None)."""
         rows = [f"{'layer (type)':<36}{'output shape':<24}{'params':>10}"]
         for layer in self.layers:
             shape = "(None, " + ", ".join(str(s) for s in (layer.output_shape or ())) + ")"
             rows.append(f"{layer.name + ' (' + type(layer).__name__ + ')':<36}{shape:<24}"
                         f"{layer.count_params():>10,}")
         rows.append(f"total params: {self.count_params():,}")
-        return "\n".join(rows)
+        print_fn("\n".join(rows))
 
 
 @built_in
