@@ -26,27 +26,13 @@ noise), core (the engine), functions (check_grad, check_vjp), layers
 (check_layer, check_model, the Layer protocol).
 """
 
-from ..errors import InputError
 from .core import run_check
 from .determinism import fixed_noise
 from .differences import numerical_gradient
 from .functions import check_grad, check_vjp
 from .layers import check_gradients, check_layer, check_model
 from .report import GradCheckReport
-from .result import TORCH_ATOL, TORCH_RTOL, CheckResult
-
-
-def relative_error(analytic, numeric):
-    """max |a - n| / max(max |a|, max |n|): the metric of result.py (0 when both are 0)."""
-    import numpy as np
-    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
-    if a.shape != n.shape:
-        raise InputError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
-    if a.size == 0:
-        return 0.0
-    scale = max(np.max(np.abs(a)), np.max(np.abs(n)))
-    return 0.0 if scale == 0 else float(np.max(np.abs(a - n)) / scale)
-
+from .result import TORCH_ATOL, TORCH_RTOL, CheckResult, relative_error
 
 __all__ = ["check_grad", "check_vjp", "check_layer", "check_model", "check_gradients",
            "numerical_gradient", "relative_error", "fixed_noise", "run_check",

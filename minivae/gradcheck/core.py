@@ -16,8 +16,8 @@ respect to each of them. The order of work:
 import numpy as np
 
 from ..errors import InputError
-from . import diagnostics
 from .determinism import differences
+from .diagnostics import hints
 from .differences import GAIN, DirectionProbe, EntryProbe
 from .judge import ANALYTIC_ROUNDING, Z, Judge
 from .noise import noise_level
@@ -106,8 +106,8 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
             rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
             E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)
             noise = Z * GAIN["central"] * sigma / step
-            hints = diagnostics.hints(a, E, a.shape, full=k == x.size)
-            result = build_result(name, a, E, rtol, noise, scale, hints=hints,
+            result = build_result(name, a, E, rtol, noise, scale,
+                                  hints=hints(a, E, a.shape, full=k == x.size),
                                   nondeterministic=g_notes.get(name))
         report.append(result)
     report.criterion = _criterion(sigma, how, step, rtol)

@@ -20,8 +20,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
+
 TORCH_ATOL, TORCH_RTOL = 1e-5, 1e-3
 WORST_SHOWN = 5
+
+
+def relative_error(analytic, numeric):
+    """max |a - n| / max(max |a|, max |n|): the metric of this module (0 when both are 0)."""
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise InputError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
+    if a.size == 0:
+        return 0.0
+    scale = max(np.max(np.abs(a)), np.max(np.abs(n)))
+    return 0.0 if scale == 0 else float(np.max(np.abs(a - n)) / scale)
 
 
 @dataclass
