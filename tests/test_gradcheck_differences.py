@@ -3,7 +3,7 @@
 import numpy as np
 
 from minivae.gradcheck.differences import (GAIN, DirectionProbe, EntryProbe, measure,
-                                           numerical_gradient, stencil)
+                                           numerical_gradient, one_sided, stencil)
 
 
 def _values(f, x, h):
@@ -82,3 +82,12 @@ def test_each_kink_test_is_blind_at_one_distance_and_not_both():
         # Exact arithmetic on a few multiples of h: rounding ~1e-16 at most.
         assert (abs(s["delta4"][0]) < 1e-15) == (blind == "delta4")
         assert (abs(pair) < 1e-12) == (blind == "pair")
+
+
+def test_one_sided_values_are_nan_where_f_is_not_finite():
+    f = {1: np.array([1.0, np.nan, 1.0]), 2: np.array([2.0, 2.0, np.inf]),
+         -1: np.array([-1.0, -1.0, -1.0]), -2: np.array([-np.inf, -2.0, -2.0])}
+    F, B = one_sided(f, 0.0, np.ones(3))
+    assert np.isnan(F[1:]).all() and F[0] == 1.0       # (4 - 2 - 0) / 2
+    assert np.isnan(B[0]) and (B[1:] == 1.0).all()
+

@@ -4,6 +4,7 @@ a user brings them, including the cases that used to raise false alarms."""
 import numpy as np
 import pytest
 
+from minivae.errors import InputError
 from minivae.gradcheck import check_grad, check_vjp
 
 
@@ -125,3 +126,75 @@ def test_a_float32_function_is_checked_at_its_own_precision(rng):
     report = check_grad(f, np.cos, x)
     assert report.verdict != "FAIL" and "f computes in float32: step 0.001" in str(report)
     assert check_grad(f, lambda v: 1.05 * np.cos(v), x).verdict == "FAIL"
+
+
+# -- non-finite values: never a pass (issue 22) --------------------------------
+
+def quiet(f):
+    """f with NumPy's warnings for sqrt and log outside their domain silenced."""
+    def g(*args):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return f(*args)
+    return g
+
+
+SQRT = quiet(lambda v: float(np.sum(np.sqrt(v))))
+LOG = quiet(lambda v: float(np.sum(np.log(v))))
+
+
+@pytest.mark.parametrize("f", [SQRT, LOG], ids=["sqrt", "log"])
+def test_a_wrong_gradient_where_the_step_leaves_the_domain_fails(f):
+    # The adversarial report's case: x = 1e-7, h = 1e-6, so f(x - h) is NaN; the
+    # claimed 5 is wrong (the true slopes are 1581 and 1e7).
+    report = check_grad(f, lambda v: np.full_like(v, 5.0), np.full(3, 1e-7))
+    assert report.verdict == "FAIL" and not report.passed
+    text = str(report)
+    assert "numerical gradient not finite at (0,): f is nan at x - h" in text
+    assert "the step leaves f's domain" in text and "3 one-sided (domain)" in text
+
+
+def test_nan_on_one_side_only_through_check_vjp():
+    # y = sqrt(1e-7 - v): NaN at v + h only. The vjp's sign is flipped.
+    f = quiet(lambda v: np.sqrt(1e-7 - v))
+    wrong = check_vjp(f, lambda dy, v: dy * 0.5 / np.sqrt(1e-7 - v), np.zeros(2))
+    right = check_vjp(f, lambda dy, v: -dy * 0.5 / np.sqrt(1e-7 - v), np.zeros(2))
+    assert wrong.verdict == "FAIL" and "f is nan at x + h" in str(wrong)
+    assert right.verdict != "FAIL"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_analytic_gradient_fails_and_says_so(rng, bad):
+    x = rng.standard_normal(4)
+    report = check_grad(lambda v: float(np.sum(np.sin(v))),
+                        lambda v: np.where(np.arange(4) == 2, bad, np.cos(v)), x)
+    assert report.verdict == "FAIL"
+    assert f"analytic gradient not finite at 1 of 4 entries, first (2,): {bad}" in str(report)
+    vjp = check_vjp(np.sin, lambda dy, v: np.full_like(v, bad), x)
+    assert vjp.verdict == "FAIL" and np.isnan(vjp.worst())
+
+
+def test_a_non_finite_analytic_entry_fails_even_when_not_sampled(rng):
+    x = rng.standard_normal(50)
+    report = check_grad(lambda v: float(np.sum(np.sin(v))),
+                        lambda v: np.where(np.arange(50) == 37, np.nan, np.cos(v)), x,
+                        max_entries=5)
+    assert report.verdict == "FAIL" and "first (37,): nan" in str(report)
+
+
+def test_a_right_gradient_near_a_domain_boundary_is_not_a_failure():
+    # sqrt at 1e-3: x - 2h stays inside, and the central difference's truncation
+    # (h^2 f'''/6 ~ 2e-6 against a slope of 15.8) is below rtol 1e-6 of it: a pass.
+    assert check_grad(SQRT, quiet(lambda v: 0.5 / np.sqrt(v)), np.full(3, 1e-3)).certified
+    # Closer, where the step leaves the domain: never FAIL (inconclusive at worst).
+    for x0 in (1e-7, 1.5e-6, 3e-6):
+        report = check_grad(SQRT, quiet(lambda v: 0.5 / np.sqrt(v)), np.full(2, x0))
+        assert report.verdict != "FAIL", str(report)
+    assert check_grad(LOG, lambda v: 1 / v, np.full(2, 1e-7)).verdict != "FAIL"
+
+
+def test_f_not_finite_at_the_point_itself_is_refused():
+    with pytest.raises(InputError, match="the loss is not finite at the given point"):
+        check_grad(SQRT, lambda v: np.ones_like(v), np.array([-1.0, 1.0]))
+    with pytest.raises(InputError, match="f returned non-finite values at the given inputs"):
+        check_vjp(quiet(np.log), lambda dy, v: dy / v, np.array([0.0, 1.0]))
+

@@ -17,7 +17,9 @@ passes when every difference is also within rtol of the array's largest entry
 lies within the floor. The floor comes from the rounding noise of f (noise.py),
 measured, not assumed. Kinks (ReLU at 0) are found and measured one-sided, f and
 the gradient are run twice to catch state and noise (determinism.py), and
-failures come with their worst entries and hints (diagnostics.py).
+failures come with their worst entries and hints (diagnostics.py). A NaN or inf
+never passes: a non-finite analytic gradient FAILs, and where a step leaves f's
+domain the entry is judged one-sided (judge.py, domain.py).
 
 The package, one concept per module: inputs (copies to float64), differences
 (stencils), noise (the rounding floor), judge (each entry's verdict), result and

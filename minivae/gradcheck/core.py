@@ -49,8 +49,7 @@ def validate_grads(grads, arrays, owner):
         if not isinstance(g, np.ndarray) or g.shape != value.shape:
             raise InputError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
                              f"array {value.shape}")
-        if not np.all(np.isfinite(g)):
-            raise InputError(f"{owner}: the gradient of {name!r} has non-finite entries")
+        # Non-finite entries are not refused here: they FAIL, entry by entry (result.py).
 
 
 def _criterion(sigma, how, step, rtol):
@@ -68,10 +67,11 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
     g1 = _copies(analytic())
     validate_grads(g1, arrays, owner)
     f1 = float(loss())
+    if not np.isfinite(f1):
+        raise InputError(f"{owner}: the loss is not finite at the given point ({f1}): there "
+                         f"is no derivative to check there (is x inside f's domain?)")
     g2 = _copies(analytic()) if check_analytic_twice else g1
     f2 = float(loss())
-    if not np.isfinite(f1):
-        raise InputError(f"{owner}: the loss is not finite at the given point ({f1})")
     F = float(magnitude() if callable(magnitude) else magnitude)
     f_note, g_notes = differences(f1, f2, g1, g2, F, unit)
     report = GradCheckReport(notes=notes, settings={"step": step, "rtol": rtol})
@@ -84,24 +84,31 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
         return report
     sigma, how = noise_level(loss, arrays, f1, F, unit, rng)
     judge = Judge(None, f1, sigma, step, rtol)
+    if not np.isfinite(sigma):
+        report.notes.append("the rounding noise of f could not be measured (f is not finite "
+                            "within 1e-12 of x along random directions): every floor is "
+                            "infinite, so nothing can FAIL, only agree to rtol")
     for name, x in arrays.items():
         a = g1[name].astype(np.float64)
         u_a = np.finfo(g1[name].dtype).eps if np.issubdtype(g1[name].dtype, np.floating) \
             else unit
+        finite = np.isfinite(a.reshape(-1))
+        a_finite = np.where(finite, a.reshape(-1), 0.0)      # for scales
         if directions:
             V = rng.standard_normal((directions, x.size))
             judge.probe, judge.kinks_can_fail = DirectionProbe(loss, x, V), False
             A = V @ a.reshape(-1)
-            scale = np.abs(V) @ np.abs(a.reshape(-1))
+            scale = np.abs(V) @ np.abs(a_finite)
             which = np.arange(directions)
             E = judge.run(which, A, scale, scale, ANALYTIC_ROUNDING * u_a * scale)
             noise = Z * GAIN["central"] * sigma / step
             result = build_result(name, a, E, rtol, noise, float(np.max(scale, initial=0)),
                                   mode="directions", nondeterministic=g_notes.get(name))
         else:
-            which = sample(x.size, max_entries, rng)
+            # A non-finite analytic entry is checked (and FAILs) even when not sampled.
+            which = np.union1d(sample(x.size, max_entries, rng), np.flatnonzero(~finite))
             judge.probe, judge.kinks_can_fail = EntryProbe(loss, x), True
-            scale = float(np.max(np.abs(a))) if a.size else 0.0
+            scale = float(np.max(np.abs(a_finite), initial=0.0))
             k = len(which)
             rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
             E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)

@@ -45,6 +45,16 @@ def stencil(f, f0, h):
             "delta4": f[2] - 4 * f[1] + 6 * f0 - 4 * f[-1] + f[-2]}
 
 
+def one_sided(f, f0, h):
+    """(forward, backward) from f at x + k h, k = 1, 2 and -1, -2: NaN where a value
+    either uses is not finite (f outside its domain there), so that no NaN or inf can
+    leak into a comparison as a number."""
+    s = stencil(f, f0, h)
+    F = np.where(np.isfinite(f[1]) & np.isfinite(f[2]), s["forward"], np.nan)
+    B = np.where(np.isfinite(f[-1]) & np.isfinite(f[-2]), s["backward"], np.nan)
+    return F, B
+
+
 class EntryProbe:
     """f evaluated with one entry of x moved, x restored exactly after every call.
 
