@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from minivae.errors import InputTypeError
 from minivae.gradcheck import check_gradients, run_check
 from minivae.gradcheck.core import sample, validate_grads
 
@@ -23,6 +24,13 @@ def test_sample_draws_distinct_sorted_entries(rng):
 def test_validate_grads(grads, match):
     with pytest.raises(ValueError, match=match):
         validate_grads(grads, {"w": np.zeros(3)}, "check")
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int64, np.complex128])
+def test_a_gradient_that_is_not_real_floating_point_is_refused(dtype):
+    with pytest.raises(InputTypeError, match=f"gradient of 'w' has dtype {np.dtype(dtype)}; "
+                                             f"it must be real floating point"):
+        validate_grads({"w": np.zeros(3, dtype)}, {"w": np.zeros(3)}, "check")
 
 
 def test_a_non_finite_gradient_is_not_refused_but_judged():
@@ -56,3 +64,10 @@ def test_a_non_finite_loss_is_refused(rng):
     w = rng.standard_normal(3)
     with pytest.raises(ValueError, match="the loss is not finite"):
         check_gradients(lambda: float("inf"), {"w": w}, {"w": np.ones(3)})
+
+
+def test_an_empty_array_is_refused_by_the_engine():
+    with pytest.raises(ValueError, match=r"check: b is empty \(shape \(0,\)\)"):
+        run_check(lambda: 0.0, lambda: {}, {"b": np.zeros(0)}, magnitude=0.0, unit=U,
+                  step=1e-6, rtol=1e-6)
+

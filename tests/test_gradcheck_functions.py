@@ -4,7 +4,7 @@ a user brings them, including the cases that used to raise false alarms."""
 import numpy as np
 import pytest
 
-from minivae.errors import InputError
+from minivae.errors import InputError, InputTypeError
 from minivae.gradcheck import check_grad, check_vjp
 
 
@@ -197,4 +197,32 @@ def test_f_not_finite_at_the_point_itself_is_refused():
         check_grad(SQRT, lambda v: np.ones_like(v), np.array([-1.0, 1.0]))
     with pytest.raises(InputError, match="f returned non-finite values at the given inputs"):
         check_vjp(quiet(np.log), lambda dy, v: dy / v, np.array([0.0, 1.0]))
+
+
+# -- refused outputs and inputs ------------------------------------------------
+
+@pytest.mark.parametrize("output", [True, 3, 1.0 + 0j, np.int32(2), np.complex64(1)])
+def test_f_must_return_a_real_floating_point_scalar(output):
+    with pytest.raises(InputTypeError, match="check_grad: f must return real floating-point "
+                                             "values, got"):
+        check_grad(lambda v: output, np.zeros_like, np.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int64, np.complex128])
+def test_a_gradient_or_vjp_of_another_kind_is_refused(rng, dtype):
+    x = rng.standard_normal(3)
+    with pytest.raises(InputTypeError, match=f"gradient of 'x' has dtype {np.dtype(dtype)}"):
+        check_grad(lambda v: float(np.sum(v)), lambda v: np.ones(3, dtype), x)
+    with pytest.raises(InputTypeError, match=f"gradient of 'v' has dtype {np.dtype(dtype)}"):
+        check_vjp(lambda v: v * 1.0, lambda dy, v: np.ones(3, dtype), x)
+    with pytest.raises(InputTypeError, match="check_vjp: f must return real floating-point"):
+        check_vjp(lambda v: np.ones(3, dtype), lambda dy, v: dy, x)
+
+
+def test_an_empty_input_is_refused():
+    with pytest.raises(InputError, match=r"check_grad: x is empty \(shape \(0,\)\): there is "
+                                         r"nothing to check"):
+        check_grad(lambda v: float(np.sum(v)), np.ones_like, np.zeros(0))
+    with pytest.raises(InputError, match=r"check_vjp: w is empty \(shape \(2, 0\)\)"):
+        check_vjp(lambda x, w: x * 1.0, lambda dy, x, w: (dy, w), np.ones(2), np.zeros((2, 0)))
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from minivae.architectures import fashion_vae
+from minivae.errors import InputError, InputTypeError
 from minivae.gradcheck import check_gradients, check_layer, check_model
 from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
 from minivae.models import VAE, GaussianEncoder
@@ -142,9 +143,24 @@ def test_check_layer_fails_a_nan_parameter_gradient():
     assert "analytic gradient not finite at 1 of 3 entries, first (0,): nan" in str(report)
 
 
+def test_check_layer_refuses_a_forward_that_is_not_real_floating_point():
+    layer = Scale(2, np.random.default_rng(0))
+    layer.forward = lambda x: (x > 0)
+    with pytest.raises(InputTypeError, match="check_layer: forward must return real "
+                                             "floating-point values, got ndarray of dtype bool"):
+        check_layer(layer, np.ones((1, 2)))
+    with pytest.raises(InputError, match=r"check_layer: x is empty \(shape \(0, 2\)\)"):
+        check_layer(Scale(2, np.random.default_rng(0)), np.ones((0, 2)))
 
-def test_check_gradients_fails_a_nan_gradient(rng):
+
+def test_check_gradients_refuses_an_integer_loss_and_fails_a_nan_gradient(rng):
     w = rng.standard_normal(3)
+    with pytest.raises(InputTypeError, match=r"check_gradients: loss\(\) must return real "
+                                             r"floating-point values, got int"):
+        check_gradients(lambda: 1, {"w": w}, {"w": np.zeros(3)})
     report = check_gradients(lambda: float(np.sum(w ** 2)), {"w": w},
                              {"w": np.where(np.arange(3) == 1, np.nan, 2 * w)})
     assert report.verdict == "FAIL" and not report.passed
+    with pytest.raises(InputError, match=r"check_gradients: v is empty"):
+        check_gradients(lambda: float(np.sum(w)), {"w": w, "v": np.zeros(0)},
+                        {"w": np.ones(3), "v": np.zeros(0)})

@@ -15,7 +15,7 @@ respect to each of them. The order of work:
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputTypeError
 from .determinism import differences
 from .diagnostics import hints
 from .differences import GAIN, DirectionProbe, EntryProbe
@@ -49,6 +49,10 @@ def validate_grads(grads, arrays, owner):
         if not isinstance(g, np.ndarray) or g.shape != value.shape:
             raise InputError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
                              f"array {value.shape}")
+        if g.dtype.kind != "f":
+            raise InputTypeError(f"{owner}: the gradient of {name!r} has dtype {g.dtype}; it "
+                                 f"must be real floating point (a bool, integer or complex "
+                                 f"array is not the derivative of a real loss)")
         # Non-finite entries are not refused here: they FAIL, entry by entry (result.py).
 
 
@@ -64,6 +68,10 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
               directions=0, rng=None, notes=(), owner="check", check_analytic_twice=True):
     """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place)."""
     rng = rng if rng is not None else np.random.default_rng(0)
+    for name, value in arrays.items():
+        if value.size == 0:
+            raise InputError(f"{owner}: {name} is empty (shape {value.shape}): there is "
+                             f"nothing to check")
     g1 = _copies(analytic())
     validate_grads(g1, arrays, owner)
     f1 = float(loss())
@@ -90,8 +98,7 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
                             "infinite, so nothing can FAIL, only agree to rtol")
     for name, x in arrays.items():
         a = g1[name].astype(np.float64)
-        u_a = np.finfo(g1[name].dtype).eps if np.issubdtype(g1[name].dtype, np.floating) \
-            else unit
+        u_a = np.finfo(g1[name].dtype).eps
         finite = np.isfinite(a.reshape(-1))
         a_finite = np.where(finite, a.reshape(-1), 0.0)      # for scales
         if directions:

@@ -29,7 +29,7 @@ from ..errors import InputError, InputTypeError
 from .core import run_check
 from .determinism import fixed_noise
 from .functions import _check_settings, _settings
-from .inputs import as_float64, projection, rounding_unit
+from .inputs import as_float64, projection, real_output, real_scalar, rounding_unit
 
 
 def _float64_arrays(arrays, what, owner, fix):
@@ -57,9 +57,10 @@ def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, 
     owner = "check_gradients"
     _float64_arrays(params, "parameter", owner, "convert it with astype(np.float64)")
     _check_settings(eps, rtol, max_entries, directions, owner)
-    f0 = loss()
+    f0 = real_scalar(loss(), owner, "loss()")
     unit, _ = rounding_unit(f0)
-    return run_check(loss, lambda: grads, dict(params), magnitude=abs(float(f0)), unit=unit,
+    return run_check(lambda: real_scalar(loss(), owner, "loss()"), lambda: grads, dict(params),
+                     magnitude=abs(float(f0)), unit=unit,
                      step=eps, rtol=rtol, max_entries=max_entries, directions=directions,
                      rng=rng, owner=owner, check_analytic_twice=False)
 
@@ -96,10 +97,7 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
     forward = _forward(layer, training)
     notes = [note] if note else []
     with fixed_noise(layer) if fix_noise else nullcontext([]) as fixed:
-        y0 = np.asarray(forward(x))
-        if not np.issubdtype(y0.dtype, np.floating):
-            raise InputTypeError(f"{owner}: forward must return a floating-point array, got "
-                                 f"{type(y0).__name__} of dtype {y0.dtype}")
+        y0 = real_output(forward(x), owner, "forward")
         dy = projection(dy, y0.shape, rng, owner, "the output's shape")
         unit, step, precision = _settings(y0, eps, rtol, max_entries, directions, owner)
         notes += [precision] if precision else []
@@ -117,7 +115,8 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
             return {"x": np.asarray(dx), **grads}
 
         def loss():
-            return float(np.sum(np.asarray(forward(x), dtype=np.float64) * dy))
+            return float(np.sum(real_output(forward(x), owner, "forward").astype(np.float64)
+                                * dy))
 
         if fixed:
             notes.append(f"noise fixed for the check: {', '.join(map(repr, fixed))} replay "
@@ -160,7 +159,8 @@ def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=None, rng=
     _float64_arrays(params, "parameter", owner, "build the model with dtype='float64'")
 
     def loss():
-        return model.forward_backward(x, eps=eps)["total_loss"]
+        return real_scalar(model.forward_backward(x, eps=eps)["total_loss"], owner,
+                           "forward_backward(x)['total_loss']")
 
     def analytic():
         model.forward_backward(x, eps=eps)
