@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from minivae.errors import InputTypeError
-from minivae.gradcheck import check_gradients, run_check
+from minivae.gradcheck import DEFAULT_MAX_ENTRIES, check_gradients, run_check
 from minivae.gradcheck.core import sample, validate_grads
 
 U = np.finfo(np.float64).eps
@@ -71,3 +71,18 @@ def test_an_empty_array_is_refused_by_the_engine():
         run_check(lambda: 0.0, lambda: {}, {"b": np.zeros(0)}, magnitude=0.0, unit=U,
                   step=1e-6, rtol=1e-6)
 
+
+def test_the_default_cap_samples_and_screens_and_none_checks_all(rng):
+    x = rng.standard_normal(1500)
+
+    def report(**options):
+        return run_check(lambda: float(np.sum(np.sin(x))), lambda: {"x": np.cos(x)},
+                         {"x": x}, magnitude=float(np.sum(np.abs(np.sin(x)))), unit=U,
+                         step=1e-6, rtol=1e-6, rng=np.random.default_rng(0), **options)
+    capped = report()
+    assert capped["x"].checked == DEFAULT_MAX_ENTRIES and capped.verdict == "pass"
+    assert any(n.startswith("x: checked 1,000 of 1,500 entries, sampled: 1,000 drawn at "
+                            "random (max_entries=1000; max_entries=None checks every entry) "
+                            "and 0 singled out by 1 group test of the other 500")
+               for n in capped.notes)
+    assert report(max_entries=None)["x"].checked == 1500

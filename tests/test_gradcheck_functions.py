@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from minivae.errors import InputError, InputTypeError
-from minivae.gradcheck import check_grad, check_vjp
+from minivae.gradcheck import DEFAULT_MAX_ENTRIES, check_grad, check_vjp
 
 
 def conv1d(x, w):
@@ -226,3 +226,27 @@ def test_an_empty_input_is_refused():
     with pytest.raises(InputError, match=r"check_vjp: w is empty \(shape \(2, 0\)\)"):
         check_vjp(lambda x, w: x * 1.0, lambda dy, x, w: (dy, w), np.ones(2), np.zeros((2, 0)))
 
+
+# -- the default cap -----------------------------------------------------------
+
+def test_by_default_a_large_array_is_sampled_and_the_report_says_so(rng):
+    x = rng.uniform(1, 2, 20_000)
+    report = check_grad(lambda v: float(np.sum(np.sqrt(v))), lambda v: 0.5 / np.sqrt(v), x)
+    assert report.verdict == "pass" and report["x"].checked == DEFAULT_MAX_ENTRIES == 1000
+    assert "checked 1,000 of 20,000 entries, sampled" in str(report)
+    assert "sampled" in str(report).splitlines()[1]
+    every = check_grad(lambda v: float(np.sum(v ** 2)), lambda v: 2 * v, x[:1500],
+                       max_entries=None)
+    assert every["x"].checked == 1500 and "sampled" not in str(every)
+
+
+def test_one_wrong_entry_outside_the_sample_is_found(rng):
+    # 4,000 entries, 1,000 sampled: entry 2,999 is off by 1e-4 of itself. The sample
+    # alone would miss it 3 times in 4; the group tests of the rest single it out.
+    x = rng.uniform(1, 2, 4000)
+    g = 0.5 / np.sqrt(x)
+    g[2999] *= 1 + 1e-4
+    for seed in range(3):
+        report = check_grad(lambda v: float(np.sum(np.sqrt(v))), lambda v: g, x,
+                            rng=np.random.default_rng(seed))
+        assert report.verdict == "FAIL" and report["x"].worst_entries[0]["index"] == (2999,)

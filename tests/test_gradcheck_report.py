@@ -55,8 +55,8 @@ def test_worst_is_nan_when_any_error_is():
     assert np.isnan(report.worst())
 
 
-def test_rows_say_one_sided_domain():
-    r = CheckResult("x", (5000,), 0.0, 0.0, True, True, verdict="inconclusive", checked=5000,
+def test_rows_say_one_sided_domain_and_sampled():
+    r = CheckResult("x", (5000,), 0.0, 0.0, True, True, verdict="inconclusive", checked=1000,
                     size=5000, domain=3)
     row = str(GradCheckReport([r])).splitlines()[1]
-    assert row.endswith("inconclusive (3 one-sided (domain))")
+    assert row.endswith("inconclusive (3 one-sided (domain), sampled)")

@@ -19,16 +19,19 @@ measured, not assumed. Kinks (ReLU at 0) are found and measured one-sided, f and
 the gradient are run twice to catch state and noise (determinism.py), and
 failures come with their worst entries and hints (diagnostics.py). A NaN or inf
 never passes: a non-finite analytic gradient FAILs, and where a step leaves f's
-domain the entry is judged one-sided (judge.py, domain.py).
+domain the entry is judged one-sided (judge.py, domain.py). At most
+DEFAULT_MAX_ENTRIES entries per array are sampled, and the rest screened by group
+tests, unless max_entries=None (core.py, screen.py).
 
 The package, one concept per module: inputs (copies to float64), differences
-(stencils), noise (the rounding floor), judge (each entry's verdict), result and
-report (what is returned), diagnostics (hints), determinism (run twice, fix
+(stencils), noise (the rounding floor), judge (each entry's verdict), domain
+(steps that leave f's domain), screen (group tests of unsampled entries), result
+and report (what is returned), diagnostics (hints), determinism (run twice, fix
 noise), core (the engine), functions (check_grad, check_vjp), layers
 (check_layer, check_model, the Layer protocol).
 """
 
-from .core import run_check
+from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise
 from .differences import numerical_gradient
 from .functions import check_grad, check_vjp
@@ -38,4 +41,5 @@ from .result import TORCH_ATOL, TORCH_RTOL, CheckResult, relative_error
 
 __all__ = ["check_grad", "check_vjp", "check_layer", "check_model", "check_gradients",
            "numerical_gradient", "relative_error", "fixed_noise", "run_check",
-           "GradCheckReport", "CheckResult", "TORCH_ATOL", "TORCH_RTOL"]
+           "GradCheckReport", "CheckResult", "TORCH_ATOL", "TORCH_RTOL",
+           "DEFAULT_MAX_ENTRIES"]

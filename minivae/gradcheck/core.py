@@ -8,8 +8,11 @@ respect to each of them. The order of work:
 
 1. analytic() and loss() twice each at the unperturbed point (determinism.py);
 2. the rounding noise sigma of loss (noise.py);
-3. per array, every entry (or `max_entries` drawn from rng) through judge.py's
-   stages, or `directions` random directions v with analytic derivative <a, v>;
+3. per array, through judge.py's stages: every entry, or above `max_entries`
+   (default DEFAULT_MAX_ENTRIES; None: every entry) that many drawn from rng, plus
+   the entries that group tests of the rest single out (screen.py), plus every
+   entry whose analytic value is not finite; or `directions` random directions v
+   with analytic derivative <a, v>;
 4. verdicts, worst entries and hints (result.py, diagnostics.py).
 """
 
@@ -23,6 +26,16 @@ from .judge import ANALYTIC_ROUNDING, Z, Judge
 from .noise import noise_level
 from .report import GradCheckReport
 from .result import CheckResult, build_result
+from .screen import budget, screen
+
+# Entries checked per array unless the caller says otherwise (None: all). Each costs at
+# least 2 evaluations of f, so the sample bounds a check near 2,000 evaluations per
+# array, and the screen of the rest at half that, whatever the size: a million entries
+# of sqrt take seconds, not the half hour of checking them all. Every array of the
+# planted-bug corpus (benchmarks/_planted_bugs.py) but the MSE rows, and the book's
+# first kernel (3 x 3 x 1 x 32), are smaller, so they are still checked whole; in larger
+# arrays the screen finds a single wrong entry the sample missed (screen.py).
+DEFAULT_MAX_ENTRIES = 1000
 
 
 def sample(size, max_entries, rng):
@@ -30,6 +43,17 @@ def sample(size, max_entries, rng):
     if max_entries is None or size <= max_entries:
         return np.arange(size)
     return np.sort(rng.choice(size, size=max_entries, replace=False))
+
+
+def _sampling_note(name, size, max_entries, sampled, rest, found, tests, finished):
+    note = (f"{name}: checked {sampled + len(found):,} of {size:,} entries, sampled: "
+            f"{sampled:,} drawn at random (max_entries={max_entries}; max_entries=None "
+            f"checks every entry) and {len(found)} singled out by {tests} group "
+            f"test{'' if tests == 1 else 's'} of the other {rest:,} (screen.py)")
+    if not finished:
+        note += ("; the screen's budget ran out before it had narrowed every disagreeing "
+                 "group down (disagreement in many places, which the sample sees, or kinks)")
+    return note
 
 
 def _copies(grads):
@@ -64,8 +88,9 @@ def _criterion(sigma, how, step, rtol):
             f"{sigma:.2e} ({how})")
 
 
-def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entries=None,
-              directions=0, rng=None, notes=(), owner="check", check_analytic_twice=True):
+def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
+              max_entries=DEFAULT_MAX_ENTRIES, directions=0, rng=None, notes=(), owner="check",
+              check_analytic_twice=True):
     """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place)."""
     rng = rng if rng is not None else np.random.default_rng(0)
     for name, value in arrays.items():
@@ -100,7 +125,7 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
         a = g1[name].astype(np.float64)
         u_a = np.finfo(g1[name].dtype).eps
         finite = np.isfinite(a.reshape(-1))
-        a_finite = np.where(finite, a.reshape(-1), 0.0)      # for scales
+        a_finite = np.where(finite, a.reshape(-1), 0.0)      # for scales and the screen
         if directions:
             V = rng.standard_normal((directions, x.size))
             judge.probe, judge.kinks_can_fail = DirectionProbe(loss, x, V), False
@@ -112,10 +137,18 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
             result = build_result(name, a, E, rtol, noise, float(np.max(scale, initial=0)),
                                   mode="directions", nondeterministic=g_notes.get(name))
         else:
+            which = sample(x.size, max_entries, rng)
+            scale = float(np.max(np.abs(a_finite)))
+            if len(which) < x.size:
+                rest = np.setdiff1d(np.arange(x.size), which)
+                found, tests, finished = screen(loss, x, f1, a_finite, rest, sigma, step, u_a,
+                                                rng, budget(len(which)), rtol * scale)
+                report.notes.append(_sampling_note(name, x.size, max_entries, len(which),
+                                                   len(rest), found, tests, finished))
+                which = np.union1d(which, found)
             # A non-finite analytic entry is checked (and FAILs) even when not sampled.
-            which = np.union1d(sample(x.size, max_entries, rng), np.flatnonzero(~finite))
+            which = np.union1d(which, np.flatnonzero(~finite))
             judge.probe, judge.kinks_can_fail = EntryProbe(loss, x), True
-            scale = float(np.max(np.abs(a_finite), initial=0.0))
             k = len(which)
             rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
             E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)

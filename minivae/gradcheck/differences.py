@@ -91,6 +91,24 @@ class DirectionProbe:
             np.copyto(self.x, self.x0)
 
 
+class GroupProbe:
+    """f at x + s v_j, v_j a sign vector on a group of entries: groups[j] (flat indices)
+    moved by signs[j] * s, x restored exactly after every call (screen.py)."""
+
+    def __init__(self, loss, x, groups, signs):
+        self.loss, self.flat = loss, x.reshape(-1)
+        self.groups, self.signs = groups, signs
+
+    def __call__(self, j, s):
+        idx = self.groups[j]
+        orig = self.flat[idx]
+        self.flat[idx] = orig + s * self.signs[j]
+        try:
+            return float(self.loss()), s
+        finally:
+            self.flat[idx] = orig
+
+
 def measure(probe, which, offsets, step):
     """f at x + k * step along each perturbation in `which`, for k in `offsets`.
 

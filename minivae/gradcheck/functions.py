@@ -20,7 +20,7 @@ import inspect
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .core import run_check
+from .core import DEFAULT_MAX_ENTRIES, run_check
 from .inputs import (as_float64, default_step, precision_note, projection, real_output,
                      real_scalar, rounding_unit)
 
@@ -54,8 +54,8 @@ def _guard(arrays, owner):
     return verify
 
 
-def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions=0,
-               rng=None):
+def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+               directions=0, rng=None):
     """Check grad(x) against finite differences of the scalar f(x). Returns a
     GradCheckReport with one result, "x" (see check_vjp for the arguments)."""
     owner = "check_grad"
@@ -79,8 +79,8 @@ def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions
     return report
 
 
-def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_entries=None,
-              directions=0, rng=None):
+def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6,
+              max_entries=DEFAULT_MAX_ENTRIES, directions=0, rng=None):
     """Check vjp(dy, *inputs) against finite differences of L = <f(*inputs), dy>.
 
     f:      f(*inputs) -> array (any shape)
@@ -90,7 +90,8 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
     names:  one per input for the report; default f's parameter names
     step:   finite-difference step; default 1e-6 for a float64 f (1e-3 for float32)
     rtol:   relative precision to certify (module docstring of minivae.gradcheck)
-    max_entries: check at most this many random entries per input (default all)
+    max_entries: check at most this many random entries per input, and screen the
+            rest (default DEFAULT_MAX_ENTRIES, 1000); None checks every entry
     directions:  instead of entries, this many random directions per input
     rng:    numpy Generator for dy, the sample and the directions (default seed 0)
 

@@ -26,7 +26,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .core import run_check
+from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise
 from .functions import _check_settings, _settings
 from .inputs import as_float64, projection, real_output, real_scalar, rounding_unit
@@ -43,8 +43,8 @@ def _float64_arrays(arrays, what, owner, fix):
                              f"perturbs it in place through a flat view")
 
 
-def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, rng=None,
-                    directions=0):
+def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+                    rng=None, directions=0):
     """Compare analytic `grads` with finite differences of `loss()`.
 
     loss:   a callable with no arguments returning the scalar loss at the current
@@ -52,7 +52,8 @@ def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, 
     params: dict name -> float64 array, perturbed in place.
     grads:  dict name -> analytic gradient, same keys and shapes.
     max_entries: check at most this many randomly chosen entries per array
-            (from `rng`); directions: this many random directions per array instead.
+            (from `rng`) and screen the rest (default 1000; None: every entry);
+            directions: this many random directions per array instead.
     """
     owner = "check_gradients"
     _float64_arrays(params, "parameter", owner, "convert it with astype(np.float64)")
@@ -74,8 +75,8 @@ def _forward(layer, training):
     return (lambda x: layer.forward(x, training=training)) if takes else layer.forward
 
 
-def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entries=None,
-                rng=None, directions=0, fix_noise=True):
+def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True,
+                max_entries=DEFAULT_MAX_ENTRIES, rng=None, directions=0, fix_noise=True):
     """Gradient check of one layer (or a Sequential) at input x, following the
     protocol of this module's docstring.
 
@@ -131,16 +132,17 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
     return report
 
 
-def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=None, rng=None,
-                directions=0, fix_noise=True):
+def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+                rng=None, directions=0, fix_noise=True):
     """Whole-model check of `model.forward_backward(x, eps)["total_loss"]`.
 
     Works with any object following the model protocol of the module docstring
     (minivae's VAE and Autoencoder). eps fixes the VAE's sampling noise; when it
     is None and the model has a latent_dim, eps is drawn once from rng, so the
     loss is a deterministic function of the parameters. `step` is the
-    finite-difference step. For a large model pass max_entries (entries per
-    array) or directions (random directions per array). Returns a GradCheckReport.
+    finite-difference step. max_entries: entries per array (default 1000, the rest
+    screened; None: every entry), or directions (random directions per array).
+    Returns a GradCheckReport.
     """
     owner = "check_model"
     dtype = getattr(model, "dtype", np.float64)

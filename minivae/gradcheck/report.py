@@ -62,6 +62,8 @@ class GradCheckReport(list):
             extra.append(f"{r.domain} one-sided (domain)")
         if r.rechecked:
             extra.append(f"{r.rechecked} re-measured")
+        if r.mode == "entries" and r.checked < r.size:
+            extra.append("sampled")
         note = f" ({', '.join(extra)})" if extra else ""
         return (f"{r.name:<28} {str(r.shape):<18} {checked:>11} {r.max_abs_error:>11.2e} "
                 f"{r.relative_error:>9.2e} {r.floor:>9.1e}  {VERDICT_WORD[r.verdict]}{note}")
