@@ -12,9 +12,9 @@ A one-sided value F(s) = (4 f_1 - f_2 - 3 f_0) / 2s (or B(s)) has error C s^2,
 which shrinks 64-fold from h/8 to h/64; its truncation bound at h/64 is taken as
 twice its change over that step, 2 |F(h/8) - F(h/64)|, which is 126 times that
 error where the error has settled into C s^2, and still bounds it whenever the
-error shrinks by a third or more over the step without changing sign. Near the edge, curvature is large (sqrt's
-f''' grows as x^-5/2), so the bound is too, and a right gradient is seldom
-certified there: it is inconclusive, never FAIL. An entry
+error shrinks by a third or more over the step without changing sign. Near the
+edge the curvature is large (sqrt's f''' grows as x^-5/2), so the bound is too:
+a right gradient is seldom certified there, and comes back inconclusive. An entry
 
     FAILs        when no side with a bound agrees with a within noise + bound +
                  rtol |n|, some side has a bound, and no side without one (f

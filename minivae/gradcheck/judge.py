@@ -233,9 +233,9 @@ class Judge:
         sH = stencil({**f1, **f2}, self.f0, h1)
         hH = h1
         a, n = E.analytic[rows], sH["richardson"]
-        ok = np.isfinite(n) & (np.abs(a - n) <= np.minimum(
-            self.rtol * scale[rows],
-            self.noise_floor(GAIN["richardson"], hH) + rho[rows] + self.relative(n, ref_floor[rows])))
+        allow = self.noise_floor(GAIN["richardson"], hH) + rho[rows] \
+            + self.relative(n, ref_floor[rows])
+        ok = np.isfinite(n) & (np.abs(a - n) <= np.minimum(self.rtol * scale[rows], allow))
         done = rows[ok]
         E.value[done], E.method[done], E.status[done] = n[ok], f"richardson, step {H:.0e}", "ok"
         E.floor[done] = self.noise_floor(GAIN["richardson"], hH[ok]) + rho[done]
