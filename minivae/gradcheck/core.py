@@ -28,13 +28,14 @@ from .report import GradCheckReport
 from .result import CheckResult, build_result
 from .screen import budget, screen
 
-# Entries checked per array unless the caller says otherwise (None: all). Each costs at
-# least 2 evaluations of f, so the sample bounds a check near 2,000 evaluations per
-# array, and the screen of the rest at half that, whatever the size: a million entries
-# of sqrt take seconds, not the half hour of checking them all. Every array of the
-# planted-bug corpus (benchmarks/_planted_bugs.py) but the MSE rows, and the book's
-# first kernel (3 x 3 x 1 x 32), are smaller, so they are still checked whole; in larger
-# arrays the screen finds a single wrong entry the sample missed (screen.py).
+# Entries checked per array unless the caller says otherwise (None: all). An entry costs
+# 2 evaluations of f, up to about 16 where judge.py's later stages run, so the sample
+# bounds a check at 2,000 to 16,000 evaluations per array and the screen of the rest at
+# 1,000 more, whatever the size: a million entries of sqrt take under a minute, not the
+# half hour of checking them all. Every array of the planted-bug corpus
+# (benchmarks/_planted_bugs.py) but the MSE rows, and the book's first kernel
+# (3 x 3 x 1 x 32), are smaller, so they are still checked whole; in larger arrays the
+# screen finds a single wrong entry the sample missed (screen.py).
 DEFAULT_MAX_ENTRIES = 1000
 
 
