@@ -121,3 +121,13 @@ def test_a_non_finite_analytic_value_fails_at_once(rng):
     assert list(E.status) == ["ok", "FAIL", "FAIL"]
     assert list(E.method[1:]) == ["analytic gradient not finite"] * 2
     assert E.reason[1] == "the analytic gradient is nan"
+
+
+def test_a_richardson_value_that_overflows_settles_nothing():
+    # f near the largest float: f(x +- h) are finite but 8 (f_1 - f_-1) overflows, so
+    # stage 2's Richardson value is inf - inf = NaN; a wrong slope must not read "ok".
+    x = np.array([0.0])
+    f = lambda v: float(1.7e308 * np.tanh(1e6 * v[0]))       # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        E = judge_entries(f, x, np.array([1.0]), sigma=U)
+    assert E.status[0] in ("FAIL", "unresolved")

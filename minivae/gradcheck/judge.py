@@ -160,7 +160,9 @@ class Judge:
         E.value[smooth], E.floor[smooth], E.method[smooth] = n, floor, "richardson"
         bad, loose = self._verdicts(np.abs(a[~kink] - n), floor, n, scale[smooth],
                                     ref_floor[smooth])
-        E.status[smooth] = np.where(bad, "FAIL", np.where(loose, "unresolved", "ok"))
+        # A Richardson value that overflowed (f near the largest float) settles nothing.
+        E.status[smooth] = np.where(bad, "FAIL", np.where(loose | ~np.isfinite(n), "unresolved",
+                                                          "ok"))
         kinked = rows[kink]
         if len(kinked):
             self._kinks(E, kinked, s["forward"][kink], s["backward"][kink], h[kinked],
