@@ -1,8 +1,12 @@
 """The gradient checker is an oracle: it must accept right gradients and reject wrong ones."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+import minivae.gradcheck
 from minivae.gradcheck import (check_gradients, check_layer, numerical_gradient,
                                relative_error)
 from minivae.layers import Conv2D, Dense
@@ -151,3 +155,46 @@ def test_a_wrong_gradient_fails_at_both_steps():
     # Re-measured (Richardson, one-sided) and still wrong, and no kink is claimed.
     assert not report.passed and report["w"].rechecked == 1 and report["w"].kinks == 0
     assert "kink" not in str(report).split("criterion")[0]
+
+
+def test_the_package_modules_import_neither_the_package_nor_inside_functions():
+    # DESIGN.md: no import cycles, and an __init__ counts as a module. `from . import m`
+    # (or `from .. import gradcheck`) runs the package's __init__ from inside it.
+    package = Path(minivae.gradcheck.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.level == 1 and node.module is None), \
+                    f"{path.name}:{node.lineno} imports the package"
+                assert not (node.level == 2 and node.module is None
+                            and any(a.name == "gradcheck" for a in node.names)), path.name
+                assert not (node.module or "").startswith("minivae.gradcheck"), path.name
+        for func in ast.walk(tree):
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inner = [n for n in ast.walk(func) if isinstance(n, (ast.Import, ast.ImportFrom))]
+                assert not inner, f"{path.name}: an import inside {func.name}()"
+
+
+def test_the_package_submodules_import_each_other_without_a_cycle():
+    package = Path(minivae.gradcheck.__file__).parent
+    uses = {}
+    for path in package.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        tree = ast.parse(path.read_text())
+        uses[path.stem] = {n.module for n in ast.walk(tree)
+                           if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+    done, visiting = set(), set()
+
+    def visit(m):
+        assert m not in visiting, f"import cycle through {m}"
+        if m in done:
+            return
+        visiting.add(m)
+        for n in uses.get(m, ()):
+            visit(n)
+        visiting.discard(m)
+        done.add(m)
+    for m in uses:
+        visit(m)

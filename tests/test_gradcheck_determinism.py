@@ -3,6 +3,7 @@
 import numpy as np
 
 from minivae.gradcheck import check_layer, check_vjp, fixed_noise
+from minivae.gradcheck.determinism import differences
 from minivae.layers import Dense, Dropout
 from minivae.models import Sequential
 
@@ -65,3 +66,13 @@ def test_noise_redrawn_in_backward_is_flagged_even_with_noise_fixed(rng):
     bad.build((6,), rng=np.random.default_rng(0), dtype="float64")
     assert check_layer(layer, rng.standard_normal((3, 6))).verdict == "pass"
     assert check_layer(bad, rng.standard_normal((3, 6))).verdict == "FAIL"
+
+U = np.finfo(np.float64).eps
+
+
+def test_non_finite_gradient_entries_compare_by_place_and_value():
+    a = np.array([1.0, np.nan, 2.0])
+    assert differences(0.0, 0.0, {"w": a}, {"w": a.copy()}, 1.0, U)[1] == {}
+    moved = np.array([1.0, 3.0, np.nan])
+    assert "changed between two identical backward passes" in \
+        differences(0.0, 0.0, {"w": a}, {"w": moved}, 1.0, U)[1]["w"]

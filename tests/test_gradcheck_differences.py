@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from minivae.gradcheck.differences import (GAIN, DirectionProbe, EntryProbe, measure,
-                                           numerical_gradient, stencil)
+from minivae.gradcheck.differences import (GAIN, DirectionProbe, EntryProbe, GroupProbe,
+                                           measure, numerical_gradient, one_sided, stencil)
 
 
 def _values(f, x, h):
@@ -82,3 +82,23 @@ def test_each_kink_test_is_blind_at_one_distance_and_not_both():
         # Exact arithmetic on a few multiples of h: rounding ~1e-16 at most.
         assert (abs(s["delta4"][0]) < 1e-15) == (blind == "delta4")
         assert (abs(pair) < 1e-12) == (blind == "pair")
+
+
+def test_one_sided_values_are_nan_where_f_is_not_finite():
+    f = {1: np.array([1.0, np.nan, 1.0]), 2: np.array([2.0, 2.0, np.inf]),
+         -1: np.array([-1.0, -1.0, -1.0]), -2: np.array([-np.inf, -2.0, -2.0])}
+    F, B = one_sided(f, 0.0, np.ones(3))
+    assert np.isnan(F[1:]).all() and F[0] == 1.0       # (4 - 2 - 0) / 2
+    assert np.isnan(B[0]) and (B[1:] == 1.0).all()
+
+
+def test_group_probe_moves_its_group_by_signs_and_restores_the_bits(rng):
+    x = rng.standard_normal(6) * 255
+    x0 = x.copy()
+    seen = []
+    probe = GroupProbe(lambda: seen.append(x.copy()) or 0.0, x, [np.array([1, 4])],
+                       [np.array([1.0, -1.0])])
+    probe(0, 1e-3)
+    moved = seen[0] - x0
+    assert np.allclose(moved[[1, 4]], [1e-3, -1e-3]) and (moved[[0, 2, 3, 5]] == 0).all()
+    assert np.array_equal(x, x0)

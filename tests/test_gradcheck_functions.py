@@ -4,7 +4,8 @@ a user brings them, including the cases that used to raise false alarms."""
 import numpy as np
 import pytest
 
-from minivae.gradcheck import check_grad, check_vjp
+from minivae.errors import InputError, InputTypeError
+from minivae.gradcheck import DEFAULT_MAX_ENTRIES, check_grad, check_vjp
 
 
 def conv1d(x, w):
@@ -125,3 +126,127 @@ def test_a_float32_function_is_checked_at_its_own_precision(rng):
     report = check_grad(f, np.cos, x)
     assert report.verdict != "FAIL" and "f computes in float32: step 0.001" in str(report)
     assert check_grad(f, lambda v: 1.05 * np.cos(v), x).verdict == "FAIL"
+
+
+# -- non-finite values: never a pass (issue 22) --------------------------------
+
+def quiet(f):
+    """f with NumPy's warnings for sqrt and log outside their domain silenced."""
+    def g(*args):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return f(*args)
+    return g
+
+
+SQRT = quiet(lambda v: float(np.sum(np.sqrt(v))))
+LOG = quiet(lambda v: float(np.sum(np.log(v))))
+
+
+@pytest.mark.parametrize("f", [SQRT, LOG], ids=["sqrt", "log"])
+def test_a_wrong_gradient_where_the_step_leaves_the_domain_fails(f):
+    # The adversarial report's case: x = 1e-7, h = 1e-6, so f(x - h) is NaN; the
+    # claimed 5 is wrong (the true slopes are 1581 and 1e7).
+    report = check_grad(f, lambda v: np.full_like(v, 5.0), np.full(3, 1e-7))
+    assert report.verdict == "FAIL" and not report.passed
+    text = str(report)
+    assert "numerical gradient not finite at (0,): f is nan at x - h" in text
+    assert "the step leaves f's domain" in text and "3 one-sided (domain)" in text
+
+
+def test_nan_on_one_side_only_through_check_vjp():
+    # y = sqrt(1e-7 - v): NaN at v + h only. The vjp's sign is flipped.
+    f = quiet(lambda v: np.sqrt(1e-7 - v))
+    wrong = check_vjp(f, lambda dy, v: dy * 0.5 / np.sqrt(1e-7 - v), np.zeros(2))
+    right = check_vjp(f, lambda dy, v: -dy * 0.5 / np.sqrt(1e-7 - v), np.zeros(2))
+    assert wrong.verdict == "FAIL" and "f is nan at x + h" in str(wrong)
+    assert right.verdict != "FAIL"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_analytic_gradient_fails_and_says_so(rng, bad):
+    x = rng.standard_normal(4)
+    report = check_grad(lambda v: float(np.sum(np.sin(v))),
+                        lambda v: np.where(np.arange(4) == 2, bad, np.cos(v)), x)
+    assert report.verdict == "FAIL"
+    assert f"analytic gradient not finite at 1 of 4 entries, first (2,): {bad}" in str(report)
+    vjp = check_vjp(np.sin, lambda dy, v: np.full_like(v, bad), x)
+    assert vjp.verdict == "FAIL" and np.isnan(vjp.worst())
+
+
+def test_a_non_finite_analytic_entry_fails_even_when_not_sampled(rng):
+    x = rng.standard_normal(50)
+    report = check_grad(lambda v: float(np.sum(np.sin(v))),
+                        lambda v: np.where(np.arange(50) == 37, np.nan, np.cos(v)), x,
+                        max_entries=5)
+    assert report.verdict == "FAIL" and "first (37,): nan" in str(report)
+
+
+def test_a_right_gradient_near_a_domain_boundary_is_not_a_failure():
+    # sqrt at 1e-3: x - 2h stays inside, and the central difference's truncation
+    # (h^2 f'''/6 ~ 2e-6 against a slope of 15.8) is below rtol 1e-6 of it: a pass.
+    assert check_grad(SQRT, quiet(lambda v: 0.5 / np.sqrt(v)), np.full(3, 1e-3)).certified
+    # Closer, where the step leaves the domain: never FAIL (inconclusive at worst).
+    for x0 in (1e-7, 1.5e-6, 3e-6):
+        report = check_grad(SQRT, quiet(lambda v: 0.5 / np.sqrt(v)), np.full(2, x0))
+        assert report.verdict != "FAIL", str(report)
+    assert check_grad(LOG, lambda v: 1 / v, np.full(2, 1e-7)).verdict != "FAIL"
+
+
+def test_f_not_finite_at_the_point_itself_is_refused():
+    with pytest.raises(InputError, match="the loss is not finite at the given point"):
+        check_grad(SQRT, lambda v: np.ones_like(v), np.array([-1.0, 1.0]))
+    with pytest.raises(InputError, match="f returned non-finite values at the given inputs"):
+        check_vjp(quiet(np.log), lambda dy, v: dy / v, np.array([0.0, 1.0]))
+
+
+# -- refused outputs and inputs ------------------------------------------------
+
+@pytest.mark.parametrize("output", [True, 3, 1.0 + 0j, np.int32(2), np.complex64(1)])
+def test_f_must_return_a_real_floating_point_scalar(output):
+    with pytest.raises(InputTypeError, match="check_grad: f must return real floating-point "
+                                             "values, got"):
+        check_grad(lambda v: output, np.zeros_like, np.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int64, np.complex128])
+def test_a_gradient_or_vjp_of_another_kind_is_refused(rng, dtype):
+    x = rng.standard_normal(3)
+    with pytest.raises(InputTypeError, match=f"gradient of 'x' has dtype {np.dtype(dtype)}"):
+        check_grad(lambda v: float(np.sum(v)), lambda v: np.ones(3, dtype), x)
+    with pytest.raises(InputTypeError, match=f"gradient of 'v' has dtype {np.dtype(dtype)}"):
+        check_vjp(lambda v: v * 1.0, lambda dy, v: np.ones(3, dtype), x)
+    with pytest.raises(InputTypeError, match="check_vjp: f must return real floating-point"):
+        check_vjp(lambda v: np.ones(3, dtype), lambda dy, v: dy, x)
+
+
+def test_an_empty_input_is_refused():
+    with pytest.raises(InputError, match=r"check_grad: x is empty \(shape \(0,\)\): there is "
+                                         r"nothing to check"):
+        check_grad(lambda v: float(np.sum(v)), np.ones_like, np.zeros(0))
+    with pytest.raises(InputError, match=r"check_vjp: w is empty \(shape \(2, 0\)\)"):
+        check_vjp(lambda x, w: x * 1.0, lambda dy, x, w: (dy, w), np.ones(2), np.zeros((2, 0)))
+
+
+# -- the default cap -----------------------------------------------------------
+
+def test_by_default_a_large_array_is_sampled_and_the_report_says_so(rng):
+    x = rng.uniform(1, 2, 20_000)
+    report = check_grad(lambda v: float(np.sum(np.sqrt(v))), lambda v: 0.5 / np.sqrt(v), x)
+    assert report.verdict == "pass" and report["x"].checked == DEFAULT_MAX_ENTRIES == 1000
+    assert "checked 1,000 of 20,000 entries, sampled" in str(report)
+    assert "sampled" in str(report).splitlines()[1]
+    every = check_grad(lambda v: float(np.sum(v ** 2)), lambda v: 2 * v, x[:1500],
+                       max_entries=None)
+    assert every["x"].checked == 1500 and "sampled" not in str(every)
+
+
+def test_one_wrong_entry_outside_the_sample_is_found(rng):
+    # 4,000 entries, 1,000 sampled: entry 2,999 is off by 1e-4 of itself. The sample
+    # alone would miss it 3 times in 4; the group tests of the rest single it out.
+    x = rng.uniform(1, 2, 4000)
+    g = 0.5 / np.sqrt(x)
+    g[2999] *= 1 + 1e-4
+    for seed in range(3):
+        report = check_grad(lambda v: float(np.sum(np.sqrt(v))), lambda v: g, x,
+                            rng=np.random.default_rng(seed))
+        assert report.verdict == "FAIL" and report["x"].worst_entries[0]["index"] == (2999,)

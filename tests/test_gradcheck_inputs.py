@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from minivae.gradcheck.inputs import as_float64, default_step, precision_note, rounding_unit
+from minivae.errors import InputError, InputTypeError
+from minivae.gradcheck.inputs import (as_float64, default_step, precision_note, real_output,
+                                      real_scalar, rounding_unit)
 
 
 def test_float32_is_upcast_with_a_note():
@@ -47,3 +49,22 @@ def test_the_step_and_the_rounding_unit_follow_the_dtype():
     assert rounding_unit(1.0)[1] == np.float64
     assert precision_note(np.float64, 1e-6) is None
     assert "float32" in precision_note(np.float32, 1e-3)
+
+
+def test_an_empty_array_is_refused():
+    with pytest.raises(InputError, match=r"check: x is empty \(shape \(3, 0\)\): there is "
+                                         r"nothing to check"):
+        as_float64(np.zeros((3, 0)), "x", "check")
+
+
+@pytest.mark.parametrize("value", [True, 1, 2 + 0j, np.array([1, 2]), np.array([True])])
+def test_outputs_must_be_real_floating_point(value):
+    with pytest.raises(InputTypeError, match="check: f must return real floating-point values"):
+        real_output(value, "check", "f")
+
+
+def test_a_real_scalar_is_one_float():
+    assert real_scalar(np.float32(2.5), "check", "f") == 2.5
+    with pytest.raises(InputTypeError, match=r"f must return a scalar, got an array of shape "
+                                             r"\(2,\)"):
+        real_scalar(np.ones(2), "check", "f")

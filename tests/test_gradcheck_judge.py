@@ -112,3 +112,22 @@ def test_a_kink_two_thirds_of_a_step_away_is_found():
     f = lambda v: float(3 * v[0] + 2 * max(v[0] - 2e-6 / 3, 0.0))   # noqa: E731
     E = judge_entries(f, x, np.array([3.0]))
     assert E.status[0] == "kink" and abs(E.value[0] - 3.0) < 1e-6
+
+
+def test_a_non_finite_analytic_value_fails_at_once(rng):
+    x = rng.standard_normal(3)
+    E = judge_entries(lambda v: float(np.sum(np.sin(v))), x,
+                      np.array([np.cos(x[0]), np.nan, np.inf]))
+    assert list(E.status) == ["ok", "FAIL", "FAIL"]
+    assert list(E.method[1:]) == ["analytic gradient not finite"] * 2
+    assert E.reason[1] == "the analytic gradient is nan"
+
+
+def test_a_richardson_value_that_overflows_settles_nothing():
+    # f near the largest float: f(x +- h) are finite but 8 (f_1 - f_-1) overflows, so
+    # stage 2's Richardson value is inf - inf = NaN; a wrong slope must not read "ok".
+    x = np.array([0.0])
+    f = lambda v: float(1.7e308 * np.tanh(1e6 * v[0]))       # noqa: E731
+    with np.errstate(over="ignore", invalid="ignore"):
+        E = judge_entries(f, x, np.array([1.0]), sigma=U)
+    assert E.status[0] in ("FAIL", "unresolved")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from minivae.architectures import fashion_vae
-from minivae.gradcheck import check_layer, check_model
+from minivae.errors import InputError, InputTypeError
+from minivae.gradcheck import check_gradients, check_layer, check_model
 from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
 from minivae.models import VAE, GaussianEncoder, Sequential
 
@@ -106,3 +107,60 @@ def test_correct_models_never_fail_at_the_defaults(build):
 def test_check_model_refuses_a_float32_model():
     with pytest.raises(TypeError, match="the model computes in float32"):
         check_model(fashion_vae(seed=0), np.zeros((1, 32, 32, 1)))
+
+
+class Root:
+    """y = sqrt(x) * gamma, a duck-typed layer whose input may sit near sqrt's edge."""
+
+    def __init__(self, gamma, wrong_dx=False, nan_dgamma=False):
+        self.params, self.grads = {"gamma": np.array(gamma, dtype=np.float64)}, {}
+        self.wrong_dx, self.nan_dgamma = wrong_dx, nan_dgamma
+
+    def forward(self, x):
+        self.x = x
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(x) * self.params["gamma"]
+
+    def backward(self, dy):
+        self.grads["gamma"] = (dy * np.sqrt(self.x)).sum(axis=0)
+        if self.nan_dgamma:
+            self.grads["gamma"][0] = np.nan
+        slope = 5.0 if self.wrong_dx else 0.5 / np.sqrt(self.x)
+        return dy * slope * self.params["gamma"]
+
+
+def test_check_layer_fails_a_wrong_input_gradient_at_the_domain_edge():
+    x = np.full((2, 3), 1e-7)
+    report = check_layer(Root([1.0, 2.0, 3.0], wrong_dx=True), x)
+    assert report["x"].verdict == "FAIL" and report["gamma"].verdict == "pass"
+    assert "the step leaves f's domain" in str(report)
+    assert check_layer(Root([1.0, 2.0, 3.0]), x).verdict != "FAIL"
+
+
+def test_check_layer_fails_a_nan_parameter_gradient():
+    report = check_layer(Root([1.0, 2.0, 3.0], nan_dgamma=True), np.full((2, 3), 0.5))
+    assert report["gamma"].verdict == "FAIL" and report.verdict == "FAIL"
+    assert "analytic gradient not finite at 1 of 3 entries, first (0,): nan" in str(report)
+
+
+def test_check_layer_refuses_a_forward_that_is_not_real_floating_point():
+    layer = Scale(2, np.random.default_rng(0))
+    layer.forward = lambda x: (x > 0)
+    with pytest.raises(InputTypeError, match="check_layer: forward must return real "
+                                             "floating-point values, got ndarray of dtype bool"):
+        check_layer(layer, np.ones((1, 2)))
+    with pytest.raises(InputError, match=r"check_layer: x is empty \(shape \(0, 2\)\)"):
+        check_layer(Scale(2, np.random.default_rng(0)), np.ones((0, 2)))
+
+
+def test_check_gradients_refuses_an_integer_loss_and_fails_a_nan_gradient(rng):
+    w = rng.standard_normal(3)
+    with pytest.raises(InputTypeError, match=r"check_gradients: loss\(\) must return real "
+                                             r"floating-point values, got int"):
+        check_gradients(lambda: 1, {"w": w}, {"w": np.zeros(3)})
+    report = check_gradients(lambda: float(np.sum(w ** 2)), {"w": w},
+                             {"w": np.where(np.arange(3) == 1, np.nan, 2 * w)})
+    assert report.verdict == "FAIL" and not report.passed
+    with pytest.raises(InputError, match=r"check_gradients: v is empty"):
+        check_gradients(lambda: float(np.sum(w)), {"w": w, "v": np.zeros(0)},
+                        {"w": np.ones(3), "v": np.zeros(0)})

@@ -42,3 +42,21 @@ def test_a_passing_report_prints_no_details():
     report = check_grad(lambda v: np.sum(np.sin(v)), np.cos, np.array([0.1, 0.2]))
     assert "worst" not in str(report) and "hint" not in str(report)
     assert report.worst() == report["x"].relative_error
+
+
+def test_an_empty_report_is_not_a_pass():
+    report = GradCheckReport()
+    assert report.verdict == "inconclusive" and not report.certified
+
+
+def test_worst_is_nan_when_any_error_is():
+    bad = CheckResult("b", (2,), np.nan, np.nan, False, False, verdict="FAIL", checked=2, size=2)
+    report = GradCheckReport([result("a", "pass"), bad])
+    assert np.isnan(report.worst())
+
+
+def test_rows_say_one_sided_domain_and_sampled():
+    r = CheckResult("x", (5000,), 0.0, 0.0, True, True, verdict="inconclusive", checked=1000,
+                    size=5000, domain=3)
+    row = str(GradCheckReport([r])).splitlines()[1]
+    assert row.endswith("inconclusive (3 one-sided (domain), sampled)")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from minivae.gradcheck.judge import Entries
-from minivae.gradcheck.result import build_result
+from minivae.gradcheck.result import build_result, relative_error
 
 
 def entries(analytic, value, status, floor=1e-9):
@@ -54,3 +54,41 @@ def test_a_nondeterministic_gradient_fails_whatever_the_entries_say():
     r = build_result("W", a, entries(a, a, ["ok"]), 1e-6, 1e-9, 1.0,
                      nondeterministic="the gradient changed")
     assert r.verdict == "FAIL" and r.notes[0] == "the gradient changed"
+
+
+def test_an_ok_status_with_a_nan_error_is_never_a_pass():
+    # Whatever the judge said, a NaN compares False to every tolerance: not agreement.
+    a = np.array([1.0, 2.0])
+    r = build_result("w", a, entries(a, [1.0, np.nan], ["ok", "ok"]), 1e-6, 1e-9, 2.0)
+    assert r.verdict == "inconclusive" and np.isnan(r.max_abs_error)
+    assert np.isnan(r.relative_error)
+
+
+def test_a_non_finite_analytic_entry_anywhere_fails_the_array():
+    a_full = np.array([1.0, np.inf, 3.0])
+    E = entries([1.0], [1.0], ["ok"])            # entry 1 not among those measured
+    r = build_result("w", a_full, E, 1e-6, 1e-9, 3.0)
+    assert r.verdict == "FAIL" and not r.passed
+    assert r.notes[0].startswith("analytic gradient not finite at 1 of 3 entries, first (1,): inf")
+
+
+def test_nothing_measured_is_not_a_pass():
+    r = build_result("w", np.ones(2), entries([], [], []), 1e-6, 1e-9, 1.0)
+    assert r.verdict == "inconclusive"
+
+
+def test_domain_entries_are_counted_and_explained():
+    a = np.array([5.0])
+    E = entries(a, [1574.0], ["FAIL"])
+    E.domain[:], E.reason[:] = True, "f is nan at x - h and x - 2h"
+    r = build_result("x", a, E, 1e-6, 1e-9, 5.0)
+    assert r.domain == 1 and r.verdict == "FAIL"
+    assert r.notes[0].startswith("numerical gradient not finite at (0,): f is nan at x - h "
+                                 "and x - 2h; the step leaves f's domain, so 1 entry was judged "
+                                 "one-sided (domain)")
+
+
+def test_relative_error_is_nan_when_either_side_is():
+    assert relative_error([1.0, 2.0], [1.0, 2.5]) == 0.2
+    assert np.isnan(relative_error([1.0, np.nan], [1.0, 2.0]))
+    assert np.isnan(relative_error([1.0, 2.0], [np.inf, 2.0]))

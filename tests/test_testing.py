@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from minivae.gradcheck import check_layer
+from minivae.gradcheck import CheckResult, GradCheckReport, check_layer
 from minivae.layers import Conv2D, Conv2DTranspose
 from minivae.testing import (ConvGeometry, assert_grad, assert_layer, assert_passes,
                              assert_vjp, conv_geometries, seeds)
@@ -76,3 +76,24 @@ def test_importing_needs_no_hypothesis():
             "print(t.ConvGeometry(1, 2, 2, 1, 1, 1, 1, 'same').output_shape)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "(1, 2, 2, 1)", out.stderr
+
+
+def test_the_assertions_raise_on_a_nan_comparison():
+    # Issue 22: a NaN numerical side used to read as "ok" and the assertions said nothing.
+    def f(v):
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(v)
+    x = np.full(3, 1e-7)
+    with pytest.raises(AssertionError, match="gradient check FAIL"):
+        assert_vjp(f, lambda dy, v: dy * 5.0, x)
+    with pytest.raises(AssertionError, match="the step leaves f's domain"):
+        assert_grad(lambda v: float(np.sum(f(v))), lambda v: np.full_like(v, 5.0), x)
+    with pytest.raises(AssertionError, match="analytic gradient not finite"):
+        assert_grad(lambda v: float(np.sum(v ** 2)), lambda v: v * np.nan, np.ones(2))
+
+
+def test_assert_passes_accepts_only_the_two_verdicts_that_found_nothing_wrong():
+    assert_passes(GradCheckReport([CheckResult("x", (1,), 0.0, 0.0, True, True, checked=1,
+                                               size=1)]))
+    with pytest.raises(AssertionError, match="gradient check inconclusive"):
+        assert_passes(GradCheckReport(), strict=True)        # nothing checked: not a pass

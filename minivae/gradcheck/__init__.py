@@ -17,37 +17,29 @@ passes when every difference is also within rtol of the array's largest entry
 lies within the floor. The floor comes from the rounding noise of f (noise.py),
 measured, not assumed. Kinks (ReLU at 0) are found and measured one-sided, f and
 the gradient are run twice to catch state and noise (determinism.py), and
-failures come with their worst entries and hints (diagnostics.py).
+failures come with their worst entries and hints (diagnostics.py). A NaN or inf
+never passes: a non-finite analytic gradient FAILs, and where a step leaves f's
+domain the entry is judged one-sided (judge.py, domain.py). At most
+DEFAULT_MAX_ENTRIES entries per array are sampled, and the rest screened by group
+tests, unless max_entries=None (core.py, screen.py).
 
 The package, one concept per module: inputs (copies to float64), differences
-(stencils), noise (the rounding floor), judge (each entry's verdict), result and
-report (what is returned), diagnostics (hints), determinism (run twice, fix
+(stencils), noise (the rounding floor), judge (each entry's verdict), domain
+(steps that leave f's domain), screen (group tests of unsampled entries), result
+and report (what is returned), diagnostics (hints), determinism (run twice, fix
 noise), core (the engine), functions (check_grad, check_vjp), layers
 (check_layer, check_model, the Layer protocol).
 """
 
-from ..errors import InputError
-from .core import run_check
+from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise
 from .differences import numerical_gradient
 from .functions import check_grad, check_vjp
 from .layers import check_gradients, check_layer, check_model
 from .report import GradCheckReport
-from .result import TORCH_ATOL, TORCH_RTOL, CheckResult
-
-
-def relative_error(analytic, numeric):
-    """max |a - n| / max(max |a|, max |n|): the metric of result.py (0 when both are 0)."""
-    import numpy as np
-    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
-    if a.shape != n.shape:
-        raise InputError(f"relative_error: shapes differ, {a.shape} vs {n.shape}")
-    if a.size == 0:
-        return 0.0
-    scale = max(np.max(np.abs(a)), np.max(np.abs(n)))
-    return 0.0 if scale == 0 else float(np.max(np.abs(a - n)) / scale)
-
+from .result import TORCH_ATOL, TORCH_RTOL, CheckResult, relative_error
 
 __all__ = ["check_grad", "check_vjp", "check_layer", "check_model", "check_gradients",
            "numerical_gradient", "relative_error", "fixed_noise", "run_check",
-           "GradCheckReport", "CheckResult", "TORCH_ATOL", "TORCH_RTOL"]
+           "GradCheckReport", "CheckResult", "TORCH_ATOL", "TORCH_RTOL",
+           "DEFAULT_MAX_ENTRIES"]

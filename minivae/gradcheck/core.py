@@ -8,21 +8,35 @@ respect to each of them. The order of work:
 
 1. analytic() and loss() twice each at the unperturbed point (determinism.py);
 2. the rounding noise sigma of loss (noise.py);
-3. per array, every entry (or `max_entries` drawn from rng) through judge.py's
-   stages, or `directions` random directions v with analytic derivative <a, v>;
+3. per array, through judge.py's stages: every entry, or above `max_entries`
+   (default DEFAULT_MAX_ENTRIES; None: every entry) that many drawn from rng, plus
+   the entries that group tests of the rest single out (screen.py), plus every
+   entry whose analytic value is not finite; or `directions` random directions v
+   with analytic derivative <a, v>;
 4. verdicts, worst entries and hints (result.py, diagnostics.py).
 """
 
 import numpy as np
 
-from ..errors import InputError
-from . import diagnostics
+from ..errors import InputError, InputTypeError
 from .determinism import differences
+from .diagnostics import hints
 from .differences import GAIN, DirectionProbe, EntryProbe
 from .judge import ANALYTIC_ROUNDING, Z, Judge
 from .noise import noise_level
 from .report import GradCheckReport
 from .result import CheckResult, build_result
+from .screen import budget, screen
+
+# Entries checked per array unless the caller says otherwise (None: all). An entry costs
+# 2 evaluations of f, up to about 16 where judge.py's later stages run, so the sample
+# bounds a check at 2,000 to 16,000 evaluations per array and the screen of the rest at
+# 1,000 more, whatever the size: a million entries of sqrt take under a minute, not the
+# half hour of checking them all. Every array of the planted-bug corpus
+# (benchmarks/_planted_bugs.py) but the MSE rows, and the book's first kernel
+# (3 x 3 x 1 x 32), are smaller, so they are still checked whole; in larger arrays the
+# screen finds a single wrong entry the sample missed (screen.py).
+DEFAULT_MAX_ENTRIES = 1000
 
 
 def sample(size, max_entries, rng):
@@ -30,6 +44,17 @@ def sample(size, max_entries, rng):
     if max_entries is None or size <= max_entries:
         return np.arange(size)
     return np.sort(rng.choice(size, size=max_entries, replace=False))
+
+
+def _sampling_note(name, size, max_entries, sampled, rest, found, tests, finished):
+    note = (f"{name}: checked {sampled + len(found):,} of {size:,} entries, sampled: "
+            f"{sampled:,} drawn at random (max_entries={max_entries}; max_entries=None "
+            f"checks every entry) and {len(found)} singled out by {tests} group "
+            f"test{'' if tests == 1 else 's'} of the other {rest:,} (screen.py)")
+    if not finished:
+        note += ("; the screen's budget ran out before it had narrowed every disagreeing "
+                 "group down (disagreement in many places, which the sample sees, or kinks)")
+    return note
 
 
 def _copies(grads):
@@ -49,8 +74,11 @@ def validate_grads(grads, arrays, owner):
         if not isinstance(g, np.ndarray) or g.shape != value.shape:
             raise InputError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
                              f"array {value.shape}")
-        if not np.all(np.isfinite(g)):
-            raise InputError(f"{owner}: the gradient of {name!r} has non-finite entries")
+        if g.dtype.kind != "f":
+            raise InputTypeError(f"{owner}: the gradient of {name!r} has dtype {g.dtype}; it "
+                                 f"must be real floating point (a bool, integer or complex "
+                                 f"array is not the derivative of a real loss)")
+        # Non-finite entries are not refused here: they FAIL, entry by entry (result.py).
 
 
 def _criterion(sigma, how, step, rtol):
@@ -61,17 +89,23 @@ def _criterion(sigma, how, step, rtol):
             f"{sigma:.2e} ({how})")
 
 
-def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entries=None,
-              directions=0, rng=None, notes=(), owner="check", check_analytic_twice=True):
+def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
+              max_entries=DEFAULT_MAX_ENTRIES, directions=0, rng=None, notes=(), owner="check",
+              check_analytic_twice=True):
     """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place)."""
     rng = rng if rng is not None else np.random.default_rng(0)
+    for name, value in arrays.items():
+        if value.size == 0:
+            raise InputError(f"{owner}: {name} is empty (shape {value.shape}): there is "
+                             f"nothing to check")
     g1 = _copies(analytic())
     validate_grads(g1, arrays, owner)
     f1 = float(loss())
+    if not np.isfinite(f1):
+        raise InputError(f"{owner}: the loss is not finite at the given point ({f1}): there "
+                         f"is no derivative to check there (is x inside f's domain?)")
     g2 = _copies(analytic()) if check_analytic_twice else g1
     f2 = float(loss())
-    if not np.isfinite(f1):
-        raise InputError(f"{owner}: the loss is not finite at the given point ({f1})")
     F = float(magnitude() if callable(magnitude) else magnitude)
     f_note, g_notes = differences(f1, f2, g1, g2, F, unit)
     report = GradCheckReport(notes=notes, settings={"step": step, "rtol": rtol})
@@ -84,15 +118,20 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
         return report
     sigma, how = noise_level(loss, arrays, f1, F, unit, rng)
     judge = Judge(None, f1, sigma, step, rtol)
+    if not np.isfinite(sigma):
+        report.notes.append("the rounding noise of f could not be measured (f is not finite "
+                            "within 1e-12 of x along random directions): every floor is "
+                            "infinite, so nothing can FAIL, only agree to rtol")
     for name, x in arrays.items():
         a = g1[name].astype(np.float64)
-        u_a = np.finfo(g1[name].dtype).eps if np.issubdtype(g1[name].dtype, np.floating) \
-            else unit
+        u_a = np.finfo(g1[name].dtype).eps
+        finite = np.isfinite(a.reshape(-1))
+        a_finite = np.where(finite, a.reshape(-1), 0.0)      # for scales and the screen
         if directions:
             V = rng.standard_normal((directions, x.size))
             judge.probe, judge.kinks_can_fail = DirectionProbe(loss, x, V), False
             A = V @ a.reshape(-1)
-            scale = np.abs(V) @ np.abs(a.reshape(-1))
+            scale = np.abs(V) @ np.abs(a_finite)
             which = np.arange(directions)
             E = judge.run(which, A, scale, scale, ANALYTIC_ROUNDING * u_a * scale)
             noise = Z * GAIN["central"] * sigma / step
@@ -100,14 +139,23 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol, max_entrie
                                   mode="directions", nondeterministic=g_notes.get(name))
         else:
             which = sample(x.size, max_entries, rng)
+            scale = float(np.max(np.abs(a_finite)))
+            if len(which) < x.size:
+                rest = np.setdiff1d(np.arange(x.size), which)
+                found, tests, finished = screen(loss, x, f1, a_finite, rest, sigma, step, u_a,
+                                                rng, budget(len(which)), rtol * scale)
+                report.notes.append(_sampling_note(name, x.size, max_entries, len(which),
+                                                   len(rest), found, tests, finished))
+                which = np.union1d(which, found)
+            # A non-finite analytic entry is checked (and FAILs) even when not sampled.
+            which = np.union1d(which, np.flatnonzero(~finite))
             judge.probe, judge.kinks_can_fail = EntryProbe(loss, x), True
-            scale = float(np.max(np.abs(a))) if a.size else 0.0
             k = len(which)
             rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
             E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)
             noise = Z * GAIN["central"] * sigma / step
-            hints = diagnostics.hints(a, E, a.shape, full=k == x.size)
-            result = build_result(name, a, E, rtol, noise, scale, hints=hints,
+            result = build_result(name, a, E, rtol, noise, scale,
+                                  hints=hints(a, E, a.shape, full=k == x.size),
                                   nondeterministic=g_notes.get(name))
         report.append(result)
     report.criterion = _criterion(sigma, how, step, rtol)

@@ -85,9 +85,13 @@ def differences(f1, f2, g1, g2, magnitude, unit):
     for name, a in g1.items():
         b = g2[name]
         u = np.finfo(a.dtype).eps if np.issubdtype(a.dtype, np.floating) else unit
-        scale = float(np.max(np.abs(a))) if a.size else 0.0
-        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-        if diff > GRAD_TOLERANCE * u * scale or (scale == 0 and diff > 0):
+        # Compared where both are finite; non-finite entries must sit in the same places
+        # with the same values (a NaN there FAILs anyway, result.py).
+        both = np.isfinite(a) & np.isfinite(b)
+        moved = not np.array_equal(a[~both], b[~both], equal_nan=True)
+        scale = float(np.max(np.abs(a[both]), initial=0.0))
+        diff = float(np.max(np.abs(a[both] - b[both]), initial=0.0))
+        if moved or diff > GRAD_TOLERANCE * u * scale or (scale == 0 and diff > 0):
             notes[name] = (f"the gradient changed between two identical backward passes (max "
                            f"difference {diff:.3g}, {diff / max(scale, 1e-300):.3g} of its "
                            f"scale): state that accumulates (+= across calls) or noise that "

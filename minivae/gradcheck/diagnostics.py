@@ -98,6 +98,9 @@ def hints(a_full, E, shape, full):
     failing = E.status == "FAIL"
     if not failing.any():
         return []
+    if not (np.all(np.isfinite(E.analytic[failing])) and np.all(np.isfinite(E.value[failing]))
+            and np.all(np.isfinite(a_full))):
+        return []           # a NaN fits no pattern; the report's notes say where it is
     a, n = E.analytic[failing], E.value[failing]
     out = []
     ratio = _ratio_hint(a, n)

@@ -45,6 +45,16 @@ def stencil(f, f0, h):
             "delta4": f[2] - 4 * f[1] + 6 * f0 - 4 * f[-1] + f[-2]}
 
 
+def one_sided(f, f0, h):
+    """(forward, backward) from f at x + k h, k = 1, 2 and -1, -2: NaN where a value
+    either uses is not finite (f outside its domain there), so that no NaN or inf can
+    leak into a comparison as a number."""
+    s = stencil(f, f0, h)
+    F = np.where(np.isfinite(f[1]) & np.isfinite(f[2]), s["forward"], np.nan)
+    B = np.where(np.isfinite(f[-1]) & np.isfinite(f[-2]), s["backward"], np.nan)
+    return F, B
+
+
 class EntryProbe:
     """f evaluated with one entry of x moved, x restored exactly after every call.
 
@@ -79,6 +89,24 @@ class DirectionProbe:
             return float(self.loss()), s
         finally:
             np.copyto(self.x, self.x0)
+
+
+class GroupProbe:
+    """f at x + s v_j, v_j a sign vector on a group of entries: groups[j] (flat indices)
+    moved by signs[j] * s, x restored exactly after every call (screen.py)."""
+
+    def __init__(self, loss, x, groups, signs):
+        self.loss, self.flat = loss, x.reshape(-1)
+        self.groups, self.signs = groups, signs
+
+    def __call__(self, j, s):
+        idx = self.groups[j]
+        orig = self.flat[idx]
+        self.flat[idx] = orig + s * self.signs[j]
+        try:
+            return float(self.loss()), s
+        finally:
+            self.flat[idx] = orig
 
 
 def measure(probe, which, offsets, step):

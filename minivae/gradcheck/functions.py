@@ -20,15 +20,9 @@ import inspect
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .core import run_check
-from .inputs import as_float64, default_step, precision_note, projection, rounding_unit
-
-
-def _scalar(value, owner):
-    if np.ndim(value) != 0:
-        raise InputTypeError(f"{owner}: f must return a scalar, got an array of shape "
-                             f"{np.shape(value)} (use check_vjp for array outputs)")
-    return value
+from .core import DEFAULT_MAX_ENTRIES, run_check
+from .inputs import (as_float64, default_step, precision_note, projection, real_output,
+                     real_scalar, rounding_unit)
 
 
 def _names(f, count, names, owner):
@@ -60,13 +54,13 @@ def _guard(arrays, owner):
     return verify
 
 
-def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions=0,
-               rng=None):
+def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+               directions=0, rng=None):
     """Check grad(x) against finite differences of the scalar f(x). Returns a
     GradCheckReport with one result, "x" (see check_vjp for the arguments)."""
     owner = "check_grad"
     x, note = as_float64(x, "x", owner)
-    f0 = _scalar(f(x), owner)
+    f0 = real_scalar(f(x), owner, "f")
     unit, step, precision = _settings(f0, step, rtol, max_entries, directions, owner)
     notes = [n for n in (note, precision) if n]
     verify = _guard({"x": x}, owner)
@@ -77,7 +71,7 @@ def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions
             raise InputError(f"{owner}: grad(x) has shape {g.shape}, x has {x.shape}")
         return {"x": g}
 
-    report = run_check(lambda: _scalar(f(x), owner), analytic, {"x": x},
+    report = run_check(lambda: real_scalar(f(x), owner, "f"), analytic, {"x": x},
                        magnitude=lambda: abs(float(f0)), unit=unit, step=step, rtol=rtol,
                        max_entries=max_entries, directions=directions, rng=rng,
                        notes=notes, owner=owner)
@@ -85,8 +79,8 @@ def check_grad(f, grad, x, *, step=None, rtol=1e-6, max_entries=None, directions
     return report
 
 
-def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_entries=None,
-              directions=0, rng=None):
+def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6,
+              max_entries=DEFAULT_MAX_ENTRIES, directions=0, rng=None):
     """Check vjp(dy, *inputs) against finite differences of L = <f(*inputs), dy>.
 
     f:      f(*inputs) -> array (any shape)
@@ -96,7 +90,8 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
     names:  one per input for the report; default f's parameter names
     step:   finite-difference step; default 1e-6 for a float64 f (1e-3 for float32)
     rtol:   relative precision to certify (module docstring of minivae.gradcheck)
-    max_entries: check at most this many random entries per input (default all)
+    max_entries: check at most this many random entries per input, and screen the
+            rest (default DEFAULT_MAX_ENTRIES, 1000); None checks every entry
     directions:  instead of entries, this many random directions per input
     rng:    numpy Generator for dy, the sample and the directions (default seed 0)
 
@@ -112,9 +107,7 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
         copy, note = as_float64(value, name, owner)
         copies.append(copy)
         notes += [note] if note else []
-    y0 = np.asarray(f(*copies))
-    if not np.issubdtype(y0.dtype, np.floating):
-        raise InputTypeError(f"{owner}: f must return a floating-point array, got dtype {y0.dtype}")
+    y0 = real_output(f(*copies), owner, "f")
     if not np.all(np.isfinite(y0)):
         raise InputError(f"{owner}: f returned non-finite values at the given inputs")
     unit, step, precision = _settings(y0, step, rtol, max_entries, directions, owner)
@@ -124,7 +117,7 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6, max_en
     verify = _guard(arrays, owner)
 
     def loss():
-        return float(np.sum(np.asarray(f(*copies), dtype=np.float64) * dy))
+        return float(np.sum(real_output(f(*copies), owner, "f").astype(np.float64) * dy))
 
     def analytic():
         grads = vjp(dy.copy(), *copies)

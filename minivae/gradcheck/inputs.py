@@ -22,7 +22,8 @@ def as_float64(value, name, owner):
     """(a C-ordered float64 copy of `value`, a note or None).
 
     Integers and lower-precision floats are upcast, with a note saying so; bool,
-    complex, object and non-finite values are refused with a sentence naming `name`.
+    complex, object, non-finite and empty values are refused with a sentence naming
+    `name`.
     """
     try:
         array = np.asarray(value)
@@ -37,9 +38,32 @@ def as_float64(value, name, owner):
     if array.dtype != np.float64:
         note = (f"{name}: {array.dtype} copied to float64 (the check perturbs it by about "
                 f"1e-6 and needs float64 to hold that)")
+    if array.size == 0:
+        raise InputError(f"{owner}: {name} is empty (shape {array.shape}): there is nothing "
+                         f"to check")
     copy = np.array(array, dtype=np.float64, order="C", copy=True)
     check_finite(copy, name, owner)
     return copy, note
+
+
+def real_output(value, owner, what):
+    """`value` as an array, if it is real floating point: a bool or integer output has no
+    derivative to check and a complex one is not a real loss (InputTypeError otherwise).
+    `what` names the output in the message: "f", "forward", "loss()"."""
+    array = np.asarray(value)
+    if array.dtype.kind != "f":
+        raise InputTypeError(f"{owner}: {what} must return real floating-point values, got "
+                             f"{type(value).__name__} of dtype {array.dtype}")
+    return array
+
+
+def real_scalar(value, owner, what):
+    """`value` if it is a real floating-point scalar (real_output), else InputTypeError."""
+    if np.ndim(value) != 0:
+        raise InputTypeError(f"{owner}: {what} must return a scalar, got an array of shape "
+                             f"{np.shape(value)} (use check_vjp for array outputs)")
+    real_output(value, owner, what)
+    return value
 
 
 def projection(dy, shape, rng, owner, what):

@@ -27,13 +27,21 @@ e = |a - n|, an entry is
    their floors and their spread while f is smooth at both steps: fourth
    differences at rounding level, which many kinks within H (ReLU inputs near 0)
    would lift far above it.
+
+Non-finite values. A NaN compares False to everything, so no verdict here rests
+on a comparison that a NaN could make False: each stage first sorts its entries
+by np.isfinite. An entry whose analytic value is NaN or inf FAILs at once. An
+entry where f is not finite at some of x +- h, x +- 2h (f is finite at x: the
+step leaves f's domain, sqrt or log near 0) is judged one-sided, like a kink, at
+the kinks' smaller steps (domain.py).
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .differences import GAIN, measure, stencil
+from .differences import GAIN, measure, one_sided, stencil
+from .domain import judge_domain
 
 Z = 10.0                    # margin, in standard deviations of the rounding noise
 ANALYTIC_ROUNDING = 256     # the analytic gradient's own rounding, in u_a * scale
@@ -58,7 +66,16 @@ class Entries:
     status: np.ndarray = None           # ok, kink, FAIL, unresolved
     kink: np.ndarray = None
     stage: np.ndarray = None            # the last stage that measured the entry
+    domain: np.ndarray = None           # judged one-sided: f not finite near x (_domain)
+    reason: np.ndarray = None           # why an entry could not be measured as usual
     notes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        k = len(self.which)
+        if self.domain is None:
+            self.domain = np.zeros(k, bool)
+        if self.reason is None:
+            self.reason = np.full(k, "", dtype=object)
 
 
 class Judge:
@@ -77,15 +94,15 @@ class Judge:
         # derivative, and a kink never makes a direction FAIL.
         self.kinks_can_fail = True
 
-    def _noise(self, gain, h):
+    def noise_floor(self, gain, h):
         return Z * gain * self.sigma / np.abs(h)
 
-    def _relative(self, n, ref_floor):
+    def relative(self, n, ref_floor):
         """rtol times |n|, or times the reference floor where |n| is below it."""
         return self.rtol * np.maximum(np.abs(n), ref_floor)
 
     def _verdicts(self, e, floor, n, scale, ref_floor):
-        bad = e > floor + self._relative(n, ref_floor)
+        bad = e > floor + self.relative(n, ref_floor)
         loose = e > self.rtol * scale
         return bad, loose
 
@@ -94,16 +111,23 @@ class Judge:
         k = len(which)
         f, h = measure(self.probe, which, (1, -1), self.step)
         c1 = (f[1] - f[-1]) / (2 * h)
-        E = Entries(which, analytic, c1, value=c1.copy(), floor=self._noise(GAIN["central"], h)
+        E = Entries(which, analytic, c1, value=c1.copy(), floor=self.noise_floor(GAIN["central"], h)
                     + rho, method=np.full(k, "central", dtype=object),
                     forward=np.full(k, np.nan), backward=np.full(k, np.nan),
                     status=np.full(k, "ok", dtype=object), kink=np.zeros(k, bool),
                     stage=np.ones(k, int))
+        # Only finite values are compared (module docstring); the rest are routed.
+        a_finite = np.isfinite(analytic)
+        inside = np.isfinite(f[1]) & np.isfinite(f[-1])
         bad, loose = self._verdicts(np.abs(analytic - c1), E.floor, c1, scale, ref_floor)
+        bad, loose = bad & a_finite & inside, loose & a_finite & inside
         E.status[loose & ~bad] = "unresolved"
-        if bad.any():
-            self._stage2(E, np.flatnonzero(bad), f, h, scale, ref_floor, rho)
-        smooth_loose = np.flatnonzero((E.status == "unresolved") & ~E.kink)
+        E.status[~a_finite], E.method[~a_finite] = "FAIL", "analytic gradient not finite"
+        E.reason[~a_finite] = [f"the analytic gradient is {v}" for v in analytic[~a_finite]]
+        again = bad | (a_finite & ~inside)
+        if again.any():
+            self._stage2(E, np.flatnonzero(again), f, h, scale, ref_floor, rho)
+        smooth_loose = np.flatnonzero((E.status == "unresolved") & ~E.kink & ~E.domain)
         if len(smooth_loose):
             self._stage3(E, smooth_loose, scale, ref_floor, rho)
         return E
@@ -112,39 +136,49 @@ class Judge:
     def _stage2(self, E, rows, f, h, scale, ref_floor, rho):
         f2, _ = measure(self.probe, E.which[rows], (2, -2), self.step)
         vals = {1: f[1][rows], -1: f[-1][rows], 2: f2[2], -2: f2[-2]}
-        s = stencil(vals, self.f0, h[rows])
         E.stage[rows] = 2
+        inside = np.all([np.isfinite(v) for v in vals.values()], axis=0)
+        if not inside.all():
+            judge_domain(self, E, rows[~inside], {k: v[~inside] for k, v in vals.items()},
+                         h[rows[~inside]], scale, ref_floor, rho, SMALLER_STEPS)
+            rows, vals = rows[inside], {k: v[inside] for k, v in vals.items()}
+            if not len(rows):
+                return
+        s = stencil(vals, self.f0, h[rows])
         a = E.analytic[rows]
         E.forward[rows], E.backward[rows] = s["forward"], s["backward"]
         # Two kink tests, since each is blind at one distance: D4 misses a kink 2h/3
         # away (there F = B), c(h) - c(2h) one exactly at x (where D4 does not).
         kink = (np.abs(s["delta4"]) > Z * GAIN["delta4"] * self.sigma) | \
-            (np.abs(s["central"] - s["central2"]) > self._noise(GAIN["central pair"], h[rows]))
+            (np.abs(s["central"] - s["central2"]) > self.noise_floor(GAIN["central pair"], h[rows]))
         E.kink[rows] = kink
         # Smooth within 2h: Richardson, with a truncation bound from c(h) - c(2h).
         smooth = rows[~kink]
         n = s["richardson"][~kink]
-        floor = (self._noise(GAIN["richardson"], h[smooth]) + rho[smooth]
+        floor = (self.noise_floor(GAIN["richardson"], h[smooth]) + rho[smooth]
                  + TRUNCATION_SHARE * np.abs(s["central"] - s["central2"])[~kink])
         E.value[smooth], E.floor[smooth], E.method[smooth] = n, floor, "richardson"
         bad, loose = self._verdicts(np.abs(a[~kink] - n), floor, n, scale[smooth],
                                     ref_floor[smooth])
-        E.status[smooth] = np.where(bad, "FAIL", np.where(loose, "unresolved", "ok"))
+        # A Richardson value that overflowed (f near the largest float) settles nothing.
+        E.status[smooth] = np.where(bad, "FAIL", np.where(loose | ~np.isfinite(n), "unresolved",
+                                                          "ok"))
         kinked = rows[kink]
         if len(kinked):
             self._kinks(E, kinked, s["forward"][kink], s["backward"][kink], h[kinked],
                         scale, ref_floor, rho)
 
     def _match(self, a, F, B, floor, ref_floor):
-        """Which one-sided value a agrees with (+1 forward, -1 backward, 0 neither)."""
-        okF = np.abs(a - F) <= floor + self._relative(F, ref_floor)
-        okB = np.abs(a - B) <= floor + self._relative(B, ref_floor)
+        """Which one-sided value a agrees with (+1 forward, -1 backward, 0 neither).
+        A NaN side (f not finite there) matches nothing."""
+        okF = np.isfinite(F) & (np.abs(a - F) <= floor + self.relative(F, ref_floor))
+        okB = np.isfinite(B) & (np.abs(a - B) <= floor + self.relative(B, ref_floor))
         closerF = np.abs(a - F) <= np.abs(a - B)
         return np.where(okF & (closerF | ~okB), 1, np.where(okB, -1, 0))
 
     def _kinks(self, E, rows, F, B, h, scale, ref_floor, rho):
         a = E.analytic[rows]
-        floor = self._noise(GAIN["one-sided"], h) + rho[rows]
+        floor = self.noise_floor(GAIN["one-sided"], h) + rho[rows]
         side = self._match(a, F, B, floor, ref_floor[rows])
         F_first, B_first, stable = F.copy(), B.copy(), np.ones(len(rows), bool)
         for divisor in SMALLER_STEPS:
@@ -153,15 +187,14 @@ class Judge:
                 break
             f, hs = measure(self.probe, E.which[rows[todo]], (1, -1, 2, -2),
                             self.step / divisor)
-            s = stencil(f, self.f0, hs)
+            Fd, Bd = one_sided(f, self.f0, hs)
             E.stage[rows[todo]] = 3
-            fl = self._noise(GAIN["one-sided"], hs) + rho[rows[todo]]
-            moved = (np.abs(s["forward"] - F_first[todo]) > fl) | \
-                (np.abs(s["backward"] - B_first[todo]) > fl)
+            fl = self.noise_floor(GAIN["one-sided"], hs) + rho[rows[todo]]
+            # A value that is not finite at the smaller step counts as moved.
+            moved = ~(np.abs(Fd - F_first[todo]) <= fl) | ~(np.abs(Bd - B_first[todo]) <= fl)
             stable[todo] &= ~moved
-            F[todo], B[todo], floor[todo] = s["forward"], s["backward"], fl
-            side[todo] = self._match(a[todo], s["forward"], s["backward"], fl,
-                                     ref_floor[rows[todo]])
+            F[todo], B[todo], floor[todo] = Fd, Bd, fl
+            side[todo] = self._match(a[todo], Fd, Bd, fl, ref_floor[rows[todo]])
         E.forward[rows], E.backward[rows], E.floor[rows] = F, B, floor
         n = np.where(side == -1, B, F)
         E.value[rows] = n
@@ -190,11 +223,11 @@ class Judge:
         f1, h1 = measure(self.probe, E.which[rows], (1, -1), H)
         c = (f1[1] - f1[-1]) / (2 * h1)
         E.stage[rows] = 4
-        agree = np.abs(E.analytic[rows] - c) <= self.rtol * scale[rows]
+        agree = np.isfinite(c) & (np.abs(E.analytic[rows] - c) <= self.rtol * scale[rows])
         done = rows[agree]
         E.value[done], E.status[done] = c[agree], "ok"
         E.method[done] = f"central, step {H:.0e}"
-        E.floor[done] = self._noise(GAIN["central"], h1[agree]) + rho[done]
+        E.floor[done] = self.noise_floor(GAIN["central"], h1[agree]) + rho[done]
         rows, f1, h1 = rows[~agree], {k: v[~agree] for k, v in f1.items()}, h1[~agree]
         if not len(rows):
             return
@@ -202,12 +235,12 @@ class Judge:
         sH = stencil({**f1, **f2}, self.f0, h1)
         hH = h1
         a, n = E.analytic[rows], sH["richardson"]
-        ok = np.abs(a - n) <= np.minimum(self.rtol * scale[rows],
-                                          self._noise(GAIN["richardson"], hH) + rho[rows]
-                                          + self._relative(n, ref_floor[rows]))
+        allow = self.noise_floor(GAIN["richardson"], hH) + rho[rows] \
+            + self.relative(n, ref_floor[rows])
+        ok = np.isfinite(n) & (np.abs(a - n) <= np.minimum(self.rtol * scale[rows], allow))
         done = rows[ok]
         E.value[done], E.method[done], E.status[done] = n[ok], f"richardson, step {H:.0e}", "ok"
-        E.floor[done] = self._noise(GAIN["richardson"], hH[ok]) + rho[done]
+        E.floor[done] = self.noise_floor(GAIN["richardson"], hH[ok]) + rho[done]
         rest, keep = rows[~ok], ~ok
         if not len(rest):
             return
@@ -218,14 +251,17 @@ class Judge:
         s2 = stencil(f2, self.f0, hH2)
         n1, n2, a = sH["richardson"][keep], s2["richardson"], E.analytic[rest]
         e1 = np.abs(a - n1)
-        floor = (self._noise(GAIN["richardson"], hH2) + rho[rest] + 2 * np.abs(n1 - n2)
-                 + self._relative(n1, ref_floor[rest]))
+        floor = (self.noise_floor(GAIN["richardson"], hH2) + rho[rest] + 2 * np.abs(n1 - n2)
+                 + self.relative(n1, ref_floor[rest]))
         # A FAIL needs f smooth at both steps: a fourth difference at rounding level.
         # Many kinks within H (a ReLU network's pre-activations crossing 0) bend f like
         # curvature, which Richardson at two scales would not notice.
         flat = Z * GAIN["delta4"] * self.sigma
         smooth = (np.abs(sH["delta4"][keep]) <= flat) & (np.abs(s2["delta4"]) <= flat)
-        fail = (e1 > floor) & (np.abs(a - n2) > floor) & smooth
+        fail = (e1 > floor) & (np.abs(a - n2) > floor) & smooth & np.isfinite(n1 + n2)
+        left = ~np.isfinite(n1 + n2)
+        if left.any():
+            E.reason[rest[left]] = f"f is not finite within {H:.0e}: left unresolved"
         bad = rest[fail]
         E.value[bad], E.floor[bad] = n1[fail], (floor - self.rtol * np.abs(n1))[fail]
         E.method[bad], E.status[bad] = f"richardson, step {H:.0e}", "FAIL"

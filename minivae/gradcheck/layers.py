@@ -26,10 +26,10 @@ from contextlib import nullcontext
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .core import run_check
+from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise
 from .functions import _check_settings, _settings
-from .inputs import as_float64, projection, rounding_unit
+from .inputs import as_float64, projection, real_output, real_scalar, rounding_unit
 
 
 def _float64_arrays(arrays, what, owner, fix):
@@ -43,8 +43,8 @@ def _float64_arrays(arrays, what, owner, fix):
                              f"perturbs it in place through a flat view")
 
 
-def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, rng=None,
-                    directions=0):
+def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+                    rng=None, directions=0):
     """Compare analytic `grads` with finite differences of `loss()`.
 
     loss:   a callable with no arguments returning the scalar loss at the current
@@ -52,14 +52,16 @@ def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=None, 
     params: dict name -> float64 array, perturbed in place.
     grads:  dict name -> analytic gradient, same keys and shapes.
     max_entries: check at most this many randomly chosen entries per array
-            (from `rng`); directions: this many random directions per array instead.
+            (from `rng`) and screen the rest (default 1000; None: every entry);
+            directions: this many random directions per array instead.
     """
     owner = "check_gradients"
     _float64_arrays(params, "parameter", owner, "convert it with astype(np.float64)")
     _check_settings(eps, rtol, max_entries, directions, owner)
-    f0 = loss()
+    f0 = real_scalar(loss(), owner, "loss()")
     unit, _ = rounding_unit(f0)
-    return run_check(loss, lambda: grads, dict(params), magnitude=abs(float(f0)), unit=unit,
+    return run_check(lambda: real_scalar(loss(), owner, "loss()"), lambda: grads, dict(params),
+                     magnitude=abs(float(f0)), unit=unit,
                      step=eps, rtol=rtol, max_entries=max_entries, directions=directions,
                      rng=rng, owner=owner, check_analytic_twice=False)
 
@@ -73,8 +75,8 @@ def _forward(layer, training):
     return (lambda x: layer.forward(x, training=training)) if takes else layer.forward
 
 
-def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entries=None,
-                rng=None, directions=0, fix_noise=True):
+def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True,
+                max_entries=DEFAULT_MAX_ENTRIES, rng=None, directions=0, fix_noise=True):
     """Gradient check of one layer (or a Sequential) at input x, following the
     protocol of this module's docstring.
 
@@ -96,10 +98,7 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
     forward = _forward(layer, training)
     notes = [note] if note else []
     with fixed_noise(layer) if fix_noise else nullcontext([]) as fixed:
-        y0 = np.asarray(forward(x))
-        if not np.issubdtype(y0.dtype, np.floating):
-            raise InputTypeError(f"{owner}: forward must return a floating-point array, got "
-                                 f"{type(y0).__name__} of dtype {y0.dtype}")
+        y0 = real_output(forward(x), owner, "forward")
         dy = projection(dy, y0.shape, rng, owner, "the output's shape")
         unit, step, precision = _settings(y0, eps, rtol, max_entries, directions, owner)
         notes += [precision] if precision else []
@@ -117,7 +116,8 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
             return {"x": np.asarray(dx), **grads}
 
         def loss():
-            return float(np.sum(np.asarray(forward(x), dtype=np.float64) * dy))
+            return float(np.sum(real_output(forward(x), owner, "forward").astype(np.float64)
+                                * dy))
 
         if fixed:
             notes.append(f"noise fixed for the check: {', '.join(map(repr, fixed))} replay "
@@ -132,16 +132,17 @@ def check_layer(layer, x, dy=None, eps=None, rtol=1e-6, training=True, max_entri
     return report
 
 
-def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=None, rng=None,
-                directions=0, fix_noise=True):
+def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
+                rng=None, directions=0, fix_noise=True):
     """Whole-model check of `model.forward_backward(x, eps)["total_loss"]`.
 
     Works with any object following the model protocol of the module docstring
     (minivae's VAE and Autoencoder). eps fixes the VAE's sampling noise; when it
     is None and the model has a latent_dim, eps is drawn once from rng, so the
     loss is a deterministic function of the parameters. `step` is the
-    finite-difference step. For a large model pass max_entries (entries per
-    array) or directions (random directions per array). Returns a GradCheckReport.
+    finite-difference step. max_entries: entries per array (default 1000, the rest
+    screened; None: every entry), or directions (random directions per array).
+    Returns a GradCheckReport.
     """
     owner = "check_model"
     dtype = getattr(model, "dtype", np.float64)
@@ -160,7 +161,8 @@ def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=None, rng=
     _float64_arrays(params, "parameter", owner, "build the model with dtype='float64'")
 
     def loss():
-        return model.forward_backward(x, eps=eps)["total_loss"]
+        return real_scalar(model.forward_backward(x, eps=eps)["total_loss"], owner,
+                           "forward_backward(x)['total_loss']")
 
     def analytic():
         model.forward_backward(x, eps=eps)

@@ -10,8 +10,10 @@ VERDICT_WORD = {"pass": "ok", "FAIL": "FAIL", "inconclusive": "inconclusive"}
 class GradCheckReport(list):
     """A list of CheckResult, with the verdict of the whole check and a table.
 
-    report.passed    no FAIL (an inconclusive check found nothing beyond rounding)
-    report.verdict   "FAIL" if any result fails, else "inconclusive" if any is, else "pass"
+    report.passed    "pass" or "inconclusive" (an inconclusive check found nothing
+                     beyond rounding); never for "FAIL"
+    report.verdict   "FAIL" if any result fails, else "inconclusive" if any is or if
+                     the report holds no result (nothing checked), else "pass"
     report["kernel"] a result by name; report.worst() the largest relative error
     report.notes     what the check did to its inputs (upcasts, noise fixed, ...)
     str(report)      the table, then the worst entries and hints of each failure
@@ -25,13 +27,13 @@ class GradCheckReport(list):
 
     @property
     def passed(self):
-        return all(r.passed for r in self)
+        return self.verdict in ("pass", "inconclusive")
 
     @property
     def verdict(self):
         verdicts = {r.verdict for r in self}
         return "FAIL" if "FAIL" in verdicts else \
-            "inconclusive" if "inconclusive" in verdicts else "pass"
+            "pass" if verdicts == {"pass"} else "inconclusive"
 
     @property
     def certified(self):
@@ -47,15 +49,21 @@ class GradCheckReport(list):
         return super().__getitem__(key)
 
     def worst(self):
-        return max((r.relative_error for r in self), default=0.0)
+        """The largest relative error; NaN if any is NaN (never a smaller number)."""
+        errors = [r.relative_error for r in self]
+        return float("nan") if any(np.isnan(errors)) else max(errors, default=0.0)
 
     def _row(self, r):
         checked = f"{r.checked}/{r.size}" if r.mode == "entries" else f"{r.checked} dir"
         extra = []
         if r.kinks:
             extra.append(f"{r.kinks} kink{'s' if r.kinks > 1 else ''}")
+        if r.domain:
+            extra.append(f"{r.domain} one-sided (domain)")
         if r.rechecked:
             extra.append(f"{r.rechecked} re-measured")
+        if r.mode == "entries" and r.checked < r.size:
+            extra.append("sampled")
         note = f" ({', '.join(extra)})" if extra else ""
         return (f"{r.name:<28} {str(r.shape):<18} {checked:>11} {r.max_abs_error:>11.2e} "
                 f"{r.relative_error:>9.2e} {r.floor:>9.1e}  {VERDICT_WORD[r.verdict]}{note}")
