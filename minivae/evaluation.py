@@ -21,8 +21,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._validation import check_positive_int
-from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
+from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf, reparameterize
 from .errors import InputError, InputTypeError
+from .latent import encode_codes
 from .losses import EPSILON
 from .models import PREDICT_BATCH, VAE
 from .pixels import check_images, to_float
@@ -69,11 +70,6 @@ def bernoulli_log_likelihood(x, p, from_logits=False):
     return ell.reshape(ell.shape[0], -1).sum(axis=1)
 
 
-def _encode(model, x, batch_size=DEFAULT_BATCH):
-    mu, log_var = model.encode(x, batch_size=batch_size)
-    return mu.astype(np.float64), log_var.astype(np.float64)
-
-
 def _log_terms(model, x, k, rng, batch_size, progress=None):
     """For each batch of images: (log p(x|z), log p(z), log q(z|x), mu, log_var).
 
@@ -88,13 +84,13 @@ def _log_terms(model, x, k, rng, batch_size, progress=None):
     from_logits = model.output_activation is not None     # as training scored them
     for start in range(0, len(x), n):
         xb = x[start:start + n]
-        mu, log_var = _encode(model, xb)
+        mu, log_var = encode_codes(model, xb, DEFAULT_BATCH)
         target = to_float(xb, np.float64)
         chunk = max(1, batch_size // len(xb))
         terms = []
         for lo in range(0, k, chunk):
             eps = rng.standard_normal((min(chunk, k - lo), len(xb), d))
-            z = mu + np.exp(0.5 * log_var) * eps                                # (c, B, d)
+            z = reparameterize(mu, log_var, eps)[0]                             # (c, B, d)
             out = model.decode(z.reshape(-1, d).astype(model.dtype), batch_size=batch_size,
                                logits=from_logits)
             c = len(eps)
@@ -175,14 +171,14 @@ def kl_per_dimension(model, x, batch_size=DEFAULT_BATCH):
     The entries sum to the analytic KL term of the ELBO.
     """
     x = _check_vae(model, x, "kl_per_dimension")
-    mu, log_var = _encode(model, x, batch_size)
+    mu, log_var = encode_codes(model, x, batch_size)
     return (0.5 * (np.square(mu) + np.expm1(log_var) - log_var)).mean(axis=0)
 
 
 def posterior_mean_variance(model, x, batch_size=DEFAULT_BATCH):
     """Var over x of E[z_j|x] = z_mean_j, for each latent dimension: (d,)."""
     x = _check_vae(model, x, "posterior_mean_variance")
-    return _encode(model, x, batch_size)[0].var(axis=0)
+    return encode_codes(model, x, batch_size)[0].var(axis=0)
 
 
 def active_units(model, x, threshold=ACTIVE_THRESHOLD, batch_size=DEFAULT_BATCH):
@@ -218,7 +214,7 @@ def summarize(model, x, iwae_k=(1, 10, 100), iwae_limit=None, rng=None,
     pixels = int(np.prod(model.input_shape))
     log_px_z, kl_n = elbo_terms(model, x, rng, batch_size=batch_size)
     bound = float(np.mean(log_px_z - kl_n))
-    mu, log_var = _encode(model, x, batch_size)
+    mu, log_var = encode_codes(model, x, batch_size)
     variance = mu.var(axis=0)
     out = {"images": len(x), "pixels": pixels, "elbo": bound,
            "elbo_stderr": _stderr(log_px_z - kl_n),

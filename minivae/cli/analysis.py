@@ -63,7 +63,8 @@ def _analysis_data(args):
 
 
 def cmd_compare(args):
-    from .. import analysis, checkpoint, plotting
+    from .. import checkpoint, experiments, plotting
+    from ..gaps import DEFAULT_TRIM
     from ..fast import memory
     if not all(r > 0 for r in args.radius):         # refused before the long training
         raise CLIError(f"--radius must be positive, got {args.radius}")
@@ -72,11 +73,11 @@ def cmd_compare(args):
     os.makedirs(args.out, exist_ok=True)
     started = time.perf_counter()
     memory.tune_for_training()
-    models = analysis.train_pair(x, epochs=args.epochs, latent_dim=args.latent_dim,
+    models = experiments.train_pair(x, epochs=args.epochs, latent_dim=args.latent_dim,
                                  seed=args.seed, verbose=0 if args.quiet else 1,
                                  data_parallel=True)
     trained = time.perf_counter() - started
-    result = analysis.compare_latent_spaces(models, x, radius=args.radius, seed=args.seed)
+    result = experiments.compare_latent_spaces(models, x, radius=args.radius, seed=args.seed)
     shown = np.random.default_rng(args.seed).permutation(len(x))[:args.scatter]
     panels = []
     for name, title in (("autoencoder", "autoencoder"), ("vae", "VAE")):
@@ -92,8 +93,8 @@ def cmd_compare(args):
     report = {"dataset": "embedded sample" if train.is_sample else train.source,
               "images": len(x), "epochs": args.epochs, "latent_dim": args.latent_dim,
               "seed": args.seed, "radius_units": "standard deviations of each latent axis",
-              "region": f"per axis, percentiles {analysis.DEFAULT_TRIM:g} to "
-                        f"{100 - analysis.DEFAULT_TRIM:g} of the codes",
+              "region": f"per axis, percentiles {DEFAULT_TRIM:g} to "
+                        f"{100 - DEFAULT_TRIM:g} of the codes",
               "training_seconds": round(trained, 1),
               **{name: result[name]["report"] for name in result}}
     write_json(os.path.join(args.out, "compare.json"), report)
@@ -109,13 +110,13 @@ def cmd_compare(args):
 
 
 def cmd_sweep(args):
-    from .. import analysis, plotting
+    from .. import experiments, plotting
     from ..fast import memory
     train, val = _analysis_data(args)
     x, x_val = train.images, val.images
     started = time.perf_counter()
     memory.tune_for_training()
-    points = analysis.sweep(x, x_val, args.beta, epochs=args.epochs, latent_dim=args.latent_dim,
+    points = experiments.sweep(x, x_val, args.beta, epochs=args.epochs, latent_dim=args.latent_dim,
                             seed=args.seed, verbose=0 if args.quiet else 1, data_parallel=True)
     seconds = time.perf_counter() - started
     os.makedirs(args.out, exist_ok=True)

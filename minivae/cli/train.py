@@ -254,7 +254,7 @@ def _resume_command(args, epochs):
 
 def write_figures(model, out, data, history, seed=0):
     """The book's figures for a trained model, into `out`; returns their paths."""
-    from .. import plotting
+    from .. import latent, plotting
     from ..models import VAE
     from ..pixels import to_float
     rng = np.random.default_rng(seed)
@@ -269,7 +269,7 @@ def write_figures(model, out, data, history, seed=0):
                         class_names=data.classes))
     components = None
     if z.shape[1] > 2:
-        components = plotting.principal_components(z)[1]
+        components = latent.principal_components(z)[1]
     if isinstance(model, VAE):
         # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2).
         paths.append(figure(path(out, "latent_grid.png"), plotting.plot_latent_grid,

@@ -196,7 +196,7 @@ def cmd_evaluate(args):
 
 
 def cmd_interpolate(args):
-    from .. import analysis, plotting
+    from .. import latent, plotting
     from ..pixels import to_float
     model, data = _model_and_data(args)
     for flag, index in (("--index-a", args.index_a), ("--index-b", args.index_b)):
@@ -206,7 +206,7 @@ def cmd_interpolate(args):
         raise CLIError(f"--steps must be at least 2 (both ends), got {args.steps}")
     _check_figure_count(args.steps, "--steps")
     x_a, x_b = to_float(data.images[[args.index_a, args.index_b]])
-    images, _ = analysis.interpolation_images(model, x_a, x_b, steps=args.steps,
+    images, _ = latent.interpolation_images(model, x_a, x_b, steps=args.steps,
                                               spherical=args.spherical)
     if data.labels is not None:
         names = [data.classes[data.labels[i]] for i in (args.index_a, args.index_b)]

@@ -12,7 +12,8 @@ from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 from ._canvas import (_check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, _tiled_figure)
-from .latent import _grid_scale, latent_grid_points, principal_components
+from ..latent import principal_components
+from .latent import _grid_scale, latent_grid_points
 
 GRID_TILE_INCHES = 0.55   # a 15 x 15 latent grid then prints near 8 x 8 inches, as in the book
 LOSS_ORDER = ("total_loss", "reconstruction_loss", "kl_loss")
