@@ -13,14 +13,22 @@ Every function takes a batch of images x (N, H, W, C) as floats in [0, 1] or
 uint8 pixels, and a numpy Generator for the noise (default_rng(0) when None, so
 a number printed twice is the same number). Networks run in the model's dtype;
 the densities are summed in float64.
+
+evaluate_checkpoint(path) is `minivae evaluate`: the losses and every bound of a
+checkpoint on the test split of its data, bounded in work, as one JSON-ready dict.
 """
 
 import math
+import sys
+import time
 
 import numpy as np
 from scipy.special import logsumexp
 
+from ._atomic import write_json
 from ._validation import check_positive_int
+from .checkpoint import load
+from .datasets import load_for_model
 from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf, reparameterize
 from .errors import InputError, InputTypeError
 from .latent import encode_codes
@@ -30,6 +38,9 @@ from .pixels import check_images, to_float
 
 DEFAULT_BATCH = PREDICT_BATCH    # latent points decoded at once
 ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
+# Decoder passes evaluate_checkpoint runs without force: the default (10,000 ELBO images,
+# 1,000 images at k = 100) needs 110,000; 2,000,000 is about 20 times that.
+MAX_DECODES = 2_000_000
 
 
 def _check_vae(model, x, owner):
@@ -252,3 +263,77 @@ def format_summary(summary):
     lines.append(f"{'active units':<18}{s['active_units']} of {len(s['kl_per_dimension'])}"
                  f"   (Var_x E[z|x]: {variances}; active above {s['active_threshold']:g})")
     return "\n".join(lines)
+
+
+def _non_finite(values, prefix=""):
+    """Names of the non-finite numbers in a nested dict/list of results."""
+    if isinstance(values, dict):
+        return [n for k, v in values.items() for n in _non_finite(v, f"{prefix}{k}.")]
+    if isinstance(values, (list, tuple)):
+        return [n for i, v in enumerate(values) for n in _non_finite(v, f"{prefix}{i}.")]
+    if isinstance(values, float) and not np.isfinite(values):
+        return [prefix.rstrip(".")]
+    return []
+
+
+def _print_progress(total):
+    def progress(done):
+        print(f"\rIWAE: {done:,} of {total:,} images", end="", file=sys.stderr, flush=True)
+    return progress
+
+
+def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, verify=True,
+                        batch_size=100, seed=None, limit=None, iwae_k=(1, 10, 100),
+                        iwae_limit=1000, force=False, json_path=None):
+    """`minivae evaluate`: a checkpoint's losses and bounds on the test split of its data.
+
+    The data is what the checkpoint's run recorded unless named (datasets.
+    load_for_model), its first `limit` images. Returns a JSON-ready dict: "losses"
+    (the model's evaluate), "dataset", and for a VAE with a Bernoulli decoder
+    everything summarize gives (the ELBO on every image, the IWAE bounds for each k
+    in iwae_k on the first iwae_limit, one default_rng(seed or 0) for both) and the
+    "seconds" it took. seed also restarts the model's Generator. Work beyond
+    MAX_DECODES decoder passes is refused unless force=True, which reports its
+    progress on stderr. A model without those bounds (an autoencoder, a decoder trained
+    with MSE) gets its losses only, and a line on stderr says so. A non-finite result
+    is refused rather than reported.
+    json_path: also write the dict there, as strict JSON.
+    """
+    model = load(checkpoint)
+    test = load_for_model(model.input_shape, "test", data, data_dir, image_size,
+                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
+    if seed is not None:
+        model.reseed(seed)
+    x = test.images[:limit]
+    bounds = isinstance(model, VAE) and model.reconstruction_loss == "bce"
+    iwae_k = list(iwae_k or [])
+    iwae_images = min(len(x), iwae_limit) if iwae_k else 0
+    decodes = len(x) * (2 if bounds else 1) + iwae_images * max(iwae_k or [0])
+    if decodes > MAX_DECODES and not force:
+        raise InputError(f"this evaluation needs about {decodes:,} decoder passes "
+                         f"({iwae_images:,} images x {max(iwae_k):,} IWAE samples, plus the "
+                         f"ELBO's); the limit without --force is {MAX_DECODES:,}; lower "
+                         f"--iwae-k or --iwae-limit, or pass --force")
+    report = {"losses": model.evaluate(x, batch_size=batch_size)}
+    if bounds:
+        started = time.perf_counter()
+        progress = _print_progress(iwae_images) if decodes > MAX_DECODES else None
+        summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
+                            rng=np.random.default_rng(seed or 0), progress=progress)
+        if progress is not None:
+            print(file=sys.stderr)
+        summary["seconds"] = round(time.perf_counter() - started, 1)
+        report.update(summary)
+    report["dataset"] = "embedded sample" if test.is_sample else test.source
+    bad = _non_finite(report)
+    if bad:
+        raise InputError(f"{checkpoint} gives non-finite results ({', '.join(bad[:4])}"
+                         f"{' ...' if len(bad) > 4 else ''}): its weights or the data are "
+                         f"broken, so there is nothing to report")
+    if not bounds:
+        print(f"minivae: {checkpoint} holds an {type(model).__name__} with "
+              f"{model.reconstruction_loss}; a likelihood bound needs a VAE with a Bernoulli "
+              f"decoder, so only its losses are shown", file=sys.stderr)
+    if json_path:
+        write_json(json_path, report)
+    return report

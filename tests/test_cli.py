@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from minivae import checkpoint
+from minivae import checkpoint, cli
 from minivae.architectures import fashion_vae
-from minivae.cli import EXIT_ERROR, main, use
+from minivae.cli import EXIT_ERROR, main
 from minivae.errors import InputError, InputTypeError
 from tests.conftest import PNG, hide_real_data
 
@@ -188,7 +188,7 @@ def test_evaluate_refuses_to_report_non_finite_results(trained, tmp_path, no_rea
 def test_a_refused_input_is_one_line_and_exit_2(monkeypatch, capsys, error):
     def run(args):
         raise error
-    monkeypatch.setattr(use, "cmd_sample", run)
+    monkeypatch.setattr(cli, "cmd_sample", run)
     assert main(["sample", "model.npz"]) == EXIT_ERROR
     assert capsys.readouterr().err == f"minivae sample: error: {error}\n"
 
@@ -204,7 +204,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch, capsys, error):
     `python -m minivae` prints the traceback and exits 1."""
     def run(args):
         raise error
-    monkeypatch.setattr(use, "cmd_sample", run)
+    monkeypatch.setattr(cli, "cmd_sample", run)
     with pytest.raises(type(error)) as info:
         main(["sample", "model.npz"])
     assert info.value is error

@@ -92,7 +92,7 @@ def _open_regular(path):
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path!r}") from None
+        raise CheckpointError(f"no checkpoint at {path!r}: no such file") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}") from exc
     if stat.S_ISDIR(mode):

@@ -25,12 +25,11 @@ import numpy as np
 
 from .._validation import check_choice
 from ..errors import InputError
-from . import mnist, sample
 from .celeba import load_celeba
 from .errors import DatasetNotFoundError
 from .folders import load_image_folder
-from .mnist import FASHION_MNIST_CLASSES
-from .sample import load_sample
+from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
+from .sample import _sample_resource, load_sample
 
 MNIST_FORMAT = ("fashion-mnist", "mnist")
 FOLDER_FORMAT = ("folder", "celeba")
@@ -87,16 +86,16 @@ def load_dataset(split="train", data_dir=None, *, name="fashion-mnist", allow_sa
     raises DatasetError. pad and verify are load_fashion_mnist's. Returns a
     Dataset; check its is_sample before reporting results.
     """
-    name = check_choice(name, "name", tuple(mnist._SOURCES), "load_dataset")
-    source = mnist._SOURCES[name]
+    name = check_choice(name, "name", tuple(_SOURCES), "load_dataset")
+    source = _SOURCES[name]
     try:
-        x, y, folder = mnist._load(source, split, data_dir, download, dtype, None, None, 60,
-                                   "load_dataset", pad, verify)
+        x, y, folder = _load(source, split, data_dir, download, dtype, None, None, 60,
+                             "load_dataset", pad, verify)
     except DatasetNotFoundError:
         if not (allow_sample and name == "fashion-mnist" and data_dir is None):
             raise
         x, y = load_sample(dtype, pad)
-        return Dataset(x, y, str(sample._sample_resource()), True, name, split, source.classes)
+        return Dataset(x, y, str(_sample_resource()), True, name, split, source.classes)
     return Dataset(x, y, str(folder), False, name, split, source.classes)
 
 
