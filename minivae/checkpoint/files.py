@@ -61,6 +61,14 @@ class CheckpointError(Exception):
     """A checkpoint could not be written, read, verified or matched to a model."""
 
 
+def check_parameter_count(count, where):
+    """Refuse a described model of more than MAX_PARAMETERS parameters (state included),
+    before it is built. The limit is read here, when called, like every other limit."""
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{where} describes a model of {count:,} parameters, more than "
+                              f"the limit of {MAX_PARAMETERS:,}; refused before building it")
+
+
 def _digest(arrays):
     h = hashlib.sha256()
     for key in sorted(arrays):

@@ -33,7 +33,8 @@ from ..layers.initializers import shapes_only
 from ..optimizers import from_config as optimizer_from_config
 from ..serialization import deserialize, serialize
 from ..training import History
-from .files import FORMAT, MAX_PARAMETERS, VERSION, CheckpointError, _check_path, _digest, read
+from .files import (FORMAT, VERSION, CheckpointError, _check_path, _digest, check_parameter_count,
+                    read)
 
 
 def model_spec(model):
@@ -199,9 +200,7 @@ def build_model(meta, custom_objects=None, where="the checkpoint", arrays=None):
     shapes = {f"param/{k}": v.shape for k, v in dry.named_params().items()}
     shapes.update({f"state/{k}": v.shape for k, v in dry.named_state().items()})
     count = sum(math.prod(shape) for shape in shapes.values())
-    if count > MAX_PARAMETERS:
-        raise CheckpointError(f"{where} describes a model of {count:,} parameters, more than "
-                              f"the limit of {MAX_PARAMETERS:,}; refused before building it")
+    check_parameter_count(count, where)
     if arrays is not None:
         held = {k: v.shape for k, v in arrays.items() if k.startswith(("param/", "state/"))}
         for key in [*shapes, *(k for k in held if k not in shapes)]:
