@@ -31,6 +31,7 @@ LEVELS = [
     ("analyses", ["minivae.latent", "minivae.gaps", "minivae.evaluation",
                   "minivae.attributes", "minivae.model_check"]),
     ("figures", ["minivae.plotting"]),
+    # what the commands do, as library functions: each writes figures, so above plotting
     ("runs", ["minivae.figures", "minivae.experiments", "minivae.runs"]),
     ("command line", ["minivae.cli", "minivae.__main__"]),
 ]
