@@ -5,7 +5,7 @@ A step is forward, backward and the Adam update on one batch of 100 images
 float32, latent 2, loss 500 * mean-pixel BCE + KL, Adam(5e-4). Contenders,
 each where installed, each in its own process:
 
-  minivae             what `minivae train` runs (cli.cmd_train): in the worker
+  minivae             what `minivae train` runs (runs.train_run): in the worker
                       minivae.fast.memory.tune_for_training() once, then per step
                       DataParallel(model).train_step(x), model =
                       fashion_vae(seed=0).compile(Adam(5e-4)); this working tree
@@ -184,7 +184,7 @@ def minivae_worker(mode, tree=None):
         model, _, how, options = minivae_stepper(mode)
         x_train, train_info = load_fashion("train", "uint8", limit)
         x_val, val_info = load_fashion("test", "uint8", limit)
-        # as `minivae train` calls fit (cli.cmd_train), less the checkpoint callback
+        # as `minivae train` calls fit (runs.train_run), less the checkpoint callback
         t = time.perf_counter()
         history = model.fit(x_train, epochs=epochs, batch_size=BATCH, validation_data=x_val,
                             verbose=0, **options)

@@ -1,5 +1,5 @@
-"""Atomic, durable file writes: the one mechanism checkpoints, history.json and
-dataset downloads share.
+"""Atomic, durable file writes: the one mechanism checkpoints, history.json and the
+other JSON reports (write_json), and dataset downloads share.
 
 write(file) fills a temporary file beside the target; it is flushed, fsync'ed,
 optionally verified, then renamed over the target and the folder fsync'ed. A
@@ -12,9 +12,12 @@ create it (tempfile.mkstemp's 0600 would hide a checkpoint from the user's group
 whatever their umask says).
 """
 
+import json
 import os
 import re
 import secrets
+
+from .errors import InputError
 
 
 def _temp_prefix(path):
@@ -92,3 +95,18 @@ def atomic_write(path, write, verify=None):
         except OSError:         # already gone, or not ours to remove: harmless either way
             pass
     return path
+
+
+def write_json(path, obj):
+    """obj as strict JSON (indented, a newline at the end), written atomically.
+
+    A NaN or an infinity is refused with an InputError naming the file: strict
+    JSON has no token for them, and readers other than Python's refuse the ones
+    Python would write. Returns path.
+    """
+    try:
+        data = (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode()
+    except ValueError as exc:
+        raise InputError(f"refusing to write {path}: it would hold a non-finite number "
+                         f"({exc})") from exc
+    return atomic_write(path, lambda f: f.write(data))

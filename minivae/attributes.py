@@ -224,7 +224,7 @@ def morph(model, x_a, x_b, alphas=BOOK_ALPHAS):
     x_a, x_b (H, W, C); alphas (k,), the book's 0, 0.1, ..., 1. The codes are
     z_mean for a VAE and z for an autoencoder, so alpha = 0 and alpha = 1 give
     exactly the two reconstructions. (The book draws z from q(z|x) and stops
-    at alpha = 0.9; analysis.interpolate offers a spherical path too.)
+    at alpha = 0.9; latent.interpolate offers a spherical path too.)
     Returns (decoded (k, H, W, C), path (k, d)).
     """
     owner = "morph"

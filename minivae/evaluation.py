@@ -13,22 +13,34 @@ Every function takes a batch of images x (N, H, W, C) as floats in [0, 1] or
 uint8 pixels, and a numpy Generator for the noise (default_rng(0) when None, so
 a number printed twice is the same number). Networks run in the model's dtype;
 the densities are summed in float64.
+
+evaluate_checkpoint(path) is `minivae evaluate`: the losses and every bound of a
+checkpoint on the test split of its data, bounded in work, as one JSON-ready dict.
 """
 
 import math
+import sys
+import time
 
 import numpy as np
 from scipy.special import logsumexp
 
+from ._atomic import write_json
 from ._validation import check_positive_int
-from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf
+from .checkpoint import load
+from .datasets import load_for_model
+from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf, reparameterize
 from .errors import InputError, InputTypeError
+from .latent import encode_codes
 from .losses import EPSILON
 from .models import PREDICT_BATCH, VAE
 from .pixels import check_images, to_float
 
 DEFAULT_BATCH = PREDICT_BATCH    # latent points decoded at once
 ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
+# Decoder passes evaluate_checkpoint runs without force: the default (10,000 ELBO images,
+# 1,000 images at k = 100) needs 110,000; 2,000,000 is about 20 times that.
+MAX_DECODES = 2_000_000
 
 
 def _check_vae(model, x, owner):
@@ -69,11 +81,6 @@ def bernoulli_log_likelihood(x, p, from_logits=False):
     return ell.reshape(ell.shape[0], -1).sum(axis=1)
 
 
-def _encode(model, x, batch_size=DEFAULT_BATCH):
-    mu, log_var = model.encode(x, batch_size=batch_size)
-    return mu.astype(np.float64), log_var.astype(np.float64)
-
-
 def _log_terms(model, x, k, rng, batch_size, progress=None):
     """For each batch of images: (log p(x|z), log p(z), log q(z|x), mu, log_var).
 
@@ -88,13 +95,13 @@ def _log_terms(model, x, k, rng, batch_size, progress=None):
     from_logits = model.output_activation is not None     # as training scored them
     for start in range(0, len(x), n):
         xb = x[start:start + n]
-        mu, log_var = _encode(model, xb)
+        mu, log_var = encode_codes(model, xb, DEFAULT_BATCH)
         target = to_float(xb, np.float64)
         chunk = max(1, batch_size // len(xb))
         terms = []
         for lo in range(0, k, chunk):
             eps = rng.standard_normal((min(chunk, k - lo), len(xb), d))
-            z = mu + np.exp(0.5 * log_var) * eps                                # (c, B, d)
+            z = reparameterize(mu, log_var, eps)[0]                             # (c, B, d)
             out = model.decode(z.reshape(-1, d).astype(model.dtype), batch_size=batch_size,
                                logits=from_logits)
             c = len(eps)
@@ -175,14 +182,14 @@ def kl_per_dimension(model, x, batch_size=DEFAULT_BATCH):
     The entries sum to the analytic KL term of the ELBO.
     """
     x = _check_vae(model, x, "kl_per_dimension")
-    mu, log_var = _encode(model, x, batch_size)
+    mu, log_var = encode_codes(model, x, batch_size)
     return (0.5 * (np.square(mu) + np.expm1(log_var) - log_var)).mean(axis=0)
 
 
 def posterior_mean_variance(model, x, batch_size=DEFAULT_BATCH):
     """Var over x of E[z_j|x] = z_mean_j, for each latent dimension: (d,)."""
     x = _check_vae(model, x, "posterior_mean_variance")
-    return _encode(model, x, batch_size)[0].var(axis=0)
+    return encode_codes(model, x, batch_size)[0].var(axis=0)
 
 
 def active_units(model, x, threshold=ACTIVE_THRESHOLD, batch_size=DEFAULT_BATCH):
@@ -218,7 +225,7 @@ def summarize(model, x, iwae_k=(1, 10, 100), iwae_limit=None, rng=None,
     pixels = int(np.prod(model.input_shape))
     log_px_z, kl_n = elbo_terms(model, x, rng, batch_size=batch_size)
     bound = float(np.mean(log_px_z - kl_n))
-    mu, log_var = _encode(model, x, batch_size)
+    mu, log_var = encode_codes(model, x, batch_size)
     variance = mu.var(axis=0)
     out = {"images": len(x), "pixels": pixels, "elbo": bound,
            "elbo_stderr": _stderr(log_px_z - kl_n),
@@ -256,3 +263,77 @@ def format_summary(summary):
     lines.append(f"{'active units':<18}{s['active_units']} of {len(s['kl_per_dimension'])}"
                  f"   (Var_x E[z|x]: {variances}; active above {s['active_threshold']:g})")
     return "\n".join(lines)
+
+
+def _non_finite(values, prefix=""):
+    """Names of the non-finite numbers in a nested dict/list of results."""
+    if isinstance(values, dict):
+        return [n for k, v in values.items() for n in _non_finite(v, f"{prefix}{k}.")]
+    if isinstance(values, (list, tuple)):
+        return [n for i, v in enumerate(values) for n in _non_finite(v, f"{prefix}{i}.")]
+    if isinstance(values, float) and not np.isfinite(values):
+        return [prefix.rstrip(".")]
+    return []
+
+
+def _print_progress(total):
+    def progress(done):
+        print(f"\rIWAE: {done:,} of {total:,} images", end="", file=sys.stderr, flush=True)
+    return progress
+
+
+def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, verify=True,
+                        batch_size=100, seed=None, limit=None, iwae_k=(1, 10, 100),
+                        iwae_limit=1000, force=False, json_path=None):
+    """`minivae evaluate`: a checkpoint's losses and bounds on the test split of its data.
+
+    The data is what the checkpoint's run recorded unless named (datasets.
+    load_for_model), its first `limit` images. Returns a JSON-ready dict: "losses"
+    (the model's evaluate), "dataset", and for a VAE with a Bernoulli decoder
+    everything summarize gives (the ELBO on every image, the IWAE bounds for each k
+    in iwae_k on the first iwae_limit, one default_rng(seed or 0) for both) and the
+    "seconds" it took. seed also restarts the model's Generator. Work beyond
+    MAX_DECODES decoder passes is refused unless force=True, which reports its
+    progress on stderr. A model without those bounds (an autoencoder, a decoder trained
+    with MSE) gets its losses only, and a line on stderr says so. A non-finite result
+    is refused rather than reported.
+    json_path: also write the dict there, as strict JSON.
+    """
+    model = load(checkpoint)
+    test = load_for_model(model.input_shape, "test", data, data_dir, image_size,
+                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
+    if seed is not None:
+        model.reseed(seed)
+    x = test.images[:limit]
+    bounds = isinstance(model, VAE) and model.reconstruction_loss == "bce"
+    iwae_k = list(iwae_k or [])
+    iwae_images = min(len(x), iwae_limit) if iwae_k else 0
+    decodes = len(x) * (2 if bounds else 1) + iwae_images * max(iwae_k or [0])
+    if decodes > MAX_DECODES and not force:
+        raise InputError(f"this evaluation needs about {decodes:,} decoder passes "
+                         f"({iwae_images:,} images x {max(iwae_k):,} IWAE samples, plus the "
+                         f"ELBO's); the limit without --force is {MAX_DECODES:,}; lower "
+                         f"--iwae-k or --iwae-limit, or pass --force")
+    report = {"losses": model.evaluate(x, batch_size=batch_size)}
+    if bounds:
+        started = time.perf_counter()
+        progress = _print_progress(iwae_images) if decodes > MAX_DECODES else None
+        summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
+                            rng=np.random.default_rng(seed or 0), progress=progress)
+        if progress is not None:
+            print(file=sys.stderr)
+        summary["seconds"] = round(time.perf_counter() - started, 1)
+        report.update(summary)
+    report["dataset"] = "embedded sample" if test.is_sample else test.source
+    bad = _non_finite(report)
+    if bad:
+        raise InputError(f"{checkpoint} gives non-finite results ({', '.join(bad[:4])}"
+                         f"{' ...' if len(bad) > 4 else ''}): its weights or the data are "
+                         f"broken, so there is nothing to report")
+    if not bounds:
+        print(f"minivae: {checkpoint} holds an {type(model).__name__} with "
+              f"{model.reconstruction_loss}; a likelihood bound needs a VAE with a Bernoulli "
+              f"decoder, so only its losses are shown", file=sys.stderr)
+    if json_path:
+        write_json(json_path, report)
+    return report

@@ -1,7 +1,10 @@
 """Where the codes lie, for any minivae model: the views of chapter 3 (docs/latent.md).
 
+    encode_codes(model, x)            (z_mean, z_log_var) of a VAE, (z, None) of any model:
+                                      the one batched encode, as float64
     codes(model, x)                   z_mean (VAE), z (autoencoder), or z sampled
     codes_and_draws(model, x, rng)    z_mean and z sampled, from one pass of the encoder
+    principal_components(z, k)        PCA of the codes: the plane the figures look at
     bounding_box(z)                   per axis, the smallest and largest code
     bounding_box_samples(z, n, rng)   n points uniform in that box: the autoencoder's gaps
     prior_samples(d, n, rng)          n points from N(0, I): the VAE's generator
@@ -9,6 +12,8 @@
     decode_points(model, points)      the images a model draws at given latent points
     p_space(z)                        norm.cdf(z): each axis mapped through the prior's CDF
     latent_histograms(z, dims, bins)  per axis: histogram, mean, std, KL to N(0, 1)
+    interpolate(z_a, z_b, steps)      straight or spherical paths between two codes
+    interpolation_images(model, ...)  the images decoded along the path between two images
 
 Each works on any model with encode/decode (VAE or Autoencoder, any latent
 size) or on plain codes. Randomness comes from the Generator passed in; with
@@ -17,17 +22,33 @@ The attribute arithmetic of the faces notebook is in minivae.attributes.
 """
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
-from ._validation import check_codes, check_float_array, check_positive_int, generator_or_default
-from .analysis import uniform_points
+from ._validation import (check_codes, check_finite, check_float_array, check_positive_int,
+                          generator_or_default)
+from .distributions import reparameterize
 from .errors import InputError
+from .gaps import uniform_points
 from .models import PREDICT_BATCH, VAE
 
 BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
 BOOK_GRID = 15                      # the book's 15 x 15 decoded grid
 BOOK_HISTOGRAM_DIMS = 50            # the faces notebook shows dimensions 0-49
 BOOK_BINS = 20
+
+
+def encode_codes(model, x, batch_size=PREDICT_BATCH, dtype=np.float64):
+    """Where the encoder puts each image x (N, H, W, C), from one batched pass.
+
+    Returns (z_mean, z_log_var) of a VAE, (z, None) of any other model, each
+    (N, d) in `dtype` (float64 by default; None keeps the model's own). The
+    model's encode runs underneath; this is the one place its two kinds of
+    result are told apart.
+    """
+    if not isinstance(model, VAE):
+        return np.asarray(model.encode(x, batch_size=batch_size), dtype=dtype), None
+    z_mean, z_log_var = model.encode(x, batch_size=batch_size)
+    return np.asarray(z_mean, dtype=dtype), np.asarray(z_log_var, dtype=dtype)
 
 
 def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
@@ -37,29 +58,52 @@ def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
     z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng, which is the
     encoder's third output, what the book's notebooks plot and average.
     """
-    z, z_log_var = _encoded(model, x, batch_size)
+    z, z_log_var = encode_codes(model, x, batch_size)
     return _draw(z, z_log_var, rng, "codes") if sample and z_log_var is not None else z
 
 
 def codes_and_draws(model, x, rng=None, batch_size=PREDICT_BATCH):
     """codes(model, x) and codes(model, x, sample=True, rng=rng) from one pass of the
     encoder: (z, z_sampled), z_sampled None for a model that is not a VAE."""
-    z, z_log_var = _encoded(model, x, batch_size)
+    z, z_log_var = encode_codes(model, x, batch_size)
     return z, None if z_log_var is None else _draw(z, z_log_var, rng, "codes_and_draws")
-
-
-def _encoded(model, x, batch_size):
-    """(z_mean, z_log_var) of a VAE, (z, None) of any other model, as float64."""
-    if not isinstance(model, VAE):
-        return np.asarray(model.encode(x, batch_size=batch_size), dtype=np.float64), None
-    z_mean, z_log_var = model.encode(x, batch_size=batch_size)
-    return np.asarray(z_mean, dtype=np.float64), np.asarray(z_log_var, dtype=np.float64)
 
 
 def _draw(z_mean, z_log_var, rng, owner):
     """z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng."""
     eps = generator_or_default(rng, "rng", owner).standard_normal(z_mean.shape)
-    return z_mean + np.exp(0.5 * z_log_var) * eps
+    return reparameterize(z_mean, z_log_var, eps)[0]
+
+
+def principal_components(z, k=2):
+    """PCA of the rows of z by the SVD of the centred data.
+
+    z (N, d) -> (projected (N, k), components (k, d), mean (d,), explained_variance_ratio (k,)).
+    With zc = z - mean = U S V^T, components = V^T[:k] (orthonormal rows, by
+    decreasing variance), projected = zc @ components.T, and the ratio is
+    S_i^2 / sum_j S_j^2 (all zeros when z has no variance). An SVD fixes each
+    direction only up to sign, so each component is flipped to make its
+    largest-magnitude entry positive: the same data always gives the same figure.
+    """
+    owner = "principal_components"
+    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
+    k = check_positive_int(k, "k", owner)
+    N, d = z.shape
+    if k > d:
+        raise InputError(f"{owner}: k must be at most the dimension of z ({d}), got k={k}")
+    if N < max(2, k):
+        raise InputError(f"{owner}: z needs at least {max(2, k)} rows for {k} components, "
+                         f"got shape {z.shape}")
+    mean = z.mean(axis=0)
+    zc = z - mean
+    _, S, Vt = np.linalg.svd(zc, full_matrices=False)
+    components = Vt[:k]
+    peak = components[np.arange(k), np.argmax(np.abs(components), axis=1)]
+    components = components * np.where(peak < 0, -1.0, 1.0).astype(z.dtype)[:, None]
+    variance = S ** 2
+    total = variance.sum()
+    ratio = variance[:k] / total if total > 0 else np.zeros(k, dtype=z.dtype)
+    return zc @ components.T, components, mean, ratio
 
 
 def bounding_box(z):
@@ -117,7 +161,6 @@ def range_grid(z, n=BOOK_GRID):
         raise InputError(f"{owner}: a 2-D grid needs codes with d >= 2, got shape {z.shape}")
     components, mean, plane, names = None, np.zeros(d), z, ("z_1", "z_2")
     if d > 2:
-        from .plotting.latent import principal_components  # pure numpy, no figure
         plane, components, mean, _ = principal_components(z, 2)
         names = ("PC 1", "PC 2")
     lo, hi = plane.min(axis=0), plane.max(axis=0)
@@ -134,7 +177,7 @@ def p_space(z):
     Under the prior N(0, I) each p_i is uniform on [0, 1]; codes that fill
     the p-square evenly are codes distributed as the prior on that plane's axes.
     """
-    return norm.cdf(check_codes(z, "p_space"))
+    return ndtr(check_codes(z, "p_space"))        # scipy.stats.norm.cdf's own kernel
 
 
 def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
@@ -170,5 +213,52 @@ def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
     with np.errstate(divide="ignore"):      # a constant axis: log 0, KL = inf, said plainly
         kl = 0.5 * (std ** 2 + mean ** 2 - 1.0 - np.log(std ** 2))
     x = np.linspace(-3.0, 3.0, 100)
+    pdf = np.exp(-x ** 2 / 2.0) / np.sqrt(2 * np.pi)       # as scipy.stats.norm.pdf computes it
     return {"dims": dims, "density": density, "edges": edges, "mean": mean, "std": std,
-            "kl": kl, "x": x, "pdf": norm.pdf(x)}
+            "kl": kl, "x": x, "pdf": pdf}
+
+
+def interpolate(z_a, z_b, steps=10, spherical=False):
+    """steps points from z_a to z_b (both ends included): (steps, d) float64.
+
+    Linear: (1 - t) z_a + t z_b. Spherical: the direction turns at constant
+    speed along the great circle from z_a/|z_a| to z_b/|z_b| (slerp) while the
+    norm moves linearly from |z_a| to |z_b|. Under a Gaussian prior in d
+    dimensions the codes lie near the shell |z| ~ sqrt(d); a straight line cuts
+    inside it (its midpoint between two opposite codes is 0) and the spherical
+    path stays on it. Parallel or opposite directions, or a zero code, leave the
+    great circle undefined; the path is then linear.
+    """
+    owner = "interpolate"
+    a = check_finite(check_float_array(z_a, "z_a", owner, ndim=1), "z_a", owner)
+    b = check_finite(check_float_array(z_b, "z_b", owner, ndim=1), "z_b", owner)
+    if a.shape != b.shape:
+        raise InputError(f"{owner}: z_a and z_b must have the same shape, got {a.shape} and "
+                         f"{b.shape}")
+    steps = check_positive_int(steps, "steps", owner)
+    if steps < 2:
+        raise InputError(f"{owner}: steps must be at least 2 (both ends), got {steps}")
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    linear = (1 - t) * a + t * b
+    norm_a, norm_b = np.linalg.norm(a), np.linalg.norm(b)
+    if not spherical or norm_a == 0 or norm_b == 0:
+        return linear
+    u, v = a / norm_a, b / norm_b
+    omega = np.arccos(np.clip(u @ v, -1.0, 1.0))
+    if np.sin(omega) < 1e-6:        # 1 / sin(omega) would amplify rounding by > 1e6
+        return linear
+    direction = (np.sin((1 - t) * omega) * u + np.sin(t * omega) * v) / np.sin(omega)
+    path = ((1 - t) * norm_a + t * norm_b) * direction
+    path[0], path[-1] = a, b        # exact ends, not ends up to rounding
+    return path
+
+
+def interpolation_images(model, x_a, x_b, steps=10, spherical=False):
+    """Decode the path between the codes of two images x_a, x_b (H, W, C).
+
+    Returns (images (steps, H, W, C), path (steps, d)).
+    """
+    z = encode_codes(model, np.stack([np.asarray(x_a), np.asarray(x_b)]))[0]
+    path = interpolate(z[0], z[1], steps, spherical)
+    return model.decode(path.astype(model.dtype)), path

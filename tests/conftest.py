@@ -100,3 +100,20 @@ def tiny_autoencoder(seed=0):
                                           name="out")], name="decoder")
     model = Autoencoder(encoder, decoder)
     return model.build((8, 8, 1), rng=np.random.default_rng(seed), dtype="float64")
+
+
+# -- data whose principal components are known, for the PCA and latent-grid tests --
+
+def exact_pca_data(rng, N=200, d=5, mean_shift=3.0):
+    """Data whose principal axes and variances are known exactly by construction.
+
+    Columns of the centred score matrix are orthogonal with chosen norms, and
+    Q is an orthonormal basis, so z - mean = scores @ Q.T is already an SVD.
+    """
+    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    A = rng.normal(size=(N, d))
+    A -= A.mean(axis=0)
+    U, _ = np.linalg.qr(A)                              # orthonormal, centred columns
+    sigma = np.array([10.0, 5.0, 2.0, 1.0, 0.5])[:d]
+    mean = np.full(d, mean_shift)
+    return mean + (U * sigma) @ Q.T, Q, sigma, mean

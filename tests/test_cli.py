@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from minivae.cli import EXIT_ERROR, main, use
+from minivae import checkpoint, cli
+from minivae.architectures import fashion_vae
+from minivae.cli import EXIT_ERROR, main
 from minivae.errors import InputError, InputTypeError
 from tests.conftest import PNG, hide_real_data
 
@@ -98,6 +100,29 @@ def test_unknown_flag_and_module_entry_point():
         assert command in proc.stdout
 
 
+def test_interpolate_and_evaluate_commands(tmp_path, no_real_data, capsys):
+    # Untrained weights do: these commands only read a checkpoint, and training
+    # one is test_cli's business.
+    ckpt = str(checkpoint.save(tmp_path / "model.npz", fashion_vae(seed=0)))
+    for extra in ([], ["--spherical"]):
+        png = tmp_path / f"i{len(extra)}.png"
+        assert main(["interpolate", ckpt, "--index-a", "3", "--index-b", "7", "--steps", "6",
+                     "--out", str(png), *extra]) == 0
+        assert png.read_bytes()[:8] == PNG
+    assert main(["interpolate", ckpt, "--index-b", "99999"]) == 2
+    assert "--index-b must lie in" in capsys.readouterr().err
+    report_path = tmp_path / "eval.json"
+    assert main(["evaluate", ckpt, "--limit", "40", "--iwae-k", "1", "5", "--iwae-limit", "10",
+                 "--json", str(report_path)]) == 0
+    out = capsys.readouterr().out
+    assert "IWAE k=5" in out and "active units" in out
+    assert set(json.loads(out.strip().splitlines()[-1])) == {"total_loss", "reconstruction_loss",
+                                                             "kl_loss"}
+    report = json.loads(report_path.read_text())
+    assert report["images"] == 40 and report["iwae_images"] == 10
+    assert report["dataset"] == "embedded sample" and set(report["iwae"]) == {"1", "5"}
+
+
 # ------------------------------------------------------------------ bounded work --
 
 def test_sample_bounds_a_figure_and_streams_any_number_to_npy(trained, tmp_path, capsys):
@@ -163,7 +188,7 @@ def test_evaluate_refuses_to_report_non_finite_results(trained, tmp_path, no_rea
 def test_a_refused_input_is_one_line_and_exit_2(monkeypatch, capsys, error):
     def run(args):
         raise error
-    monkeypatch.setattr(use, "cmd_sample", run)
+    monkeypatch.setattr(cli, "cmd_sample", run)
     assert main(["sample", "model.npz"]) == EXIT_ERROR
     assert capsys.readouterr().err == f"minivae sample: error: {error}\n"
 
@@ -179,7 +204,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch, capsys, error):
     `python -m minivae` prints the traceback and exits 1."""
     def run(args):
         raise error
-    monkeypatch.setattr(use, "cmd_sample", run)
+    monkeypatch.setattr(cli, "cmd_sample", run)
     with pytest.raises(type(error)) as info:
         main(["sample", "model.npz"])
     assert info.value is error

@@ -1,4 +1,5 @@
-"""Tests for minivae.cli.chapter3: `embedding`, `attribute` and `morph` on saved models."""
+"""The commands `embedding`, `attribute` and `morph` on saved models (minivae.cli over
+minivae.figures)."""
 
 import json
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from minivae import datasets
 from minivae.datasets import DatasetError, DatasetNotFoundError, read_idx
+from minivae.errors import InputError
 
 # An independent writer: the IDX layout spelled out again, not taken from the module.
 TYPE_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C,
@@ -618,3 +619,53 @@ def test_image_folder_errors(tmp_path):
         datasets.load_image_folder(empty)
     with pytest.raises(ValueError, match="size"):
         datasets.load_image_folder(empty, size=(0, 4))
+
+
+# ------------------------------------------------------------------ the data spec --
+
+def test_parse_spec_takes_arguments_then_the_record_then_the_model():
+    assert datasets.parse_spec() == {"name": "fashion-mnist", "data_dir": None, "folder": None,
+                                     "image_size": 32}
+    recorded = {"name": "folder", "folder": "/faces", "image_size": 48, "data_dir": None}
+    assert datasets.parse_spec(recorded=recorded)["folder"] == "/faces"
+    assert datasets.parse_spec("mnist", image_size=28, recorded=recorded) == {
+        "name": "mnist", "data_dir": None, "folder": None, "image_size": 28}
+    assert datasets.parse_spec("celeba:/c", input_shape=(64, 64, 3))["image_size"] == 64
+    assert datasets.parse_spec(input_shape=(28, 28, 1))["image_size"] == 28
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"data": "cifar"}, "--data must be fashion-mnist, mnist, folder:PATH or celeba:ROOT"),
+    ({"data": "folder"}, "--data folder needs its path"),
+    ({"data": "mnist", "image_size": 64}, "--image-size must be 28 or 32 for mnist"),
+    ({"input_shape": (64, 64, 3)}, r"reads images of shape \(64, 64, 3\), and fashion-mnist"),
+])
+def test_parse_spec_refuses_what_names_nothing(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        datasets.parse_spec(**kwargs)
+
+
+def test_a_folder_splits_ninety_ten_and_keeps_its_spec(tmp_path):
+    from matplotlib.image import imsave
+    for i in range(10):
+        imsave(tmp_path / f"{i}.png", np.full((4, 4, 3), i / 10))
+    spec = datasets.parse_spec(f"folder:{tmp_path}", image_size=8)
+    train, test = datasets.load_for_training(spec)
+    assert (len(train), len(test)) == (9, 1) and train.images.dtype == np.uint8
+    assert train.labels is None and train.spec == spec and train.description == str(tmp_path)
+    assert train.images.shape[1:] == (8, 8, 3)
+
+
+def test_the_sample_holds_out_its_last_images_for_validation(tmp_path, monkeypatch, capsys):
+    from tests.conftest import hide_real_data
+    hide_real_data(monkeypatch, tmp_path)
+    train, val = datasets.load_for_training(datasets.parse_spec(), limit=300)
+    assert (len(train), len(val)) == (300, datasets.spec.SAMPLE_HOLDOUT) and train.is_sample
+    assert train.description == "the embedded sample"
+    sample = datasets.load_sample("uint8")[0]
+    np.testing.assert_array_equal(val.images, sample[-datasets.spec.SAMPLE_HOLDOUT:])
+    np.testing.assert_array_equal(train.images, sample[:300])
+    assert "using the embedded sample of 2000 images" in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"reads images of shape \(28, 28, 1\), but the "
+                                         r"embedded sample gives \(32, 32, 1\)"):
+        datasets.check_fits(train, (28, 28, 1), "the model")

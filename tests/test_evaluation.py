@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal, norm
 
-from minivae import evaluation
-from minivae.architectures import fashion_autoencoder
+from minivae import checkpoint, evaluation
+from minivae.architectures import fashion_autoencoder, fashion_vae
+from minivae.errors import InputError
 from minivae.losses import binary_crossentropy, binary_crossentropy_from_logits, gaussian_kl
 from tests.conftest import tiny_vae
 
@@ -205,3 +206,16 @@ def test_refuses_models_without_a_bernoulli_likelihood():
         evaluation.iwae_bound(tiny_vae(), images(2), 0)
     with pytest.raises(ValueError, match="kl must be"):
         evaluation.elbo(tiny_vae(), images(2), kl="exact")
+
+
+# ------------------------------------------------------------ a checkpoint's report --
+
+def test_evaluate_checkpoint_reports_a_checkpoint_as_json(tmp_path, no_real_data):
+    path = checkpoint.save(tmp_path / "vae.npz", fashion_vae(seed=0))
+    report = evaluation.evaluate_checkpoint(path, limit=20, iwae_k=(1, 3), iwae_limit=5,
+                                            seed=0, json_path=tmp_path / "r.json")
+    assert report["images"] == 20 and report["iwae_images"] == 5
+    assert set(report["iwae"]) == {"1", "3"} and report["dataset"] == "embedded sample"
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    with pytest.raises(InputError, match="needs about 2,000,040 decoder passes"):
+        evaluation.evaluate_checkpoint(path, limit=20, iwae_k=(100_000,), iwae_limit=20)

@@ -1,11 +1,13 @@
-"""Tests for minivae.latent: codes, the bounding box, the range grid, p-space, histograms."""
+"""Tests for minivae.latent: codes, the bounding box, the range grid, p-space, histograms,
+principal components and interpolation paths."""
 
 import numpy as np
 import pytest
 from scipy.stats import norm
 
 from minivae import latent
-from tests.conftest import images, tiny_autoencoder, tiny_vae
+from minivae.latent import principal_components
+from tests.conftest import exact_pca_data, images, tiny_autoencoder, tiny_vae
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +21,19 @@ def test_codes_are_z_mean_for_a_vae_and_z_for_an_autoencoder(vae, rng):
     ae = tiny_autoencoder(0)
     np.testing.assert_array_equal(latent.codes(ae, x), ae.encode(x))
     assert latent.codes(vae, x).dtype == np.float64
+
+
+def test_encode_codes_is_one_batched_pass_for_either_model(vae, rng):
+    x = images(rng, 7)
+    z_mean, z_log_var = latent.encode_codes(vae, x, batch_size=3)
+    np.testing.assert_array_equal(z_mean, vae.encode(x, batch_size=3)[0])
+    np.testing.assert_array_equal(z_log_var, vae.encode(x, batch_size=3)[1])
+    assert z_mean.dtype == z_log_var.dtype == np.float64
+    ae = tiny_autoencoder(0)
+    z, none = latent.encode_codes(ae, x)
+    assert none is None and z.dtype == np.float64
+    np.testing.assert_array_equal(z, ae.encode(x))
+    assert latent.encode_codes(ae, x, dtype=None)[0].dtype == ae.dtype     # the model's own
 
 
 def test_sampled_codes_are_the_reparameterised_draw_from_the_generator(vae, rng):
@@ -136,3 +151,112 @@ def test_decode_points_casts_to_the_model_dtype():
 def test_generator_is_checked():
     with pytest.raises(TypeError, match="numpy.random.Generator"):
         latent.prior_samples(2, 3, rng=42)
+
+
+# ---------------------------------------------------------- principal_components
+
+def test_principal_components_recovers_exact_axes_and_variances():
+    rng = np.random.default_rng(0)
+    z, Q, sigma, mean = exact_pca_data(rng)
+    projected, components, mu, ratio = principal_components(z, k=3)
+    assert projected.shape == (200, 3) and components.shape == (3, 5) and ratio.shape == (3,)
+    # The data is an exact SVD up to float64 rounding, so the only error is
+    # round-off: ~1e-15 relative, amplified at most by the gaps between the
+    # singular values (smallest 2.0 -> 1.0); 1e-10 leaves orders of margin.
+    np.testing.assert_allclose(mu, mean, atol=1e-10)
+    np.testing.assert_allclose(np.abs(components @ Q[:, :3]), np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(ratio, sigma[:3] ** 2 / np.sum(sigma ** 2), rtol=1e-10)
+    np.testing.assert_allclose(components @ components.T, np.eye(3), atol=1e-12)
+
+
+def test_principal_components_finds_dominant_direction_in_noisy_data():
+    rng = np.random.default_rng(1)
+    N, d = 2000, 6
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    z = rng.normal(0.0, 3.0, size=(N, 1)) * u + rng.normal(0.0, 0.1, size=(N, d))
+    _, components, _, ratio = principal_components(z, k=2)
+    # Sampling noise tilts the top axis by about (0.1 / 3) * sqrt((d - 1) / N)
+    # ~ 1.7e-3 rad, so 1 - |cos| ~ 1.4e-6; 1e-4 is a margin of ~70x, while any
+    # other axis would give |cos| near 0.
+    assert abs(components[0] @ u) > 1 - 1e-4
+    # Expected share 9 / (9 + 6 * 0.01) = 0.9934; sampling error is ~1e-3.
+    assert ratio[0] == pytest.approx(0.9934, abs=0.01)
+
+
+def test_principal_components_projection_variances_are_ordered():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(500, 4)) * [0.3, 4.0, 1.0, 2.0]
+    projected, components, mean, ratio = principal_components(z, k=4)
+    var = projected.var(axis=0)
+    assert np.all(np.diff(var) < 0) and np.all(np.diff(ratio) < 0)
+    np.testing.assert_allclose(ratio.sum(), 1.0, rtol=1e-12)   # k = d keeps all variance
+    # The projection is onto orthonormal axes, so it is the centred data rotated.
+    np.testing.assert_allclose(projected @ components + mean, z, atol=1e-12)
+
+
+def test_principal_components_sign_is_fixed_and_no_variance_gives_zero_ratio():
+    rng = np.random.default_rng(3)
+    _, components, _, _ = principal_components(rng.normal(size=(50, 3)), k=3)
+    peaks = components[np.arange(3), np.argmax(np.abs(components), axis=1)]
+    assert np.all(peaks > 0)
+    _, _, _, ratio = principal_components(np.ones((4, 3)), k=2)
+    np.testing.assert_array_equal(ratio, 0.0)
+
+
+@pytest.mark.parametrize("z, k, error, match", [
+    (np.zeros((5, 2)), 3, ValueError, "k must be at most the dimension of z"),
+    (np.zeros((1, 3)), 1, ValueError, "at least 2 rows"),
+    (np.zeros(5), 1, ValueError, "z must have 2 dimensions"),
+    (np.array([[0.0, np.nan], [1.0, 2.0]]), 1, ValueError, "non-finite"),
+    (np.zeros((4, 2), dtype=int), 1, TypeError, "floating-point"),
+])
+def test_principal_components_rejects_bad_input(z, k, error, match):
+    with pytest.raises(error, match=match):
+        principal_components(z, k)
+
+
+# ---------------------------------------------------------- interpolation
+
+def test_linear_path_ends_and_midpoint():
+    a, b = np.array([1.0, -2.0, 0.0]), np.array([3.0, 2.0, 4.0])
+    path = latent.interpolate(a, b, steps=5)
+    assert path.shape == (5, 3)
+    np.testing.assert_array_equal(path[0], a)
+    np.testing.assert_array_equal(path[-1], b)
+    np.testing.assert_allclose(path[2], (a + b) / 2, rtol=1e-15)
+
+
+def test_spherical_path_ends_norms_and_even_turning():
+    a, b = np.array([2.0, 0.0, 0.0]), np.array([0.0, 0.0, -5.0])
+    path = latent.interpolate(a, b, steps=7, spherical=True)
+    np.testing.assert_array_equal(path[0], a)
+    np.testing.assert_array_equal(path[-1], b)
+    t = np.linspace(0, 1, 7)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 2 + 3 * t, rtol=1e-14)
+    unit = path / np.linalg.norm(path, axis=1, keepdims=True)
+    turns = np.arccos(np.clip(np.sum(unit[1:] * unit[:-1], axis=1), -1, 1))
+    np.testing.assert_allclose(turns, np.pi / 2 / 6, rtol=1e-12)          # equal steps
+    np.testing.assert_allclose(path[:, 1], 0.0, atol=1e-15)             # in the plane of a, b
+    # Equal norms stay on the sphere, where the straight line cuts inside it.
+    c = np.array([0.0, 2.0, 0.0])
+    np.testing.assert_allclose(np.linalg.norm(latent.interpolate(a, c, 9, True), axis=1), 2.0,
+                               rtol=1e-14)
+    assert np.linalg.norm(latent.interpolate(a, c, 9)[4]) < 1.5
+
+
+def test_spherical_path_falls_back_to_linear_where_it_is_undefined():
+    a = np.array([1.0, 1.0])
+    for b in (-3 * a, 2 * a, np.zeros(2)):
+        np.testing.assert_allclose(latent.interpolate(a, b, 4, spherical=True),
+                                   latent.interpolate(a, b, 4), rtol=1e-15)
+    with pytest.raises(ValueError, match="at least 2"):
+        latent.interpolate(a, a, 1)
+
+
+def test_interpolation_images_decode_the_path():
+    model = tiny_vae()
+    x = np.random.default_rng(7).uniform(size=(2, 8, 8, 1))
+    images, path = latent.interpolation_images(model, x[0], x[1], steps=4)
+    np.testing.assert_array_equal(path[0], model.encode(x)[0][0])
+    np.testing.assert_allclose(images, model.decode(path), rtol=1e-12)

@@ -1,4 +1,4 @@
-"""Tests for minivae.plotting: real PNGs on disk, exact tiling, the grid's ppf rule, PCA."""
+"""Tests for minivae.plotting: real PNGs on disk, exact tiling, the grid's ppf rule."""
 
 import os
 import subprocess
@@ -9,10 +9,11 @@ import pytest
 from matplotlib.image import imread
 from scipy.stats import norm
 
+from minivae.latent import principal_components
 from minivae.plotting import (latent_grid_points, plot_history, plot_image_grid,
                               plot_interpolation, plot_latent_grid, plot_latent_scatter,
-                              plot_reconstructions, principal_components, tile_images)
-from tests.conftest import PNG
+                              plot_reconstructions, tile_images)
+from tests.conftest import PNG, exact_pca_data
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -82,84 +83,6 @@ def test_tile_images_one_row_and_one_column():
 def test_tile_images_rejects_bad_input(images, ncols, pad, match):
     with pytest.raises(ValueError, match=match):
         tile_images(images, ncols, pad=pad)
-
-
-# ---------------------------------------------------------- principal_components
-
-def exact_pca_data(rng, N=200, d=5, mean_shift=3.0):
-    """Data whose principal axes and variances are known exactly by construction.
-
-    Columns of the centred score matrix are orthogonal with chosen norms, and
-    Q is an orthonormal basis, so z - mean = scores @ Q.T is already an SVD.
-    """
-    Q, _ = np.linalg.qr(rng.normal(size=(d, d)))
-    A = rng.normal(size=(N, d))
-    A -= A.mean(axis=0)
-    U, _ = np.linalg.qr(A)                              # orthonormal, centred columns
-    sigma = np.array([10.0, 5.0, 2.0, 1.0, 0.5])[:d]
-    mean = np.full(d, mean_shift)
-    return mean + (U * sigma) @ Q.T, Q, sigma, mean
-
-
-def test_principal_components_recovers_exact_axes_and_variances():
-    rng = np.random.default_rng(0)
-    z, Q, sigma, mean = exact_pca_data(rng)
-    projected, components, mu, ratio = principal_components(z, k=3)
-    assert projected.shape == (200, 3) and components.shape == (3, 5) and ratio.shape == (3,)
-    # The data is an exact SVD up to float64 rounding, so the only error is
-    # round-off: ~1e-15 relative, amplified at most by the gaps between the
-    # singular values (smallest 2.0 -> 1.0); 1e-10 leaves orders of margin.
-    np.testing.assert_allclose(mu, mean, atol=1e-10)
-    np.testing.assert_allclose(np.abs(components @ Q[:, :3]), np.eye(3), atol=1e-10)
-    np.testing.assert_allclose(ratio, sigma[:3] ** 2 / np.sum(sigma ** 2), rtol=1e-10)
-    np.testing.assert_allclose(components @ components.T, np.eye(3), atol=1e-12)
-
-
-def test_principal_components_finds_dominant_direction_in_noisy_data():
-    rng = np.random.default_rng(1)
-    N, d = 2000, 6
-    u = rng.normal(size=d)
-    u /= np.linalg.norm(u)
-    z = rng.normal(0.0, 3.0, size=(N, 1)) * u + rng.normal(0.0, 0.1, size=(N, d))
-    _, components, _, ratio = principal_components(z, k=2)
-    # Sampling noise tilts the top axis by about (0.1 / 3) * sqrt((d - 1) / N)
-    # ~ 1.7e-3 rad, so 1 - |cos| ~ 1.4e-6; 1e-4 is a margin of ~70x, while any
-    # other axis would give |cos| near 0.
-    assert abs(components[0] @ u) > 1 - 1e-4
-    # Expected share 9 / (9 + 6 * 0.01) = 0.9934; sampling error is ~1e-3.
-    assert ratio[0] == pytest.approx(0.9934, abs=0.01)
-
-
-def test_principal_components_projection_variances_are_ordered():
-    rng = np.random.default_rng(2)
-    z = rng.normal(size=(500, 4)) * [0.3, 4.0, 1.0, 2.0]
-    projected, components, mean, ratio = principal_components(z, k=4)
-    var = projected.var(axis=0)
-    assert np.all(np.diff(var) < 0) and np.all(np.diff(ratio) < 0)
-    np.testing.assert_allclose(ratio.sum(), 1.0, rtol=1e-12)   # k = d keeps all variance
-    # The projection is onto orthonormal axes, so it is the centred data rotated.
-    np.testing.assert_allclose(projected @ components + mean, z, atol=1e-12)
-
-
-def test_principal_components_sign_is_fixed_and_no_variance_gives_zero_ratio():
-    rng = np.random.default_rng(3)
-    _, components, _, _ = principal_components(rng.normal(size=(50, 3)), k=3)
-    peaks = components[np.arange(3), np.argmax(np.abs(components), axis=1)]
-    assert np.all(peaks > 0)
-    _, _, _, ratio = principal_components(np.ones((4, 3)), k=2)
-    np.testing.assert_array_equal(ratio, 0.0)
-
-
-@pytest.mark.parametrize("z, k, error, match", [
-    (np.zeros((5, 2)), 3, ValueError, "k must be at most the dimension of z"),
-    (np.zeros((1, 3)), 1, ValueError, "at least 2 rows"),
-    (np.zeros(5), 1, ValueError, "z must have 2 dimensions"),
-    (np.array([[0.0, np.nan], [1.0, 2.0]]), 1, ValueError, "non-finite"),
-    (np.zeros((4, 2), dtype=int), 1, TypeError, "floating-point"),
-])
-def test_principal_components_rejects_bad_input(z, k, error, match):
-    with pytest.raises(error, match=match):
-        principal_components(z, k)
 
 
 # ------------------------------------------------------------ latent_grid_points

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from minivae import analysis, attributes, checkpoint, evaluation, latent, plotting  # noqa: E402
+from minivae import attributes, checkpoint, evaluation, gaps, latent, plotting  # noqa: E402
 from minivae.architectures import fashion_autoencoder, fashion_vae  # noqa: E402
 from minivae.datasets import load_dataset  # noqa: E402
 from minivae.fast import memory  # noqa: E402
@@ -104,7 +104,7 @@ def gap_numbers(z, points):
     tree = cKDTree(z / std)
     distance, _ = tree.query(points / std)
     return {"bounding_box": [lo.tolist(), hi.tolist()],
-            "box_share_farther_than_0.25_std": analysis.gap_share(z, 0.25, trim=0.0,
+            "box_share_farther_than_0.25_std": gaps.gap_share(z, 0.25, trim=0.0,
                                                                   rng=np.random.default_rng(1)),
             "drawn_points_farther_than_0.25_std": int((distance > 0.25).sum())}
 

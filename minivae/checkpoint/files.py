@@ -49,14 +49,6 @@ MAX_ENTRIES = 10_000
 MAX_META_CHARS = 2 ** 21
 MAX_META_DEPTH = 64
 
-
-def check_parameter_count(count, where):
-    """Refuse a model of more than MAX_PARAMETERS parameters (read when called, so a
-    program that raises the limit is obeyed), before any of them is allocated."""
-    if count > MAX_PARAMETERS:
-        raise CheckpointError(f"{where} describes a model of {count:,} parameters, more than "
-                              f"the limit of {MAX_PARAMETERS:,}; refused before building it")
-
 _CHUNK = 1 << 20
 _KINDS = "biufU"                # bool, integers, floats, and text (meta, checksum)
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -67,6 +59,14 @@ _BRACKET_STEP[[ord("]"), ord("}")]] = -1
 
 class CheckpointError(Exception):
     """A checkpoint could not be written, read, verified or matched to a model."""
+
+
+def check_parameter_count(count, where):
+    """Refuse a described model of more than MAX_PARAMETERS parameters (state included),
+    before it is built. The limit is read here, when called, like every other limit."""
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{where} describes a model of {count:,} parameters, more than "
+                              f"the limit of {MAX_PARAMETERS:,}; refused before building it")
 
 
 def _digest(arrays):
@@ -100,7 +100,7 @@ def _open_regular(path):
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise CheckpointError(f"no checkpoint at {path!r}") from None
+        raise CheckpointError(f"no checkpoint at {path!r}: no such file") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path!r}: {exc.strerror or exc}") from exc
     if stat.S_ISDIR(mode):

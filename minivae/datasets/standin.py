@@ -16,6 +16,7 @@ datasets.open_celeba reads like the real thing.
 from pathlib import Path
 
 import numpy as np
+from PIL import Image            # matplotlib's own dependency: always there
 
 from .._validation import check_positive_int, generator_or_default
 from ..errors import InputError
@@ -84,8 +85,6 @@ def write_celeba_layout(root, images, attributes):
     """Write images (N, H, W, 3) and attributes {name: (N,) of -1/1} as CelebA lays them
     out: root/img_align_celeba/000001.png, ... and root/list_attr_celeba.csv.
     Returns Path(root)."""
-    from PIL import Image            # matplotlib's own dependency: always there
-
     root = Path(root)
     folder = root / IMAGE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,10 @@ Figures draw with matplotlib's object-oriented API on an Agg canvas. pyplot is
 never imported: no display is needed, no window opens, and no figure is left in
 pyplot's global registry, so there is nothing to close; a `Figure` pyplot never
 saw is freed like any other object.
+
+matplotlib itself is imported when a figure is first drawn (new_figure, legend_marker,
+_save, _class_colours), not when minivae is: it takes about half a second, which
+`python -m minivae --help` and every command that draws nothing need not spend.
 """
 
 import numbers
@@ -11,9 +15,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
@@ -88,8 +89,21 @@ def _check_dpi(dpi, owner):
     return float(dpi)
 
 
+def new_figure(**kwargs):
+    """matplotlib.figure.Figure(**kwargs): a figure no pyplot registry holds."""
+    from matplotlib.figure import Figure
+    return Figure(**kwargs)
+
+
+def legend_marker(colour, label, size=7):
+    """A legend entry: one round marker of `colour`, no line."""
+    from matplotlib.lines import Line2D
+    return Line2D([], [], linestyle="", marker="o", markersize=size, color=colour, label=label)
+
+
 def _save(fig, path, dpi, tight=False):
     """Write fig to `path` (checked by _check_path) in the format its extension names."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)                    # attach a raster canvas: no display, no pyplot
     kind = FORMATS[path.suffix.lower()]
     extra = {"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}
@@ -113,7 +127,7 @@ def _tiled_figure(images, ncols, tile_inches=TILE_INCHES):
     """
     tiled = tile_images(images, ncols, pad=GAP, fill=1.0)
     inch = tile_inches / images.shape[1]
-    fig = Figure(figsize=(tiled.shape[1] * inch, tiled.shape[0] * inch))
+    fig = new_figure(figsize=(tiled.shape[1] * inch, tiled.shape[0] * inch))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     ax.imshow(tiled[..., 0] if tiled.shape[-1] == 1 else tiled,
               cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
@@ -150,6 +164,7 @@ def _check_labels(labels, N, class_names, owner):
 
 
 def _class_colours(count):
+    from matplotlib import colormaps
     if count <= 10:
         return np.asarray(colormaps["tab10"].colors)[:count]
     if count <= 20:

@@ -3,16 +3,14 @@
 from collections.abc import Mapping
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
+from ..latent import principal_components
 from ._canvas import (_check_dpi, _check_images, _check_labels, _check_path, _class_colours,
-                      _save, _tile_centres, _tiled_figure)
-from .latent import _grid_scale, latent_grid_points, principal_components
+                      _save, _tile_centres, _tiled_figure, legend_marker, new_figure)
+from .latent import _grid_scale, latent_grid_points
 
 GRID_TILE_INCHES = 0.55   # a 15 x 15 latent grid then prints near 8 x 8 inches, as in the book
 LOSS_ORDER = ("total_loss", "reconstruction_loss", "kl_loss")
@@ -78,7 +76,7 @@ def plot_latent_scatter(z, labels, path, class_names=None, dpi=100, title=None):
     classes, index, names = _check_labels(labels, N, class_names, owner)
 
     width = 7.0 if labels is not None else 5.5     # room for the legend on the right
-    fig = Figure(figsize=(width, 3.5 if d == 1 else 5.5), layout="constrained")
+    fig = new_figure(figsize=(width, 3.5 if d == 1 else 5.5), layout="constrained")
     ax = fig.add_subplot()
     if d == 1:
         jitter = np.random.default_rng(0).uniform(-0.5, 0.5, N)
@@ -96,8 +94,7 @@ def plot_latent_scatter(z, labels, path, class_names=None, dpi=100, title=None):
         colours = _class_colours(len(classes))
         # One call in data order, so no class is drawn over all the others.
         ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.6, linewidths=0, color=colours[index])
-        handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=c, label=name)
-                   for c, name in zip(colours, names)]
+        handles = [legend_marker(c, name) for c, name in zip(colours, names)]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   frameon=False, title="class")
     ax.set_xlabel(axis_names[0])
@@ -127,7 +124,7 @@ def plot_latent_grid(decode, path, n=15, latent_dim=None, components=None, mean=
         raise InputError(f"{owner}: decode(points) must return one image per point, "
                          f"{n * n} in all, got shape {images.shape}")
     fig, ax = _tiled_figure(images, n, GRID_TILE_INCHES)
-    g = norm.ppf(np.linspace(0.01, 0.99, n)) * _grid_scale(scale, owner)[:, None]
+    g = ndtri(np.linspace(0.01, 0.99, n)) * _grid_scale(scale, owner)[:, None]   # norm.ppf
     step = 1 if n <= 15 else 2                           # keep tick labels from colliding
     H, W = images.shape[1:3]
     ax.set_xticks(_tile_centres(n, W)[::step], labels=_tick_labels(g[0][::step]))
@@ -177,7 +174,8 @@ def plot_history(history, path, dpi=100):
     found = list(dict.fromkeys(k.removeprefix("val_") for k in series))
     metrics = [m for m in LOSS_ORDER if m in found] + [m for m in found if m not in LOSS_ORDER]
 
-    fig = Figure(figsize=(4.0 * len(metrics), 3.4), layout="constrained")
+    from matplotlib.ticker import MaxNLocator     # matplotlib when drawing (_canvas.py)
+    fig = new_figure(figsize=(4.0 * len(metrics), 3.4), layout="constrained")
     for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics):
         for key, label, style in ((metric, "train", "-"), ("val_" + metric, "validation", "--")):
             if key in series:

@@ -7,14 +7,12 @@ path; minivae.latent computes them from a model.
 """
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from scipy.stats import norm
 
 from .._validation import check_codes, check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
+from ..latent import latent_histograms, p_space
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
-                      _save, _tile_centres, tile_images)
+                      _save, _tile_centres, legend_marker, new_figure, tile_images)
 from .book import GRID_TILE_INCHES
 from .latent import plane
 
@@ -32,8 +30,7 @@ def _scatter(ax, xy, labels, class_names, owner, size=None, legend=True):
     colours = _class_colours(len(classes))
     ax.scatter(xy[:, 0], xy[:, 1], s=size, color=colours[index], alpha=0.8, linewidths=0,
                rasterized=True)
-    handles = [Line2D([], [], linestyle="", marker="o", markersize=6, color=c, label=n)
-               for c, n in zip(colours, names)]
+    handles = [legend_marker(c, n, size=6) for c, n in zip(colours, names)]
     if legend:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
                   fontsize=8, title="class")
@@ -79,7 +76,7 @@ def plot_latent_samples(codes, points, images, path, ncols=6, labels=None, class
     tiled = tile_images(banded, ncols, pad=GAP, fill=1.0)
     width = max(7.0, 1.15 * ncols)
     strip_height = width * tiled.shape[0] / tiled.shape[1]
-    fig = Figure(figsize=(width, 6.0 + strip_height))
+    fig = new_figure(figsize=(width, 6.0 + strip_height))
     total = 6.0 + strip_height
     ax = fig.add_axes((0.1, (strip_height + 0.6) / total, 0.62, 5.0 / total))
     _scatter(ax, xy, labels, class_names, owner)
@@ -125,7 +122,7 @@ def plot_range_grid(images, xs, ys, path, codes=None, labels=None, class_names=N
     tiled = tile_images(images, n, pad=GAP, fill=1.0)
     grid_inches = n * GRID_TILE_INCHES
     width = grid_inches + (grid_inches + 2.0 if codes is not None else 0.0)
-    fig = Figure(figsize=(width + 0.8, grid_inches + 0.8), layout="constrained")
+    fig = new_figure(figsize=(width + 0.8, grid_inches + 0.8), layout="constrained")
     if codes is not None:
         codes = check_codes(codes, owner, name="codes")
         if codes.shape[1] != 2:
@@ -178,8 +175,8 @@ def plot_p_space(z, labels, path, class_names=None, dims=(0, 1), dpi=100):
         raise InputError(f"{owner}: dims must be two different axes in [0, {z.shape[1] - 1}], "
                          f"got {dims!r}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
-    p = norm.cdf(z)
-    fig = Figure(figsize=(14.0, 5.6), layout="constrained")
+    p = p_space(z)
+    fig = new_figure(figsize=(14.0, 5.6), layout="constrained")
     z_ax, p_ax, table_ax = fig.subplots(1, 3, width_ratios=(1.0, 1.0, 0.45))
     found = None
     for ax, values, name in ((z_ax, z, "z"), (p_ax, p, "p = norm.cdf(z)")):
@@ -216,19 +213,19 @@ def plot_latent_histograms(z, path, dims=50, bins=20, ncols=10, dpi=100):
     ncols = min(check_positive_int(ncols, "ncols", owner), k)
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     rows = -(-k // ncols)
-    fig = Figure(figsize=(1.6 * ncols, 1.25 * rows + 0.5))
+    fig = new_figure(figsize=(1.6 * ncols, 1.25 * rows + 0.5))
     # A fixed layout: constrained layout takes seconds over 50 panels and has no labels
     # to make room for here (each panel's number sits below it, inside its own cell).
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.05, top=1 - 0.45 / (1.25 * rows + 0.5),
                         wspace=0.1, hspace=0.5)
-    x = np.linspace(-3.0, 3.0, 100)
+    hist = latent_histograms(z, k, bins)
     for index, ax in enumerate(fig.subplots(rows, ncols, squeeze=False).ravel()):
         ax.set_axis_off()
         if index >= k:
             continue
-        density, edges = np.histogram(z[:, index], bins=bins, density=True)
-        ax.stairs(density, edges, fill=True, color="tab:blue")    # one patch, not `bins` bars
-        ax.plot(x, norm.pdf(x), color="tab:orange", linewidth=1.2)
+        ax.stairs(hist["density"][index], hist["edges"][index], fill=True,
+                  color="tab:blue")                             # one patch, not `bins` bars
+        ax.plot(hist["x"], hist["pdf"], color="tab:orange", linewidth=1.2)
         ax.set_title(str(index), fontsize=8, y=-0.3)
     fig.suptitle(f"latent axes 0-{k - 1}: histogram of {len(z)} codes (blue) and the N(0, 1) "
                  f"density (orange)", fontsize=10)

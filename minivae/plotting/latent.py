@@ -1,42 +1,13 @@
-"""Where the latent-space figures look: principal components and the book's grid of
-prior quantiles (pure numpy)."""
+"""Where the latent-space figures look: the plane of the codes' first two principal
+components (minivae.latent.principal_components) and the book's grid of prior quantiles
+(pure numpy)."""
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError
-
-
-def principal_components(z, k=2):
-    """PCA of the rows of z by the SVD of the centred data.
-
-    z (N, d) -> (projected (N, k), components (k, d), mean (d,), explained_variance_ratio (k,)).
-    With zc = z - mean = U S V^T, components = V^T[:k] (orthonormal rows, by
-    decreasing variance), projected = zc @ components.T, and the ratio is
-    S_i^2 / sum_j S_j^2 (all zeros when z has no variance). An SVD fixes each
-    direction only up to sign, so each component is flipped to make its
-    largest-magnitude entry positive: the same data always gives the same figure.
-    """
-    owner = "principal_components"
-    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
-    k = check_positive_int(k, "k", owner)
-    N, d = z.shape
-    if k > d:
-        raise InputError(f"{owner}: k must be at most the dimension of z ({d}), got k={k}")
-    if N < max(2, k):
-        raise InputError(f"{owner}: z needs at least {max(2, k)} rows for {k} components, "
-                         f"got shape {z.shape}")
-    mean = z.mean(axis=0)
-    zc = z - mean
-    _, S, Vt = np.linalg.svd(zc, full_matrices=False)
-    components = Vt[:k]
-    peak = components[np.arange(k), np.argmax(np.abs(components), axis=1)]
-    components = components * np.where(peak < 0, -1.0, 1.0).astype(z.dtype)[:, None]
-    variance = S ** 2
-    total = variance.sum()
-    ratio = variance[:k] / total if total > 0 else np.zeros(k, dtype=z.dtype)
-    return zc @ components.T, components, mean, ratio
+from ..latent import principal_components
 
 
 def plane(codes, points, owner):
@@ -95,7 +66,7 @@ def latent_grid_points(n=15, latent_dim=None, components=None, mean=None, scale=
         raise InputError(f"{owner}: mean must have shape ({d},), got {mean.shape}")
     check_finite(mean, "mean", owner)
     scale = _grid_scale(scale, owner)
-    g = norm.ppf(np.linspace(0.01, 0.99, n))
+    g = ndtri(np.linspace(0.01, 0.99, n))         # norm.ppf: scipy.stats's own kernel
     z1, z2 = np.meshgrid(g, g[::-1])
     grid = np.column_stack([z1.ravel(), z2.ravel()])
     return mean + (grid * scale) @ components

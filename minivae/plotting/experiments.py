@@ -1,13 +1,11 @@
 """Figures beyond the book: latent spaces compared, the rate-distortion curve."""
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from .._validation import check_finite, check_float_array
 from ..errors import InputError
 from ._canvas import (GAP, _check_dpi, _check_images, _check_labels, _check_path, _class_colours,
-                      _save, _tile_centres, tile_images)
+                      _save, _tile_centres, legend_marker, new_figure, tile_images)
 from .latent import plane
 
 
@@ -23,7 +21,7 @@ def plot_compare(panels, path, class_names=None, dpi=100):
     if not isinstance(panels, (list, tuple)) or not panels:
         raise InputError(f"{owner}: panels must be a non-empty list of dicts, got {panels!r}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
-    fig = Figure(figsize=(5.2 * len(panels) + 1.6, 10.4), layout="constrained")
+    fig = new_figure(figsize=(5.2 * len(panels) + 1.6, 10.4), layout="constrained")
     axes = fig.subplots(2, len(panels), squeeze=False, height_ratios=(1.0, 1.0))
     handles = None
     for column, panel in enumerate(panels):
@@ -42,8 +40,7 @@ def plot_compare(panels, path, class_names=None, dpi=100):
             colours = _class_colours(len(classes))
             ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.5, linewidths=0,
                        color=colours[index], rasterized=True)
-            handles = [Line2D([], [], linestyle="", marker="o", markersize=7, color=c, label=n)
-                       for c, n in zip(colours, legend)]
+            handles = [legend_marker(c, n) for c, n in zip(colours, legend)]
         ax.scatter(uv[:, 0], uv[:, 1], s=30, marker="x", color="black", linewidths=1.2)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
@@ -83,7 +80,7 @@ def plot_rate_distortion(points, path, dpi=100):
     if len({s.shape for s in samples}) != 1:
         raise InputError(f"{owner}: every beta needs as many samples of one shape, got "
                          f"{[s.shape for s in samples]}")
-    fig = Figure(figsize=(12.5, max(4.2, 0.75 * len(points) + 1.0)), layout="constrained")
+    fig = new_figure(figsize=(12.5, max(4.2, 0.75 * len(points) + 1.0)), layout="constrained")
     curve_ax, sample_ax = fig.subplots(1, 2, width_ratios=(1.0, 1.45))
     order = np.argsort(rate)
     curve_ax.plot(rate[order], distortion[order], "-o", color="tab:blue")

@@ -1,0 +1,345 @@
+"""A trained model's figures, written to files: what `minivae sample | reconstruct |
+interpolate | embedding | attribute | morph` draw from a checkpoint, and the figures
+of a training run.
+
+    write_figures(model, out, data, history)    a run's five figures, into the folder out
+    sample(checkpoint, out, n)                  decoded prior samples: a figure, or a .npy
+    reconstruct(checkpoint, out, n)             test images over their reconstructions
+    interpolate(checkpoint, out, a, b)          the path between two test images' codes
+    embedding(checkpoint, out)                  the chapter's views of the latent space
+    attribute(checkpoint, out, positive=...)    the book's attribute vector, added to images
+    morph(checkpoint, out, a, b)                (1 - alpha) z_A + alpha z_B, decoded
+
+Each reads any minivae checkpoint (the model rebuilds itself from it) and the data
+its run recorded unless told otherwise (datasets.load_for_model), or with
+celeba=ROOT a CelebA copy for a faces model, and returns what it wrote. The
+numbers come from minivae.latent and minivae.attributes, the drawing from
+minivae.plotting. Work is bounded: a figure tiles at most MAX_FIGURE_IMAGES
+images. Errors a user can cause raise InputError (or CheckpointError,
+DatasetError), naming each option as its command-line flag.
+"""
+
+import os
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from . import attributes, latent, plotting
+from ._atomic import write_json
+from .checkpoint import load
+from .datasets import load_celeba, load_for_model, load_spec, parse_spec
+from .errors import InputError
+from .models import VAE
+from .pixels import to_float
+
+# One PNG of 1,000 32x32 tiles at the figures' 0.8 inch per tile and dpi 100 is about
+# 3200 x 2000 pixels; ten times that many tiles made figures of gigabytes.
+MAX_FIGURE_IMAGES = 1000
+NPY_CHUNK = 1000                # images generated and written at a time to a .npy
+SCATTER_CODES = 5000            # codes a run's scatter shows (the notebooks' n_to_predict)
+
+
+def write_figures(model, out, data, history, seed=0):
+    """The book's figures of a trained model, into the folder `out`; returns their paths.
+
+    data: a Dataset (the run's validation images); history: the run's History.
+    reconstructions.png, latent_scatter.png, latent_grid.png (a VAE's over the
+    prior's quantiles, an autoencoder's over the region its codes occupy),
+    samples.png (a VAE's, from N(0, I)) and loss_curves.png.
+    """
+    rng = np.random.default_rng(seed)
+    x = data.images[:SCATTER_CODES]
+    y = None if data.labels is None else data.labels[:SCATTER_CODES]
+    path = lambda name: os.path.join(out, name)     # noqa: E731
+    paths = [plotting.plot_reconstructions(to_float(x[:10]), model.reconstruct(x[:10]),
+                                           path("reconstructions.png"))]
+    z = latent.encode_codes(model, x, dtype=None)[0]     # the model's dtype, as drawn before
+    paths.append(plotting.plot_latent_scatter(z, y, path("latent_scatter.png"),
+                                              class_names=data.classes))
+    components = latent.principal_components(z)[1] if z.shape[1] > 2 else None
+    if isinstance(model, VAE):
+        # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2).
+        paths.append(plotting.plot_latent_grid(model.decode, path("latent_grid.png"),
+                                               components=components, latent_dim=z.shape[1]))
+        paths.append(plotting.plot_image_grid(model.generate(30, rng), path("samples.png"),
+                                              ncols=10, title="samples from the prior N(0, I)"))
+    else:
+        # An autoencoder has no prior: span the region its codes occupy instead.
+        scale = z.std(axis=0) if components is None else (z @ components.T).std(axis=0)
+        paths.append(plotting.plot_latent_grid(model.decode, path("latent_grid.png"),
+                                               components=components, latent_dim=z.shape[1],
+                                               mean=z.mean(axis=0), scale=scale))
+    paths.append(plotting.plot_history(history.history, path("loss_curves.png")))
+    return paths
+
+
+def _check_figure_count(n, flag="-n"):
+    if n > MAX_FIGURE_IMAGES:
+        raise InputError(f"{flag} {n:,} would tile {n:,} images into one figure; a figure "
+                         f"holds at most {MAX_FIGURE_IMAGES:,} (use --out FILE.npy for the "
+                         f"images themselves)")
+
+
+def _test_data(model, checkpoint, data, data_dir, image_size, verify):
+    """The test split of the data the checkpoint's run recorded (or the one named)."""
+    return load_for_model(model.input_shape, "test", data, data_dir, image_size,
+                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
+
+
+def sample(checkpoint, out="samples.png", n=30, seed=0):
+    """n images decoded from the prior N(0, I) of a VAE's checkpoint, default_rng(seed).
+
+    out: a figure (.png, .jpg, .pdf, .svg) of at most MAX_FIGURE_IMAGES images,
+    or a .npy of the images themselves, any number: its file is allocated on disk
+    and filled NPY_CHUNK images at a time, so memory does not grow with n (the
+    draws are those of one generate(n), in the same order). Returns out.
+    """
+    model = load(checkpoint)
+    if not isinstance(model, VAE):
+        raise InputError(f"{checkpoint} holds an {type(model).__name__}, which has no prior to "
+                         f"sample from; train a VAE")
+    rng = np.random.default_rng(seed)
+    if os.fspath(out).lower().endswith(".npy"):
+        images = open_memmap(out, mode="w+", dtype=model.dtype, shape=(n, *model.input_shape))
+        for lo in range(0, n, NPY_CHUNK):
+            images[lo:lo + NPY_CHUNK] = model.generate(min(NPY_CHUNK, n - lo), rng)
+        images.flush()
+        del images
+        return out
+    _check_figure_count(n)
+    return plotting.plot_image_grid(model.generate(n, rng), out, ncols=min(10, n))
+
+
+def reconstruct(checkpoint, out="reconstructions.png", n=10, data=None, data_dir=None,
+                image_size=None, verify=True):
+    """The first n test images over their reconstructions; returns the figure's path."""
+    _check_figure_count(n)
+    model = load(checkpoint)
+    x = _test_data(model, checkpoint, data, data_dir, image_size, verify).images[:n]
+    return plotting.plot_reconstructions(to_float(x), model.reconstruct(x), out, n=n)
+
+
+def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps=10,
+                spherical=False, data=None, data_dir=None, image_size=None, verify=True):
+    """The images decoded along the path between two test images' codes (a straight
+    line, or with spherical=True the great circle: latent.interpolate); returns the
+    figure's path."""
+    model = load(checkpoint)
+    test = _test_data(model, checkpoint, data, data_dir, image_size, verify)
+    for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
+        if not 0 <= index < len(test):
+            raise InputError(f"{flag} must lie in [0, {len(test) - 1}], got {index}")
+    if steps < 2:
+        raise InputError(f"--steps must be at least 2 (both ends), got {steps}")
+    _check_figure_count(steps, "--steps")
+    x_a, x_b = to_float(test.images[[index_a, index_b]])
+    images, _ = latent.interpolation_images(model, x_a, x_b, steps=steps, spherical=spherical)
+    if test.labels is not None:
+        names = [test.classes[test.labels[i]] for i in (index_a, index_b)]
+        ends = f"{index_a} ({names[0]}) to {index_b} ({names[1]})"
+    else:
+        ends = f"{index_a} to {index_b}"
+    title = f"{'spherical' if spherical else 'linear'} path from test image {ends}"
+    return plotting.plot_interpolation(images, out, title=title)
+
+
+# -------------------------------------------------- the rest of chapter 3 --
+
+def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None, data=None,
+                  data_dir=None, image_size=None, verify=True):
+    """(images, labels or None, class names or None, what they are) for the model: the
+    data it was trained on (or the one named), or with celeba=ROOT that many faces in
+    an order drawn from default_rng(seed), labelled by the column `attribute`."""
+    if celeba:
+        loaded = load_celeba(celeba, limit, attribute, size=model.input_shape[:2],
+                             shuffle=True, rng=np.random.default_rng(seed))
+        images, labels = loaded if attribute is not None else (loaded, None)
+        where, classes = f"CelebA at {celeba}", None
+    else:
+        try:
+            spec = parse_spec(data, data_dir, image_size, (model.run or {}).get("data"),
+                              model.input_shape)
+        except InputError as exc:
+            raise InputError(f"{exc}, or pass --celeba ROOT") from None
+        found = load_spec(spec, split, limit, verify=verify)
+        images = found.images[:limit]
+        labels = None if found.labels is None else found.labels[:limit]
+        classes = found.classes
+        where = "the embedded sample" if found.is_sample else f"{found.source} ({split})"
+    if tuple(images.shape[1:]) != tuple(model.input_shape):
+        hint = "" if celeba else "; for a faces model pass --celeba ROOT"
+        raise InputError(f"{checkpoint} reads images of shape {tuple(model.input_shape)} but "
+                         f"{where} holds {tuple(images.shape[1:])}{hint}")
+    return images, labels, classes, where
+
+
+def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLES,
+              grid=latent.BOOK_GRID, dims=latent.BOOK_HISTOGRAM_DIMS, split="test", celeba=None,
+              seed=0, data=None, data_dir=None, image_size=None, verify=True):
+    """The chapter's views of a model's latent space, into the folder `out`.
+
+    Encodes the first `limit` images and writes reconstructions.png, scatter.png
+    (and scatter_labels.png, coloured by class), box_samples.png (n points drawn
+    uniformly from the codes' bounding box, decoded), range_grid.png (a grid x
+    grid decoded over the codes' range) and, for a VAE, prior_samples.png,
+    p_space.png and latent_histograms.png (of `dims` axes), with embedding.json.
+    Returns (the figures' paths, the report written to embedding.json).
+    """
+    model = load(checkpoint)
+    images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
+                                                   seed, None, data, data_dir, image_size,
+                                                   verify)
+    rng = np.random.default_rng(seed)
+    z, z_sampled = latent.codes_and_draws(model, images, np.random.default_rng(seed))
+    if z.shape[1] < 2:
+        raise InputError(f"{checkpoint} has a 1-D latent space; these figures need 2 or more "
+                         f"dimensions")
+    os.makedirs(out, exist_ok=True)
+    path = lambda name: os.path.join(out, name)     # noqa: E731
+    paths = [plotting.plot_reconstructions(to_float(images[:10]), model.reconstruct(images[:10]),
+                                           path("reconstructions.png")),
+             plotting.plot_latent_scatter(z, None, path("scatter.png"))]
+    if labels is not None:
+        paths.append(plotting.plot_latent_scatter(z, labels, path("scatter_labels.png"),
+                                                  class_names=classes))
+    box = latent.bounding_box_samples(z, n, rng)
+    paths.append(plotting.plot_latent_samples(
+        z, box, latent.decode_points(model, box), path("box_samples.png"),
+        title=f"{n} points drawn uniformly from the codes' bounding box"))
+    square = latent.range_grid(z, grid)
+    paths.append(plotting.plot_range_grid(
+        latent.decode_points(model, square["points"]), square["xs"], square["ys"],
+        path("range_grid.png"), codes=square["plane"], labels=labels, class_names=classes,
+        axis_names=square["axis_names"]))
+    report = {"data": where, "codes": len(z), "latent_dim": int(z.shape[1]),
+              "bounding_box": [b.tolist() for b in latent.bounding_box(z)]}
+    if isinstance(model, VAE):
+        prior = latent.prior_samples(z.shape[1], n, rng)
+        paths.append(plotting.plot_latent_samples(
+            z_sampled, prior, latent.decode_points(model, prior), path("prior_samples.png"),
+            title=f"{n} points drawn from the prior N(0, I)"))
+        paths.append(plotting.plot_p_space(z_sampled, labels, path("p_space.png"),
+                                           class_names=classes))
+        paths.append(plotting.plot_latent_histograms(z_sampled, path("latent_histograms.png"),
+                                                     dims=dims))
+        hist = latent.latent_histograms(z_sampled, dims)
+        report["axes"] = {"mean": hist["mean"].tolist(), "std": hist["std"].tolist(),
+                          "kl_to_prior": hist["kl"].tolist()}
+    write_json(path("embedding.json"), report)
+    return paths, report
+
+
+def _positive_classes(names, classes):
+    """positive=[CLASS, ...] (names, any case, or indices) -> sorted class indices."""
+    lower = [c.lower() for c in classes]
+    chosen = set()
+    for name in names:
+        if name.isdigit() and int(name) < len(classes):
+            chosen.add(int(name))
+        elif name.lower() in lower:
+            chosen.add(lower.index(name.lower()))
+        else:
+            raise InputError(f"--positive: unknown class {name!r}; expected an index 0-"
+                             f"{len(classes) - 1} or one of {', '.join(classes)}")
+    if len(chosen) == len(classes):
+        raise InputError("--positive names every class; the attribute needs images without it")
+    return sorted(chosen)
+
+
+def _print_row(row):
+    print(f"{row['n_positive']:7d} {row['n_negative']:8d} {row['move_positive']:8.3f} "
+          f"{row['move_negative']:8.3f} {row['distance']:9.3f} {row['change']:8.3f}")
+
+
+def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, limit=20000,
+              batch_size=attributes.BOOK_BATCH, tolerance=attributes.BOOK_TOLERANCE,
+              max_positive=attributes.BOOK_MAX_POSITIVE, sample=True, faces=5,
+              factors=attributes.BOOK_FACTORS, split="test", celeba=None, seed=0, data=None,
+              data_dir=None, image_size=None, verify=True, verbose=1):
+    """The book's attribute vector (attributes.attribute_vector), added to images.
+
+    The label is given one way: positive, the classes (names or indices) that
+    have the attribute; or attribute, a CelebA column (with celeba=ROOT). The
+    first `faces` images, moved by each factor times the vector, are decoded into
+    out/attribute.png; out/attribute.json holds the vector and the running
+    means' table, which verbose=1 prints as it is made. sample=False averages
+    z_mean instead of z drawn from q(z|x). Returns (the AttributeVector, the
+    figure's path).
+    """
+    if (attribute is None) == (positive is None):
+        raise InputError("give the attribute one way: --positive CLASS ... (Fashion-MNIST "
+                         "classes) or --attribute NAME (a CelebA column, with --celeba ROOT)")
+    if attribute is not None and not celeba:
+        raise InputError(f"--attribute {attribute} names a CelebA column; pass --celeba ROOT "
+                         f"too, or use --positive CLASS ... for Fashion-MNIST")
+    if not all(np.isfinite(factors)):
+        raise InputError(f"--factors must be finite numbers, got {factors}")
+    model = load(checkpoint)
+    images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
+                                                   seed, attribute, data, data_dir, image_size,
+                                                   verify)
+    if positive is not None:
+        chosen = _positive_classes(positive, classes)
+        name = " + ".join(classes[c] for c in chosen)
+        labels = np.isin(labels, chosen)
+    else:
+        name, labels = attribute, labels == 1
+    if verbose:
+        print(f"label: {name} ({int(labels.sum())} of {len(labels)} images of {where})")
+        print(f"{'with':>7} {'without':>8} {'move +':>8} {'move -':>8} {'distance':>9} "
+              f"{'change':>8}")
+    found = attributes.attribute_vector(
+        model, images, labels, batch_size=batch_size, tolerance=tolerance,
+        max_positive=max_positive, sample=sample, rng=np.random.default_rng(seed),
+        callback=_print_row if verbose else None)
+    shown = images[:faces]
+    decoded, _ = attributes.add_vector(model, shown, found.vector, factors)
+    os.makedirs(out, exist_ok=True)
+    state = "converged" if found.converged else "not converged"
+    figure = plotting.plot_attribute_arithmetic(
+        to_float(shown), decoded, factors, os.path.join(out, "attribute.png"),
+        title=f"z + factor x the '{name}' vector ({state} after {found.n_positive} images "
+              f"with it, {found.n_negative} without)")
+    write_json(os.path.join(out, "attribute.json"), {
+        "label": name, "data": where, "converged": found.converged,
+        "n_positive": found.n_positive, "n_negative": found.n_negative,
+        "distance": found.distance, "tolerance": tolerance, "max_positive": max_positive,
+        "sampled_z": sample, "vector": found.vector.tolist(),
+        "difference": found.difference.tolist(),
+        # the first batch's move is infinite by definition: JSON null, not a non-JSON token
+        "history": [{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                     for k, v in row.items()} for row in found.history]})
+    return found, figure
+
+
+def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="test",
+          celeba=None, seed=0, data=None, data_dir=None, image_size=None, verify=True):
+    """The straight path between two images' codes (z_mean for a VAE), decoded for
+    alpha = 0, ..., 1 between the two originals (attributes.morph); returns the
+    figure's path."""
+    if steps < 2:
+        raise InputError(f"--steps must be at least 2 (alpha 0 and 1), got {steps}")
+    for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
+        if index < 0:
+            raise InputError(f"{flag} must be an image index >= 0, got {index}")
+    model = load(checkpoint)
+    # CelebA is read only as far as the later index; Fashion-MNIST is in memory already.
+    limit = max(index_a, index_b) + 1 if celeba else None
+    images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
+                                                   seed, None, data, data_dir, image_size,
+                                                   verify)
+    for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
+        if index >= len(images):
+            raise InputError(f"{flag} must lie in [0, {len(images) - 1}] for {where}, got "
+                             f"{index}")
+    pair = to_float(images[[index_a, index_b]])
+    alphas = np.linspace(0.0, 1.0, steps)
+    decoded, _ = attributes.morph(model, pair[0], pair[1], alphas)
+    named = [f" ({classes[labels[i]]})" if classes else "" for i in (index_a, index_b)]
+    title = (f"(1 - α) z_A + α z_B: A = image {index_a}{named[0]}, "
+             f"B = image {index_b}{named[1]}")
+    return plotting.plot_morph(decoded, alphas, out, originals=pair, title=title)
+
+
+__all__ = ["write_figures", "sample", "reconstruct", "interpolate", "embedding", "attribute",
+           "morph", "MAX_FIGURE_IMAGES"]

@@ -1,0 +1,335 @@
+"""A training run's folder: `minivae train` as a function (docs/training.md, "Runs").
+
+    train_run(out, model="vae", data=None, epochs=5)    a new run, or resume=True one
+    make_model(spec)                                     the model a --model spec names
+    saved_state(path)                                    what a run's checkpoint holds
+
+A run's folder holds model.npz (written after every epoch, only from a finite
+state), history.json (strict JSON, rewritten after every epoch) and, at the end,
+the figures (figures.write_figures). The checkpoint records the run's settings;
+a resumed run continues only with the same model, data and data order, and says
+on stderr what it changes. One run at a time per folder: an advisory lock on the
+folder, held while the run lives (the kernel drops it if the process dies; no
+file is left behind).
+
+Settings of the whole process stay the caller's: `minivae train` calls
+fast.memory.tune_for_training() first and passes data_parallel=True (each batch
+split between two threads, BLAS held to one thread per step); a library call
+changes neither unless asked. Errors a user can cause raise InputError,
+CheckpointError or DatasetError, naming each setting as its command-line flag
+(the spelling a checkpoint's run records); a diverged run raises
+TrainingDiverged, an interrupted one RunInterrupted, each saying what was saved.
+"""
+
+import contextlib
+import dataclasses
+import fcntl
+import importlib
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import architectures, training
+from ._atomic import write_json
+from .checkpoint import CheckpointCallback, CheckpointError, load, read
+from .datasets import check_fits, load_for_training, parse_spec
+from .errors import InputError
+from .fast import memory
+from .figures import write_figures
+from .optimizers import Adam
+from .training import TrainingDiverged
+
+DEFAULTS = {"epochs": 5, "batch_size": 100, "learning_rate": 5e-4, "model": "vae", "seed": 0,
+            "dtype": "float32"}
+CHECKPOINT, HISTORY = "model.npz", "history.json"
+BOOK_MODELS = {"vae": "fashion_vae", "ae": "fashion_autoencoder", "faces": "faces_vae",
+               "keras-io": "keras_io_vae"}
+MODEL_ALIASES = {builder: name for name, builder in BOOK_MODELS.items()}   # fashion_vae -> vae
+MODEL_FLAGS = ("latent_dim", "beta", "reconstruction_weight")
+# Settings a resumed run takes from its checkpoint: a different value given is refused.
+RECORDED = ("model", "latent_dim", "beta", "reconstruction_weight", "dtype", "seed",
+            "batch_size", "limit")
+
+
+def _flag(name):
+    return f"--{name.replace('_', '-')}"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C, or SIGTERM turned into KeyboardInterrupt).
+
+    state: what the folder holds now (saved_state); checkpoint: its path, or None
+    when nothing was saved; epochs: the epochs the run was asked for.
+    """
+
+    def __init__(self, state, checkpoint, epochs):
+        super().__init__(state)
+        self.state, self.checkpoint, self.epochs = state, checkpoint, epochs
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Run:
+    """What train_run did: the trained model and its History, the training data
+    (a datasets.Dataset), the files it wrote, and the epochs [initial_epoch, epochs)
+    it trained in `seconds`."""
+
+    model: object
+    history: object
+    data: object
+    checkpoint: str
+    history_file: str
+    figures: list
+    initial_epoch: int
+    epochs: int
+    seconds: float
+
+
+def make_model(spec="vae", latent_dim=None, beta=None, reconstruction_weight=None, seed=0,
+               dtype="float32"):
+    """The model a --model spec names: one of the book's (vae, ae, faces, keras-io, or
+    their builders' names, with latent_dim etc.), or what a user's `module:function`
+    returns (maybe not built yet: train_run builds it for the data), reseeded."""
+    name = MODEL_ALIASES.get(spec, spec)
+    if name in BOOK_MODELS:
+        kwargs = {"latent_dim": latent_dim, "beta": beta,
+                  "reconstruction_weight": reconstruction_weight}
+        if name == "ae":
+            kwargs.pop("beta"), kwargs.pop("reconstruction_weight")
+        if name == "keras-io":
+            kwargs.pop("reconstruction_weight")
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        return getattr(architectures, BOOK_MODELS[name])(seed=seed, dtype=dtype, **kwargs)
+    if ":" not in name:
+        raise InputError(f"--model must be one of {', '.join(BOOK_MODELS)} (or "
+                         f"{', '.join(MODEL_ALIASES)}) or module:function, got {name!r}")
+    _refuse_model_flags({"latent_dim": latent_dim, "beta": beta,
+                         "reconstruction_weight": reconstruction_weight}, name, "function")
+    return _own_model(name, seed)
+
+
+def _refuse_model_flags(given, name, where):
+    flags = [_flag(k) for k in MODEL_FLAGS if given[k] is not None]
+    if flags:
+        raise InputError(f"{', '.join(flags)} {'sets' if len(flags) == 1 else 'set'} the "
+                         f"book's models only; {name} builds its own, so set it in that "
+                         f"{where}")
+
+
+def _own_model(name, seed):
+    """What a user's module:function returns, checked to be a minivae model, reseeded."""
+    module_name, _, attr = name.partition(":")
+    sys.path.insert(0, os.getcwd())         # a module beside the user, as `python -m` finds it
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InputError(f"--model {name}: cannot import {module_name!r} ({exc})") from exc
+    finally:
+        sys.path.remove(os.getcwd())
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise InputError(f"--model {name}: {module_name} has no function {attr!r}")
+    model = fn()
+    if not all(hasattr(model, a) for a in ("fit", "get_config", "named_params")):
+        raise InputError(f"--model {name}: the function returned {type(model).__name__}, not a "
+                         f"minivae model (VAE or Autoencoder)")
+    model.reseed(seed)
+    return model
+
+
+@contextlib.contextmanager
+def _lock(out):
+    """One run at a time in a folder: an advisory lock on the folder itself."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise InputError(f"{out} is in use by another minivae train; wait for it to finish or "
+                         f"choose another --out") from None
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+def saved_state(path):
+    """What a run's checkpoint holds now, as a phrase (read back: a signal may land
+    just after a save)."""
+    if not os.path.exists(path):
+        return "nothing was saved"
+    try:
+        epoch = read(path)[1].get("epoch")
+    except CheckpointError as exc:
+        return f"{path} cannot be read ({exc})"
+    return f"the last good checkpoint is {path} ({epoch} epoch(s) done)"
+
+
+# ------------------------------------------------------------------- resuming --
+
+def _recorded(model):
+    """The settings a checkpoint's run recorded, with what the model itself tells."""
+    run = dict(getattr(model, "run", {}) or {})
+    arch = (model.config or {}).get("architecture")
+    run.setdefault("model", MODEL_ALIASES.get(arch))
+    run["latent_dim"] = model.latent_dim
+    run["reconstruction_weight"] = model.reconstruction_weight
+    if hasattr(model, "beta"):
+        run["beta"] = model.beta
+    run["dtype"] = str(model.dtype)
+    if model.optimizer is not None:
+        run["learning_rate"] = model.optimizer.learning_rate
+    return run
+
+
+def _resume_settings(given, data, model, path):
+    """The run's settings and data spec: settings that contradict the checkpoint are
+    refused, naming the flag and both values; the learning rate and the epochs may
+    change, and say so."""
+    recorded = _recorded(model)
+    for name in RECORDED:
+        value, kept = given[name], recorded.get(name)
+        if value is not None and name in recorded and value != kept:
+            raise InputError(f"{_flag(name)} {value} contradicts {path}, which was trained "
+                             f"with {kept}; a resumed run continues the same run (start a new "
+                             f"one in another --out to change it)")
+    settings = {name: recorded.get(name) for name in ("model", "seed", "batch_size", "limit")}
+    for name in ("batch_size", "seed"):
+        if settings[name] is None:
+            settings[name] = given[name] if given[name] is not None else DEFAULTS[name]
+            print(f"minivae: {path} does not record its {_flag(name)}; using {settings[name]}, "
+                  f"so the resumed run may not match an uninterrupted one", file=sys.stderr)
+    if settings["limit"] is None:
+        settings["limit"] = given["limit"]
+    lr = given["learning_rate"]
+    if lr is not None and lr != model.optimizer.learning_rate:
+        print(f"minivae: the learning rate changes from {model.optimizer.learning_rate:g} to "
+              f"{lr:g} as --learning-rate asks", file=sys.stderr)
+        model.optimizer.learning_rate = lr
+    recorded_data = recorded.get("data") or {}
+    spec = parse_spec(*data, recorded_data, model.input_shape)
+    for key, flag in (("name", "--data"), ("image_size", "--image-size")):
+        if key in recorded_data and spec[key] != recorded_data[key]:
+            raise InputError(f"{flag} {spec[key]} contradicts {path}, which was trained on "
+                             f"{recorded_data[key]}")
+    return settings, spec
+
+
+def _resume(path, given, data, epochs):
+    """(model, data spec, settings) of a run continued from the checkpoint at path."""
+    model = load(path)
+    if model.optimizer is None:
+        raise InputError(f"{path} was saved without its optimizer state, so it cannot be "
+                         f"resumed exactly; start a new run instead")
+    settings, spec = _resume_settings(given, data, model, path)
+    if model.epoch >= epochs:
+        raise InputError(f"{path} has {model.epoch} epoch(s) done; pass --epochs larger "
+                         f"than that to train further")
+    return model, spec, settings
+
+
+def _start(out, model, given, data, overwrite):
+    """(model, data spec, settings) of a new run in out, its model compiled."""
+    ckpt = os.path.join(out, CHECKPOINT)
+    if os.path.exists(ckpt) and not overwrite:
+        raise InputError(f"{out} already holds a run ({ckpt}); pass --resume to continue "
+                         f"it, --overwrite to replace it, or choose another --out")
+    seed = given["seed"] if given["seed"] is not None else DEFAULTS["seed"]
+    if model is None or isinstance(model, str):
+        spec_name = MODEL_ALIASES.get(model, model) if model else DEFAULTS["model"]
+        model = make_model(spec_name, given["latent_dim"], given["beta"],
+                           given["reconstruction_weight"], seed,
+                           given["dtype"] or DEFAULTS["dtype"])
+    else:                               # a model object: as a module:function's
+        spec_name = MODEL_ALIASES.get((model.config or {}).get("architecture"))
+        _refuse_model_flags(given, type(model).__name__, "model")
+        model.reseed(seed)
+    settings = {"model": spec_name, "seed": seed, "limit": given["limit"],
+                "batch_size": given["batch_size"] or DEFAULTS["batch_size"]}
+    model.compile(Adam(learning_rate=given["learning_rate"] or DEFAULTS["learning_rate"]))
+    spec = parse_spec(*data, None, model.input_shape if model.built else None)
+    return model, spec, settings
+
+
+# ---------------------------------------------------------------------- the run --
+
+def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=False,
+              overwrite=False, batch_size=None, learning_rate=None, beta=None,
+              reconstruction_weight=None, latent_dim=None, seed=None, dtype=None, limit=None,
+              data_dir=None, image_size=None, verify=True, allow_sample=True, verbose=1,
+              data_parallel=False):
+    """Train a model into the folder `out`: what `minivae train` does. Returns a Run.
+
+    model: a --model spec (vae, ae, faces, keras-io, or module:function; default
+    vae) or a model object; data: fashion-mnist, mnist, folder:PATH or celeba:ROOT
+    (datasets.parse_spec, with data_dir and image_size; default: what the
+    checkpoint recorded, else fashion-mnist at the model's input size). A new run
+    is refused where out holds one unless overwrite=True. resume=True continues
+    out/model.npz (a path: that checkpoint) up to `epochs` in total, with the
+    model, data and settings it recorded: a setting given that contradicts it is
+    refused, learning_rate may change. The other settings default to the book's
+    (batch 100, Adam 5e-4, seed 0, float32); limit keeps the first N training and
+    N validation images. verify, allow_sample: datasets.load_spec's. verbose=1
+    prints fit's progress and says when the embedded sample stands in for the
+    data; data_parallel is fit's.
+    """
+    given = {"model": MODEL_ALIASES.get(model, model) if isinstance(model, str) else None,
+             "latent_dim": latent_dim, "beta": beta,
+             "reconstruction_weight": reconstruction_weight, "dtype": dtype, "seed": seed,
+             "batch_size": batch_size, "limit": limit, "learning_rate": learning_rate}
+    data = (data, data_dir, image_size)
+    ckpt, hist = os.path.join(out, CHECKPOINT), os.path.join(out, HISTORY)
+    if resume:
+        model, spec, settings = _resume(ckpt if resume is True else resume, given, data, epochs)
+        initial_epoch, history = model.epoch, model.history
+    else:
+        model, spec, settings = _start(out, model, given, data, overwrite)
+        initial_epoch, history = 0, None
+    train, val = load_for_training(spec, settings["limit"], allow_sample, verify, verbose)
+    if not resume:                  # a user's model built for the data, or cast to dtype
+        dtype = dtype or DEFAULTS["dtype"]
+        if not model.built:
+            model.build(train.images.shape[1:], rng=np.random.default_rng(settings["seed"]),
+                        dtype=dtype)
+        elif str(model.dtype) != dtype:
+            model.astype(dtype)
+    check_fits(train, model.input_shape, f"the model ({settings['model']})")
+    run = {"model": settings["model"], "seed": settings["seed"],
+           "batch_size": settings["batch_size"], "limit": settings["limit"],
+           "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec}
+    os.makedirs(out, exist_ok=True)
+    with _lock(out):
+        if overwrite and not resume:
+            for stale in (ckpt, hist):
+                if os.path.exists(stale):
+                    os.remove(stale)
+        save = CheckpointCallback(ckpt, run)
+
+        def record(model, epoch, logs, history):
+            save(model, epoch, logs, history)
+            write_json(hist, history.history)       # after every epoch, the last included
+
+        if initial_epoch:
+            print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
+        started = time.perf_counter()
+        try:
+            history = training.fit(model, train.images, epochs=epochs,
+                                   batch_size=settings["batch_size"], validation_data=val.images,
+                                   initial_epoch=initial_epoch, history=history,
+                                   verbose=verbose, callbacks=[record],
+                                   data_parallel=data_parallel)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"{exc}; {saved_state(ckpt)}") from exc
+        except KeyboardInterrupt as exc:
+            raise RunInterrupted(saved_state(ckpt), ckpt if os.path.exists(ckpt) else None,
+                                 epochs) from exc
+        finally:
+            memory.release_freed_memory()       # training's buffers go back to the kernel
+        seconds = time.perf_counter() - started
+        figures = write_figures(model, out, val, history, settings["seed"])
+    return Run(model, history, train, ckpt, hist, figures, initial_epoch, epochs, seconds)
+
+
+__all__ = ["train_run", "make_model", "saved_state", "Run", "RunInterrupted", "DEFAULTS",
+           "BOOK_MODELS", "MODEL_ALIASES", "CHECKPOINT", "HISTORY"]
