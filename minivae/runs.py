@@ -6,11 +6,19 @@
 
 A run's folder holds model.npz (written after every epoch, only from a finite
 state), history.json (strict JSON, rewritten after every epoch) and, at the end,
-the figures (figures.write_figures). The checkpoint records the run's settings;
+the figures (figures.write_figures). The checkpoint records the run's settings
+and its data (the embedded sample by name, when the real data was not found);
 a resumed run continues only with the same model, data and data order, and says
-on stderr what it changes. One run at a time per folder: an advisory lock on the
-folder, held while the run lives (the kernel drops it if the process dies; no
-file is left behind).
+on stderr what it changes.
+
+Nothing is lost: one run at a time per folder, by an advisory lock on the folder
+taken before anything else looks at it and held while the run lives (the kernel
+drops it if the process dies; no file is left behind). A new run is refused
+where one lies unless overwrite=True, and then the old run's files are set
+aside in OUT/.replaced-run/ until the new run has saved its first good
+checkpoint (and put back if it never does). A run resumed from another
+folder's checkpoint is refused where OUT holds a run of its own, and
+resume=True with overwrite=True is refused as contradictory.
 
 Settings of the whole process stay the caller's: `minivae train` calls
 fast.memory.tune_for_training() first and passes data_parallel=True (each batch
@@ -34,7 +42,7 @@ import numpy as np
 from . import architectures, training
 from ._atomic import write_json
 from .checkpoint import CheckpointCallback, CheckpointError, load, read
-from .datasets import check_fits, load_for_training, parse_spec
+from .datasets import SAMPLE, check_fits, load_for_training, parse_spec
 from .errors import InputError
 from .fast import memory
 from .figures import write_figures
@@ -44,6 +52,10 @@ from .training import TrainingDiverged
 DEFAULTS = {"epochs": 5, "batch_size": 100, "learning_rate": 5e-4, "model": "vae", "seed": 0,
             "dtype": "float32"}
 CHECKPOINT, HISTORY = "model.npz", "history.json"
+REPLACED = ".replaced-run"     # the old run's files while an overwriting run has none of its own
+# What a run writes into its folder: what --overwrite sets aside.
+RUN_FILES = (CHECKPOINT, HISTORY, "reconstructions.png", "latent_scatter.png",
+             "latent_grid.png", "samples.png", "loss_curves.png")
 BOOK_MODELS = {"vae": "fashion_vae", "ae": "fashion_autoencoder", "faces": "faces_vae",
                "keras-io": "keras_io_vae"}
 MODEL_ALIASES = {builder: name for name, builder in BOOK_MODELS.items()}   # fashion_vae -> vae
@@ -209,10 +221,16 @@ def _resume_settings(given, data, model, path):
         model.optimizer.learning_rate = lr
     recorded_data = recorded.get("data") or {}
     spec = parse_spec(*data, recorded_data, model.input_shape)
-    for key, flag in (("name", "--data"), ("image_size", "--image-size")):
+    for key, flag in (("name", "--data"), ("folder", "--data"), ("data_dir", "--data-dir"),
+                      ("image_size", "--image-size")):
         if key in recorded_data and spec[key] != recorded_data[key]:
-            raise InputError(f"{flag} {spec[key]} contradicts {path}, which was trained on "
-                             f"{recorded_data[key]}")
+            given_value = f"{spec['name']}:{spec[key]}" if key == "folder" else spec[key]
+            kept = f"{recorded_data['name']}:{recorded_data[key]}" if key == "folder" \
+                else recorded_data[key]
+            if kept == SAMPLE:
+                kept = f"{SAMPLE} (the embedded sample of fashion-mnist)"
+            raise InputError(f"{flag} {given_value} contradicts {path}, which was trained on "
+                             f"{flag} {kept}; a resumed run reads the data it was trained on")
     return settings, spec
 
 
@@ -235,6 +253,10 @@ def _start(out, model, given, data, overwrite):
     if os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{out} already holds a run ({ckpt}); pass --resume to continue "
                          f"it, --overwrite to replace it, or choose another --out")
+    if os.path.exists(os.path.join(out, REPLACED)):
+        raise InputError(f"{out} holds {os.path.join(out, REPLACED)}, a run set aside by an "
+                         f"overwriting run that never finished its first epoch; move it back "
+                         f"or away first")
     seed = given["seed"] if given["seed"] is not None else DEFAULTS["seed"]
     if model is None or isinstance(model, str):
         spec_name = MODEL_ALIASES.get(model, model) if model else DEFAULTS["model"]
@@ -250,6 +272,48 @@ def _start(out, model, given, data, overwrite):
     model.compile(Adam(learning_rate=given["learning_rate"] or DEFAULTS["learning_rate"]))
     spec = parse_spec(*data, None, model.input_shape if model.built else None)
     return model, spec, settings
+
+
+def _other_run(out, source):
+    """Refuse to resume the checkpoint `source` into out when out holds another run."""
+    here = os.path.join(out, CHECKPOINT)
+    if os.path.exists(here) and not os.path.samefile(here, source):
+        raise InputError(f"{out} already holds a run ({here}); resuming {source} there would "
+                         f"replace it: resume into an empty --out, or resume {here} itself")
+
+
+def _set_aside(out):
+    """Move the run files in out into out/REPLACED; returns that folder, or None when
+    there was nothing to move."""
+    present = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
+    if not present:
+        return None
+    aside = os.path.join(out, REPLACED)
+    os.makedirs(aside)
+    for name in present:
+        os.replace(os.path.join(out, name), os.path.join(aside, name))
+    return aside
+
+
+def _put_back(out, aside):
+    """The set-aside run back in place of whatever the new run wrote."""
+    for name in os.listdir(aside):
+        os.replace(os.path.join(aside, name), os.path.join(out, name))
+    os.rmdir(aside)
+
+
+def _kept(out, aside, ckpt):
+    """What the folder holds after a run that stopped: the old run, put back when the new
+    one saved nothing, or the new run's last good checkpoint."""
+    if aside is not None:
+        return f"no epoch of the new run was saved; the run it was to replace is back in {out}"
+    return saved_state(ckpt)
+
+
+def _discard(aside):
+    for name in os.listdir(aside):
+        os.remove(os.path.join(aside, name))
+    os.rmdir(aside)
 
 
 # ---------------------------------------------------------------------- the run --
@@ -274,41 +338,58 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     prints fit's progress and says when the embedded sample stands in for the
     data; data_parallel is fit's.
     """
+    if resume and overwrite:
+        raise InputError("--resume continues the run a checkpoint holds and --overwrite "
+                         "replaces the run in --out: pass one of them")
     given = {"model": MODEL_ALIASES.get(model, model) if isinstance(model, str) else None,
              "latent_dim": latent_dim, "beta": beta,
              "reconstruction_weight": reconstruction_weight, "dtype": dtype, "seed": seed,
              "batch_size": batch_size, "limit": limit, "learning_rate": learning_rate}
     data = (data, data_dir, image_size)
+    out = os.fspath(out)
     ckpt, hist = os.path.join(out, CHECKPOINT), os.path.join(out, HISTORY)
-    if resume:
-        model, spec, settings = _resume(ckpt if resume is True else resume, given, data, epochs)
-        initial_epoch, history = model.epoch, model.history
-    else:
-        model, spec, settings = _start(out, model, given, data, overwrite)
-        initial_epoch, history = 0, None
-    train, val = load_for_training(spec, settings["limit"], allow_sample, verify, verbose)
-    if not resume:                  # a user's model built for the data, or cast to dtype
-        dtype = dtype or DEFAULTS["dtype"]
-        if not model.built:
-            model.build(train.images.shape[1:], rng=np.random.default_rng(settings["seed"]),
-                        dtype=dtype)
-        elif str(model.dtype) != dtype:
-            model.astype(dtype)
-    check_fits(train, model.input_shape, f"the model ({settings['model']})")
-    run = {"model": settings["model"], "seed": settings["seed"],
-           "batch_size": settings["batch_size"], "limit": settings["limit"],
-           "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec}
     os.makedirs(out, exist_ok=True)
+    # Everything that looks at the folder does so under its lock: two runs started at
+    # once cannot both find it empty.
     with _lock(out):
-        if overwrite and not resume:
-            for stale in (ckpt, hist):
-                if os.path.exists(stale):
-                    os.remove(stale)
+        if resume:
+            source = ckpt if resume is True else os.fspath(resume)
+            if os.path.exists(source):
+                _other_run(out, source)
+            model, spec, settings = _resume(source, given, data, epochs)
+            initial_epoch, history = model.epoch, model.history
+            # A run that recorded where its data came from resumes on the same: the real
+            # data never falls back to the sample (and a run on the sample recorded it
+            # by name, so it reads the sample even where the real data now lies).
+            allow_sample = allow_sample and "sample" not in (model.run or {})
+        else:
+            model, spec, settings = _start(out, model, given, data, overwrite)
+            initial_epoch, history = 0, None
+        train, val = load_for_training(spec, settings["limit"], allow_sample, verify, verbose)
+        if train.is_sample and spec["name"] != SAMPLE:
+            spec = {**spec, "name": SAMPLE}         # recorded: it resumes on the sample
+        if not resume:              # a user's model built for the data, or cast to dtype
+            dtype = dtype or DEFAULTS["dtype"]
+            if not model.built:
+                model.build(train.images.shape[1:],
+                            rng=np.random.default_rng(settings["seed"]), dtype=dtype)
+            elif str(model.dtype) != dtype:
+                model.astype(dtype)
+        check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        run = {"model": settings["model"], "seed": settings["seed"],
+               "batch_size": settings["batch_size"], "limit": settings["limit"],
+               "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec,
+               "sample": train.is_sample}
+        aside = _set_aside(out) if overwrite else None
         save = CheckpointCallback(ckpt, run)
 
         def record(model, epoch, logs, history):
+            nonlocal aside
             save(model, epoch, logs, history)
             write_json(hist, history.history)       # after every epoch, the last included
+            if aside is not None:                   # the new run has a run of its own now
+                _discard(aside)
+                aside = None
 
         if initial_epoch:
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
@@ -320,12 +401,14 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                                    verbose=verbose, callbacks=[record],
                                    data_parallel=data_parallel)
         except TrainingDiverged as exc:
-            raise TrainingDiverged(f"{exc}; {saved_state(ckpt)}") from exc
+            raise TrainingDiverged(f"{exc}; {_kept(out, aside, ckpt)}") from exc
         except KeyboardInterrupt as exc:
-            raise RunInterrupted(saved_state(ckpt), ckpt if os.path.exists(ckpt) else None,
-                                 epochs) from exc
+            state = _kept(out, aside, ckpt)
+            raise RunInterrupted(state, ckpt if os.path.exists(ckpt) else None, epochs) from exc
         finally:
             memory.release_freed_memory()       # training's buffers go back to the kernel
+            if aside is not None:               # no epoch of the new run was saved
+                _put_back(out, aside)
         seconds = time.perf_counter() - started
         figures = write_figures(model, out, val, history, settings["seed"])
     return Run(model, history, train, ckpt, hist, figures, initial_epoch, epochs, seconds)

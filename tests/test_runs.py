@@ -1,14 +1,20 @@
 """minivae.runs: `minivae train` as a function, the same run from a notebook as from
 the command line (tests/test_cli_train.py holds the command's edges)."""
 
+import fcntl
 import json
+import os
+import shutil
 
 import pytest
 
 from minivae import checkpoint, runs
 from minivae.architectures import fashion_autoencoder
 from minivae.cli import main
+from minivae.datasets import DatasetError, DatasetWarning, load_dataset
 from minivae.errors import InputError
+from minivae.training import TrainingDiverged
+from tests.test_datasets import write_dataset
 
 SMALL = {"epochs": 1, "limit": 100, "batch_size": 50, "verbose": 0}
 
@@ -60,3 +66,87 @@ def test_saved_state_reads_the_folder(tmp_path):
     assert runs.saved_state(tmp_path / "model.npz") == "nothing was saved"
     (tmp_path / "model.npz").write_bytes(b"garbage")
     assert "cannot be read" in runs.saved_state(tmp_path / "model.npz")
+
+
+# ------------------------------------------------- nothing lost (issue 22, items 2-3) --
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_the_lock_is_taken_before_the_folder_is_looked_at(tmp_path, no_real_data):
+    """Two runs started at once on one empty folder both found it empty, and the second
+    replaced the first's run: what a run finds in its folder it now finds under the lock,
+    so a folder in use is refused as in use, whatever it holds."""
+    out = tmp_path / "run"
+    runs.train_run(out, **SMALL)
+    fd = os.open(out, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)          # another run holds the folder
+    try:
+        with pytest.raises(InputError, match="is in use by another minivae train"):
+            runs.train_run(out, **SMALL)            # not "already holds a run": not looked at
+    finally:
+        os.close(fd)
+
+
+def test_resuming_another_folders_run_into_a_folder_holding_a_run_is_refused(tmp_path,
+                                                                             no_real_data):
+    """train --out A --resume B/model.npz, with A holding another run, overwrote A."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    runs.train_run(a, **SMALL)
+    runs.train_run(b, model="ae", **SMALL)
+    before = _files(a)
+    with pytest.raises(InputError, match=r"already holds a run .*resuming .*b/model.npz there "
+                                         r"would replace it"):
+        runs.train_run(a, resume=b / "model.npz", epochs=2, verbose=0)
+    assert _files(a) == before
+    with pytest.raises(InputError, match="--resume continues .* --overwrite replaces"):
+        runs.train_run(a, resume=True, overwrite=True, epochs=2, verbose=0)
+    assert _files(a) == before
+    run = runs.train_run(tmp_path / "c", resume=b / "model.npz", epochs=2, verbose=0)
+    assert run.initial_epoch == 1 and (tmp_path / "c" / "model.npz").exists()
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_has_saved(tmp_path, no_real_data):
+    """--overwrite deleted the old run before the new one had saved anything, so a new
+    run that diverged left nothing. The old run now waits in .replaced-run/ and comes
+    back when no epoch of the new one was saved; it goes once one was."""
+    out = tmp_path / "run"
+    runs.train_run(out, **SMALL)
+    before = _files(out)
+    with pytest.raises(TrainingDiverged, match="the run it was to replace is back"):
+        runs.train_run(out, overwrite=True, learning_rate=1e12, **SMALL)
+    assert _files(out) == before and not (out / runs.REPLACED).exists()
+    runs.train_run(out, overwrite=True, seed=1, **SMALL)
+    assert not (out / runs.REPLACED).exists()
+    assert _files(out)["model.npz"] != before["model.npz"]
+
+
+def test_a_run_resumes_on_the_data_it_was_trained_on(tmp_path, no_real_data, monkeypatch):
+    """A run made on the embedded sample, resumed where real data lies, trained on the
+    real data without a word (and the reverse fell back to the sample); a changed
+    --data-dir was accepted."""
+    out = tmp_path / "run"
+    first = runs.train_run(out, **SMALL)
+    assert first.data.is_sample and checkpoint.load(out / "model.npz").run["data"]["name"] \
+        == "sample"
+    real = tmp_path / "real"                                  # a root, as $MINIVAE_DATA names
+    write_dataset(real / "fashion-mnist", n_train=120, n_test=40)
+    monkeypatch.setenv("MINIVAE_DATA", str(real))            # the real data is found now
+    with pytest.warns(DatasetWarning):
+        assert load_dataset("train").is_sample is False
+    resumed = runs.train_run(out, resume=True, epochs=2, verbose=0)
+    assert resumed.data.is_sample                             # the sample, still
+
+    on_real = tmp_path / "on-real"
+    with pytest.warns(DatasetWarning):
+        runs.train_run(on_real, data_dir=real, image_size=28, model="keras-io", **SMALL)
+    other = tmp_path / "other"
+    write_dataset(other / "fashion-mnist", n_train=120, n_test=40, seed=1)
+    with pytest.raises(InputError, match=rf"--data-dir {other} contradicts .* trained on "
+                                         rf"--data-dir {real}"):
+        runs.train_run(on_real, resume=True, epochs=2, data_dir=other, verbose=0)
+    monkeypatch.delenv("MINIVAE_DATA")
+    shutil.rmtree(real)                                       # the real data is gone
+    with pytest.raises(DatasetError):                         # not the sample in its place
+        runs.train_run(on_real, resume=True, epochs=2, verbose=0)

@@ -24,10 +24,11 @@ from .mnist import (ENV_VAR, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, FASHIO
                     MNIST_CLASSES, MNIST_SHA256, MNIST_URL, NO_SYSTEM_DATA_VAR, load_fashion_mnist,
                     load_mnist)
 from .sample import SAMPLE_FILE, SAMPLE_SHA256, SAMPLE_SIZE, load_sample
-from .spec import (Dataset, check_fits, load_dataset, load_for_model, load_for_training,
+from .spec import (SAMPLE, Dataset, check_fits, load_dataset, load_for_model, load_for_training,
                    load_spec, parse_spec)
 
-__all__ = ["Dataset", "DatasetError", "DatasetNotFoundError", "DatasetWarning", "load_dataset",
+__all__ = ["SAMPLE", "Dataset", "DatasetError", "DatasetNotFoundError", "DatasetWarning",
+           "load_dataset",
            "load_fashion_mnist", "load_mnist", "load_sample", "load_image_folder", "read_idx",
            "CelebA", "open_celeba", "load_celeba", "parse_spec", "load_spec",
            "load_for_training", "load_for_model", "check_fits",

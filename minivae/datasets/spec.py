@@ -19,6 +19,7 @@ checkpoint's run records.
 """
 
 import dataclasses
+import os
 import sys
 
 import numpy as np
@@ -32,6 +33,10 @@ from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
 from .sample import _sample_resource, load_sample
 
 MNIST_FORMAT = ("fashion-mnist", "mnist")
+# The embedded sample by name: what a run that fell back to it records, so that it
+# resumes on the sample even where the real data has since been installed.
+SAMPLE = "sample"
+GREY = MNIST_FORMAT + (SAMPLE,)        # 28x28 or 32x32 grey images, labelled
 FOLDER_FORMAT = ("folder", "celeba")
 IMAGE_FOLDER_SIZE = 64          # the faces VAE's 64x64 (the book's CelebA size)
 TRAIN_SHARE = 0.9               # a folder's first 90% train, the rest test
@@ -102,7 +107,8 @@ def load_dataset(split="train", data_dir=None, *, name="fashion-mnist", allow_sa
 def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_shape=None):
     """The data spec {"name", "data_dir", "folder", "image_size"} a run records.
 
-    data: "fashion-mnist", "mnist", "folder:PATH" or "celeba:ROOT". Each setting
+    data: "fashion-mnist", "mnist", "folder:PATH", "celeba:ROOT" or "sample" (the
+    embedded sample of Fashion-MNIST, found or not). Each setting
     comes from the arguments, else from `recorded` (the spec a checkpoint's run
     recorded), else from the model's input_shape (H, W, C), else the defaults:
     fashion-mnist at the book's 32x32, a folder at 64x64.
@@ -113,23 +119,24 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
         name, folder = name.split(":", 1)
     else:
         folder = recorded.get("folder") if name in FOLDER_FORMAT else None
-    if name not in MNIST_FORMAT + FOLDER_FORMAT:
-        raise InputError(f"--data must be fashion-mnist, mnist, folder:PATH or celeba:ROOT, "
-                         f"got {data!r}")
+    if name not in MNIST_FORMAT + FOLDER_FORMAT + (SAMPLE,):
+        raise InputError(f"--data must be fashion-mnist, mnist, folder:PATH or celeba:ROOT (or "
+                         f"sample), got {data!r}")
     if name in FOLDER_FORMAT and not folder:
         raise InputError(f"--data {name} needs its path: --data {name}:PATH")
     size = image_size or recorded.get("image_size")
     if size is None and input_shape is not None:
         size = input_shape[0]
-        if name in MNIST_FORMAT and (tuple(input_shape[1:]) != (size, 1) or size not in (28, 32)):
+        if name in GREY and (tuple(input_shape[1:]) != (size, 1) or size not in (28, 32)):
             raise InputError(f"the model reads images of shape {tuple(input_shape)}, and {name} "
                              f"has 28x28 or 32x32 grey ones; name its data with --data "
                              f"folder:PATH --image-size {size}")
     if size is None:
-        size = 32 if name in MNIST_FORMAT else IMAGE_FOLDER_SIZE
-    if name in MNIST_FORMAT and size not in (28, 32):
+        size = 32 if name in GREY else IMAGE_FOLDER_SIZE
+    if name in GREY and size not in (28, 32):
         raise InputError(f"--image-size must be 28 or 32 for {name}, got {size}")
-    data_dir = data_dir if data_dir is not None else recorded.get("data_dir")
+    # a str, as a run records it (a notebook may pass a Path)
+    data_dir = os.fspath(data_dir) if data_dir is not None else recorded.get("data_dir")
     return {"name": name, "data_dir": data_dir, "folder": folder, "image_size": int(size)}
 
 
@@ -160,6 +167,15 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
         part = images[:cut] if split == "train" else images[cut:] if cut < len(images) \
             else images
         return Dataset(part, None, spec["folder"], False, spec["name"], split, None, spec)
+    if spec["name"] == SAMPLE:
+        images, labels = load_sample("uint8", spec["image_size"] == 32)
+        data = Dataset(images, labels, str(_sample_resource()), True, "fashion-mnist", split,
+                       spec=spec)
+        if verbose:             # results on the sample are not results on Fashion-MNIST
+            print(f"minivae: using the embedded sample of {len(data)} Fashion-MNIST images "
+                  f"({data.source}), as the data named 'sample' (a run that fell back to it "
+                  f"records it so)", file=sys.stderr)
+        return data
     data = load_dataset(split, spec["data_dir"], name=spec["name"], dtype="uint8",
                         allow_sample=allow_sample, pad=spec["image_size"] == 32, verify=verify)
     if data.is_sample and verbose:
