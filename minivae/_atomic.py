@@ -1,5 +1,6 @@
 """Atomic, durable file writes: the one mechanism checkpoints, history.json and the
-other JSON reports (write_json), and dataset downloads share.
+other JSON reports (write_json), figures, streamed .npy files and dataset
+downloads share.
 
 write(file) fills a temporary file beside the target; it is flushed, fsync'ed,
 optionally verified, then renamed over the target and the folder fsync'ed. A
@@ -86,6 +87,10 @@ def atomic_write(path, write, verify=None):
         os.replace(tmp, path)
         tmp = None
         fsync_dir(folder)
+    except OSError as exc:
+        if exc.filename is None:        # a full disk names no file: name the one written
+            exc.filename = path
+        raise
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

@@ -22,10 +22,10 @@ DatasetError), naming each option as its command-line flag.
 import os
 
 import numpy as np
-from numpy.lib.format import open_memmap
+from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from . import attributes, latent, plotting
-from ._atomic import write_json
+from ._atomic import atomic_write, write_json
 from .checkpoint import load
 from .datasets import load_celeba, load_for_model, load_spec, parse_spec
 from .errors import InputError
@@ -100,12 +100,18 @@ def sample(checkpoint, out="samples.png", n=30, seed=0):
                          f"sample from; train a VAE")
     rng = np.random.default_rng(seed)
     if os.fspath(out).lower().endswith(".npy"):
-        images = open_memmap(out, mode="w+", dtype=model.dtype, shape=(n, *model.input_shape))
-        for lo in range(0, n, NPY_CHUNK):
-            images[lo:lo + NPY_CHUNK] = model.generate(min(NPY_CHUNK, n - lo), rng)
-        images.flush()
-        del images
-        return out
+        # Streamed, chunk by chunk, so memory does not grow with n; written through a
+        # temporary file (a memory map of a file the disk cannot hold dies of SIGBUS),
+        # so the file is whole or absent. The draws are those of one generate(n).
+        header = {"descr": dtype_to_descr(np.dtype(model.dtype)), "fortran_order": False,
+                  "shape": (n, *model.input_shape)}
+
+        def write(f):
+            write_array_header_1_0(f, header)
+            for lo in range(0, n, NPY_CHUNK):
+                f.write(np.ascontiguousarray(model.generate(min(NPY_CHUNK, n - lo), rng))
+                        .tobytes())
+        return atomic_write(out, write)
     _check_figure_count(n)
     return plotting.plot_image_grid(model.generate(n, rng), out, ncols=min(10, n))
 

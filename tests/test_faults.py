@@ -462,3 +462,33 @@ def test_loading_never_unpickles(small_checkpoint):
     with pytest.raises(CheckpointError, match="entry 'meta' has dtype object; a checkpoint "
                                               "holds only numbers and text, never objects"):
         checkpoint.load(folder / "objects.npz")
+
+
+SMALL_FILES = r"""
+import resource, signal, sys
+from minivae.cli import main
+
+# No file may grow past the size given, as on a disk about to fill up: EFBIG, with
+# SIGXFSZ ignored, where the kernel would otherwise kill the process.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("name, n, limit", [("s.npy", 1000, 1 << 20), ("s.png", 30, 4096)])
+def test_a_sample_the_disk_cannot_hold_is_one_line_and_no_file(tmp_path, hermetic_env, name,
+                                                               n, limit):
+    """Issue 22: a full disk while `sample --out s.npy` wrote killed it with SIGBUS (exit
+    135, no message) and left a full-size .npy of which half the images were zeros.
+    Every file a command writes is now written whole or not at all."""
+    ckpt = checkpoint.save(tmp_path / "model.npz", fashion_vae(seed=0))
+    out = tmp_path / name
+    proc = subprocess.run([sys.executable, "-c", SMALL_FILES, str(limit), "sample", str(ckpt),
+                           "-n", str(n), "--out", str(out)], env=hermetic_env,
+                          capture_output=True, text=True, timeout=PATIENCE)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "File too large" in lines[0] and name in lines[0], proc.stderr
+    assert not out.exists() and temporary_leftovers(out) == []

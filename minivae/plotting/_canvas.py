@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import atomic_write
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 
@@ -109,13 +110,8 @@ def _save(fig, path, dpi, tight=False):
     extra = {"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}
     if kind == "jpeg":
         extra["pil_kwargs"] = {"quality": JPEG_QUALITY}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, format=kind, **extra)
-    except OSError as exc:
-        if exc.filename is None:            # a failed write (a full disk) names no file
-            exc.filename = str(path)
-        raise
+    # whole or not at all: a full disk leaves the old figure, or none, never half of one
+    atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format=kind, **extra))
     return path
 
 
