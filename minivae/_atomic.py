@@ -88,8 +88,8 @@ def atomic_write(path, write, verify=None):
         tmp = None
         fsync_dir(folder)
     except OSError as exc:
-        if exc.filename is None:        # a full disk names no file: name the one written
-            exc.filename = path
+        if exc.filename is None and exc.errno is not None:      # a full disk names no file
+            exc.filename = path                                 # name the one written
         raise
     finally:
         if tmp is not None and os.path.exists(tmp):
