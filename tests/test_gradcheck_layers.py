@@ -164,3 +164,88 @@ def test_check_gradients_refuses_an_integer_loss_and_fails_a_nan_gradient(rng):
     with pytest.raises(InputError, match=r"check_gradients: v is empty"):
         check_gradients(lambda: float(np.sum(w)), {"w": w, "v": np.zeros(0)},
                         {"w": np.ones(3), "v": np.zeros(0)})
+
+
+# -- several inputs, integer inputs (issue 24) -----------------------------------
+
+class Attention:
+    """softmax(q k^T / sqrt(d)) v: three inputs, backward returns three gradients."""
+
+    params, grads = {}, {}
+
+    def forward(self, q, k, v):
+        s = q @ k.T / np.sqrt(q.shape[1])
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        self.q, self.k, self.v, self.p = q, k, v, e / e.sum(axis=1, keepdims=True)
+        return self.p @ v
+
+    def backward(self, dy):
+        dp = dy @ self.v.T
+        ds = self.p * (dp - (dp * self.p).sum(axis=1, keepdims=True)) / np.sqrt(self.q.shape[1])
+        return ds @ self.k, ds.T @ self.q, self.p.T @ dy
+
+
+def test_a_layer_with_several_inputs(rng):
+    q, k, v = (rng.standard_normal((3, 4)) for _ in range(3))
+    report = check_layer(Attention(), q, k, v)
+    assert [r.name for r in report] == ["q", "k", "v"] and report.verdict == "pass"
+
+    class DropsScale(Attention):
+        def backward(self, dy):
+            dq, dk, dv = super().backward(dy)
+            return dq * 2.0, dk, dv             # sqrt(d) = 2: the scale left out of dq
+    report = check_layer(DropsScale(), q, k, v)
+    assert report["q"].verdict == "FAIL" and report["v"].verdict == "pass"
+    assert "analytic = 2 x numerical on every failing entry" in " ".join(report["q"].hints)
+
+
+class Embedding:
+    """y = W[ids]: the ids are integers, never perturbed; backward returns None."""
+
+    def __init__(self, rng, assign=False):
+        self.params, self.grads, self.assign = {"W": rng.standard_normal((6, 3))}, {}, assign
+
+    def forward(self, ids):
+        self.ids = ids
+        return self.params["W"][ids]
+
+    def backward(self, dy):
+        dW = np.zeros_like(self.params["W"])
+        if self.assign:
+            dW[self.ids] = dy           # repeated ids: the last wins, the rest are lost
+        else:
+            np.add.at(dW, self.ids, dy)
+        self.grads["W"] = dW
+
+
+def test_integer_inputs_are_passed_unperturbed_and_named(rng):
+    ids = np.array([1, 4, 4, 0, 4])
+    report = check_layer(Embedding(rng), ids)
+    assert [r.name for r in report] == ["W"] and report.verdict == "pass"
+    assert "not checked: x (int64), passed to f unperturbed" in str(report)
+    wrong = check_layer(Embedding(rng, assign=True), ids)
+    assert wrong.verdict == "FAIL"
+    assert "errors only at index 4 of axis 0" in " ".join(wrong["W"].hints)
+
+
+def test_a_layer_drawing_from_numpys_global_state(rng):
+    class GlobalDropout:
+        params, grads = {}, {}
+
+        def forward(self, x):
+            self.mask = np.random.rand(*x.shape) < 0.5
+            return x * self.mask
+
+        def backward(self, dy):
+            return dy * self.mask
+    x = rng.standard_normal((4, 5))
+    state = np.random.get_state()
+    report = check_layer(GlobalDropout(), x)
+    assert report.verdict == "FAIL" and "global_seed=0" in str(report)
+    assert report["x"].hint_kinds == ["global-rng"] and "fixed_noise" not in str(report)
+    np.random.set_state(state)
+    report = check_layer(GlobalDropout(), x, global_seed=3)
+    assert report.verdict == "pass"
+    # Re-seeded only during the check: the global state is as it was before.
+    after = np.random.get_state()
+    assert np.array_equal(after[1], state[1]) and after[2] == state[2]
