@@ -12,7 +12,7 @@ array, comparing the analytic values a with the numerical estimates n:
     ratio      a / n constant over at least two failing entries (0.5: a lost factor
                2; -1: a flipped sign; 1/k: a mean where a sum belongs ...)
     zero       a = 0 where n is not, on half the failing entries or more (a term
-               left out)
+               left out, or mass scattered elsewhere)
     flat       a != 0 where f is flat (n = 0 within its floor), on half the failing
                entries or more (a mask backward forgot: ReLU, max pooling, dropout)
     mask       both at once, on most failing entries: backward's mask differs from
@@ -21,7 +21,8 @@ array, comparing the analytic values a with the numerical estimates n:
                and entries at other indices right (one row: one class of a sampled
                loss, one item, one channel; at the first or last index, a border)
     border     errors only at the first and last index of an axis (padding)
-    batch      errors only at axis-0 indices >= 1 (a sum over the batch left out)
+    batch      errors at every axis-0 index but 0, index 0 right (a sum over the
+               batch left out: only the first item used)
 
 and across the arrays of one check (cross_hints):
 
@@ -110,8 +111,8 @@ def shift(values, offset):
 
 
 def _shift_hint(a_full, n_full, failing_idx, tol):
-    """The offset d with a = shift(n, d) on most failing entries (and more than the
-    entries where both are 0), or None."""
+    """The offset d with a = shift(n, d) on most failing entries whose source lies
+    inside the array (and more than the entries where both are 0), or None."""
     ndim = a_full.ndim
     if ndim > 5 or len(failing_idx) < 2:
         return None
@@ -122,11 +123,16 @@ def _shift_hint(a_full, n_full, failing_idx, tol):
         if not any(offset):
             continue
         moved = shift(n_full, offset).reshape(-1)[failing_idx]
-        match = np.abs(a_fail - moved) <= tol
+        # Entries whose source lies outside the array took their mass from beyond the
+        # border (padding): they cannot be compared, and are not held against the offset.
+        inside = shift(np.ones(a_full.shape, bool), offset).reshape(-1)[failing_idx]
+        if inside.sum() < max(2, len(failing_idx) // 2):
+            continue
+        match = (np.abs(a_fail - moved) <= tol) & inside
         useful = match & ((np.abs(a_fail) > tol) | (np.abs(moved) > tol))
         # Where a and the moved n are both 0 the match says nothing: a quarter of the
         # failing entries at least must carry the moved mass.
-        if match.mean() >= MOST and useful.sum() >= max(2, len(failing_idx) // 4):
+        if match.sum() >= MOST * inside.sum() and useful.sum() >= max(2, len(failing_idx) // 4):
             score = (match.sum(), -sum(map(abs, offset)))
             if best is None or score > best[0]:
                 best = (score, offset, int(match.sum()))
@@ -166,7 +172,7 @@ def _position_hints(idx, failing, shape, values, floors):
                                + (", or padding or cropping at the border" if edge else "")))
     confined_axes = {axis for axis, _, _ in confined}
     for axis, size in enumerate(shape):
-        if size < 3 or axis in confined_axes:
+        if size < 3 or axis in confined_axes or failing.sum() < 2:
             continue
         edge = (idx[:, axis] == 0) | (idx[:, axis] == size - 1)
         if edge[failing].all() and not edge[~failing].all():
@@ -177,8 +183,9 @@ def _position_hints(idx, failing, shape, values, floors):
                                     f"cropping at the border"))
     if len(shape) >= 2 and shape[0] > 1 and 0 not in confined_axes:
         first_right = right & (idx[:, 0] == 0)
-        if (idx[failing, 0] >= 1).all() and len(set(idx[failing, 0])) >= 2 and \
-                first_right.sum() >= 2:
+        # Every item but the first wrong: one item's failure proves nothing about the sum.
+        if (idx[failing, 0] >= 1).all() and set(idx[failing, 0]) == set(range(1, shape[0])) \
+                and shape[0] >= 3 and first_right.sum() >= 2:
             hints.append(("batch", "errors only at axis-0 indices >= 1, index 0 right: a sum "
                                    "over the batch left out (or only its first item used)?"))
     return hints
@@ -199,7 +206,9 @@ def _entry_hints(a, n, floor):
                          f"taken of the wrong array)")]
     if zero.sum() >= HALF * k:
         return [("zero", f"analytic is 0 on {int(zero.sum())} of {k} failing entries where "
-                         f"the numerical gradient is not: a term or a path left out")]
+                         f"the numerical gradient is not: a term or a path left out, or "
+                         f"its mass sent to other entries (a stride or an offset where "
+                         f"backward scatters)")]
     if flat.sum() >= HALF * k:
         return [("flat", f"analytic is not 0 on {int(flat.sum())} of {k} failing entries "
                          f"where f is flat (numerical 0 within its floor): a mask backward "

@@ -151,7 +151,7 @@ def build_result(name, analytic_full, E, rtol, noise_floor, scale, mode="entries
     pairs = [h if isinstance(h, tuple) else ("", h) for h in hints]
     if nondeterministic:
         # The gradient's two runs differ: a statement about state, not a pattern.
-        kind = "accumulates" if "accumulates" in nondeterministic else "state"
+        kind = "accumulates" if "twice the first" in nondeterministic else "state"
         pairs = [(kind, nondeterministic)]
     return CheckResult(name=name, shape=tuple(shape), max_abs_error=abs_err, relative_error=rel,
                        passed=verdict in ("pass", "inconclusive"), torch_passed=torch_ok,
