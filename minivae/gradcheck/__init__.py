@@ -36,14 +36,15 @@ The package, one concept per module: inputs (copies to float64), differences
 and report (what is returned), diagnostics (hints), determinism (run twice, fix
 noise), core (the engine), functions (check_grad, check_vjp), adapters (where a
 layer keeps parameters and gradients), state (a layer's state, put back), layers
-(check_layer, check_model, the Layer protocol).
+(check_layer, the Layer protocol), models (check_model, check_gradients).
 """
 
 from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise
 from .differences import numerical_gradient
 from .functions import check_grad, check_vjp
-from .layers import check_gradients, check_layer, check_model
+from .layers import check_layer
+from .models import check_gradients, check_model
 from .report import GradCheckReport
 from .result import TORCH_ATOL, TORCH_RTOL, CheckResult, relative_error
 

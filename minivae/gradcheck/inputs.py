@@ -123,3 +123,16 @@ def split_inputs(values, names, owner):
         notes.append(f"not checked: {listed}, passed to f unperturbed (an integer or boolean "
                      f"input has no gradient; pass it as floats to check it)")
     return checked, passed, notes
+
+
+def float64_arrays(arrays, what, owner, fix):
+    """Refuse arrays the check cannot perturb in place: not float64 (`fix` says how to
+    make them so), or not C-contiguous."""
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+            raise InputTypeError(f"{owner}: {what} {name!r} is "
+                                 f"{getattr(value, 'dtype', type(value))}"
+                                 f"; the check perturbs it in place and needs float64 ({fix})")
+        if not value.flags.c_contiguous:
+            raise InputError(f"{owner}: {what} {name!r} is not C-contiguous; the check "
+                             f"perturbs it in place through a flat view")

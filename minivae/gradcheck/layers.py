@@ -1,4 +1,4 @@
-"""Checking layers and models, and the protocol they must follow.
+"""Checking layers, and the protocol they must follow.
 
 A layer, minivae's or anyone's (a duck-typed class is enough), needs:
 
@@ -21,10 +21,7 @@ Other conventions go through one argument, adapter= (adapters.py): parameters/
 gradients dicts, lists, W/dW attributes, gradients returned by backward; and
 trainable=[names] where the parameter container also holds state. Everything else
 on the layer is state, put back before every forward (state.py). Nothing else (no
-dtype, no build) is read. A model needs
-forward_backward(x, eps=None) -> {"total_loss": ...}, named_params() and
-named_grads() (dicts as above), and optionally latent_dim (eps is drawn once from
-rng for it) and dtype.
+dtype, no build) is read. Whole models: models.py.
 """
 
 import inspect
@@ -36,43 +33,9 @@ from ..errors import InputError, InputTypeError
 from .adapters import resolve
 from .core import DEFAULT_MAX_ENTRIES, run_check
 from .determinism import fixed_noise, seeded_global
-from .functions import _check_settings, _names, _settings, input_gradients
-from .inputs import as_float64, projection, real_output, real_scalar, rounding_unit, split_inputs
+from .functions import _names, _settings, input_gradients
+from .inputs import float64_arrays, projection, real_output, split_inputs
 from .state import Snapshot
-
-
-def _float64_arrays(arrays, what, owner, fix):
-    for name, value in arrays.items():
-        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
-            raise InputTypeError(f"{owner}: {what} {name!r} is "
-                                 f"{getattr(value, 'dtype', type(value))}"
-                                 f"; the check perturbs it in place and needs float64 ({fix})")
-        if not value.flags.c_contiguous:
-            raise InputError(f"{owner}: {what} {name!r} is not C-contiguous; the check "
-                             f"perturbs it in place through a flat view")
-
-
-def check_gradients(loss, params, grads, eps=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
-                    rng=None, directions=0):
-    """Compare analytic `grads` with finite differences of `loss()`.
-
-    loss:   a callable with no arguments returning the scalar loss at the current
-            values of the arrays in `params`.
-    params: dict name -> float64 array, perturbed in place.
-    grads:  dict name -> analytic gradient, same keys and shapes.
-    max_entries: check at most this many randomly chosen entries per array
-            (from `rng`) and screen the rest (default 1000; None: every entry);
-            directions: this many random directions per array instead.
-    """
-    owner = "check_gradients"
-    _float64_arrays(params, "parameter", owner, "convert it with astype(np.float64)")
-    _check_settings(eps, rtol, max_entries, directions, owner)
-    f0 = real_scalar(loss(), owner, "loss()")
-    unit, _ = rounding_unit(f0)
-    return run_check(lambda: real_scalar(loss(), owner, "loss()"), lambda: grads, dict(params),
-                     magnitude=abs(float(f0)), unit=unit,
-                     step=eps, rtol=rtol, max_entries=max_entries, directions=directions,
-                     rng=rng, owner=owner, check_analytic_twice=False)
 
 
 LAYER_REMEDY = ("give the layer its noise as a numpy Generator in .rng, which check_layer "
@@ -146,7 +109,7 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
         raise InputTypeError(f"{owner}: give the layer's input(s) after the layer")
     access = resolve(layer, adapter, trainable, owner)
     params = access.trainable
-    _float64_arrays(params, "parameter", owner, f"call {layer!r}.astype('float64')"
+    float64_arrays(params, "parameter", owner, f"call {layer!r}.astype('float64')"
                     if hasattr(layer, "astype") else "make it a float64 array")
     input_names = _input_names(layer, len(inputs), names, owner)
     arrays, passed, notes = split_inputs(inputs, input_names, owner)
@@ -209,46 +172,3 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
         report[:] = [r for r in report if r.name not in skip]
         report.notes.append("backward returned None for dx: the input is not checked")
     return report
-
-
-def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=DEFAULT_MAX_ENTRIES,
-                rng=None, directions=0, fix_noise=True):
-    """Whole-model check of `model.forward_backward(x, eps)["total_loss"]`.
-
-    Works with any object following the model protocol of the module docstring
-    (minivae's VAE and Autoencoder). eps fixes the VAE's sampling noise; when it
-    is None and the model has a latent_dim, eps is drawn once from rng, so the
-    loss is a deterministic function of the parameters. `step` is the
-    finite-difference step. max_entries: entries per array (default 1000, the rest
-    screened; None: every entry), or directions (random directions per array).
-    Returns a GradCheckReport.
-    """
-    owner = "check_model"
-    dtype = getattr(model, "dtype", np.float64)
-    if dtype != np.float64:
-        raise InputTypeError(f"{owner}: the model computes in {dtype}; gradient checks need "
-                             f"float64 (build it with dtype='float64' or call astype)")
-    _check_settings(step, rtol, max_entries, directions, owner)
-    rng = rng if rng is not None else np.random.default_rng(0)
-    x, note = as_float64(x, "x", owner)
-    notes = [note] if note else []
-    if eps is None and getattr(model, "latent_dim", None):
-        eps = rng.standard_normal((len(x), model.latent_dim))
-        notes.append("eps drawn once from rng and passed to every forward_backward (the "
-                     "sampling noise, if the model has any, is fixed)")
-    params = model.named_params()
-    _float64_arrays(params, "parameter", owner, "build the model with dtype='float64'")
-
-    def loss():
-        return real_scalar(model.forward_backward(x, eps=eps)["total_loss"], owner,
-                           "forward_backward(x)['total_loss']")
-
-    def analytic():
-        model.forward_backward(x, eps=eps)
-        return model.named_grads()
-
-    with fixed_noise(model) if fix_noise else nullcontext():
-        f0 = float(loss())
-        return run_check(loss, analytic, dict(params), magnitude=abs(f0), unit=float(
-            np.finfo(np.float64).eps), step=step, rtol=rtol, max_entries=max_entries,
-            directions=directions, rng=rng, notes=notes, owner=owner)
