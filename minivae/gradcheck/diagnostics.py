@@ -18,9 +18,10 @@ array, comparing the analytic values a with the numerical estimates n:
     mask       both at once, on most failing entries: backward's mask differs from
                forward's
     index      every failing entry at one index of an axis, spread along another,
-               and entries at other indices right (one row: one class of a sampled
+               most entries at that index failing, and entries at other indices right (one row: one class of a sampled
                loss, one item, one channel; at the first or last index, a border)
-    border     errors only at the first and last index of an axis (padding)
+    border     errors only at the first and last index of an axis, most entries
+               there failing (padding)
     batch      errors at every axis-0 index but 0, index 0 right (a sum over the
                batch left out: only the first item used)
 
@@ -151,10 +152,15 @@ def _position_hints(idx, failing, shape, values, floors):
     if not failing.any() or failing.all():
         return hints
     right = (~failing) & (np.abs(values) > 10 * floors)
+    def most_fail(axis, indices):
+        # The pattern, not a coincidence of a few failures: most entries there fail.
+        there = np.isin(idx[:, axis], list(indices))
+        return failing[there].sum() >= MOST * there.sum()
+
     confined = []
     for axis, size in enumerate(shape):
         at = set(idx[failing, axis])
-        if size >= 2 and len(at) == 1 and failing.sum() >= 2:
+        if size >= 2 and len(at) == 1 and failing.sum() >= 2 and most_fail(axis, at):
             i = at.pop()
             if np.any(right & (idx[:, axis] != i)):
                 confined.append((axis, int(i), size))
@@ -175,7 +181,8 @@ def _position_hints(idx, failing, shape, values, floors):
         if size < 3 or axis in confined_axes or failing.sum() < 2:
             continue
         edge = (idx[:, axis] == 0) | (idx[:, axis] == size - 1)
-        if edge[failing].all() and not edge[~failing].all():
+        if edge[failing].all() and not edge[~failing].all() and \
+                most_fail(axis, set(idx[failing, axis])):
             sides = {("first" if v == 0 else "last") for v in idx[failing, axis]}
             parity = "odd" if size % 2 else "even"
             hints.append(("border", f"errors only at the {' and '.join(sorted(sides))} index "
