@@ -1,5 +1,7 @@
 """gradcheck.state: a layer's state is put back before every forward of a check."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,13 @@ def test_a_cache_the_check_cannot_restore_is_named(rng):
     with pytest.raises(InputError, match=r"gradient of 'x' has shape \(\d+, 3, 4\), the array "
                                          r"\(3, 4\): one gradient per input cached"):
         check_layer(Stacks(), rng.standard_normal((3, 4)))
+
+
+def test_what_cannot_be_copied_is_left_alone():
+    h = Holder()
+    h.lock = threading.Lock()
+    snap = Snapshot(h)
+    lock = h.lock
+    h.count = 3
+    snap.restore()
+    assert h.lock is lock and h.count == 0

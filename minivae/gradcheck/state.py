@@ -17,8 +17,8 @@ views elsewhere (a Sequential's dict, a checkpoint's) see the restored values.
 What is left alone: the `keep` arrays (the trainable arrays and inputs the check
 perturbs in place, and any array sharing memory with them), callables (the
 replayed forward of determinism.fixed_noise), random Generators (fixed_noise
-replays them) and attributes created after the snapshot (a lazy build would be
-undone).
+replays them), whatever deepcopy refuses (locks, files, thread pools) and
+attributes created after the snapshot (a lazy build would be undone).
 """
 
 import copy
@@ -64,8 +64,18 @@ class Snapshot:
             todo.extend(_children(vars(obj)))
         # Layers are shared, not copied: each is restored through its own entry.
         self.keep.update({k: v for k, v in objects.items() if v is not root})
-        self.saved = [(obj, {name: self._copy(value) for name, value in vars(obj).items()
-                             if _is_data(value)}) for obj in objects.values()]
+        self.saved = [(obj, self._save(obj)) for obj in objects.values()]
+
+    def _save(self, obj):
+        saved = {}
+        for name, value in vars(obj).items():
+            if not _is_data(value):
+                continue
+            try:
+                saved[name] = self._copy(value)
+            except Exception:       # a lock, a file, a pool: not data; left alone
+                continue
+        return saved
 
     def _copy(self, value):
         # deepcopy's memo maps id -> the copy to use: the kept objects stand for themselves.
