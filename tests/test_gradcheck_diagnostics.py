@@ -177,3 +177,13 @@ def test_a_few_failures_at_a_border_by_chance_are_no_border_hint(rng):
     x[0, 0] = x[3, 4] = -1.0
     report = check_vjp(lambda v: np.maximum(v, 0), lambda dy, v: (dy,), x)
     assert report["v"].hint_kinds == ["flat"]
+
+
+def test_an_error_proportional_to_the_weights_is_a_penalty_term(rng):
+    # Weight decay counted twice beside a data term: the ratio a / n is not constant,
+    # a - n = lam * W is.
+    W, C, lam = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), 1e-2
+    report = check_grad(lambda w: float(np.sum(w * C) + 0.5 * lam * np.sum(w * w)),
+                        lambda w: C + 2 * lam * w, W)
+    assert report["x"].hint_kinds == ["proportional"]
+    assert "analytic - numerical = 0.01 x the array's own values" in hints_of(report)

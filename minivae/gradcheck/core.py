@@ -172,7 +172,7 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
             noise = Z * GAIN["central"] * sigma / step
             full = k == x.size
             result = build_result(name, a, E, rtol, noise, scale,
-                                  hints=hints(a, E, a.shape, full=full),
+                                  hints=hints(a, E, a.shape, full=full, x=x),
                                   nondeterministic=g_notes.get(name))
             if np.all(np.isfinite(a)) and np.all(np.isfinite(E.value)):
                 whole[name] = (a, numerical_full(E, a.shape) if full else None,

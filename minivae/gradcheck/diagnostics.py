@@ -11,6 +11,8 @@ array, comparing the analytic values a with the numerical estimates n:
                sent to a neighbouring entry (a padding or stride offset in a scatter)
     ratio      a / n constant over at least two failing entries (0.5: a lost factor
                2; -1: a flipped sign; 1/k: a mean where a sum belongs ...)
+    proportional  a - n = c x on every failing entry, x the array's own values
+               (a weight decay or L2 term counted twice or left out)
     zero       a = 0 where n is not, on half the failing entries or more (a term
                left out, or mass scattered elsewhere)
     flat       a != 0 where f is flat (n = 0 within its floor), on half the failing
@@ -198,11 +200,27 @@ def _position_hints(idx, failing, shape, values, floors):
     return hints
 
 
-def _entry_hints(a, n, floor):
-    """ratio, or zero / flat / mask, on the failing entries."""
+def _proportional_hint(a, n, floor, x):
+    """a - n = c x on every failing entry (x: the checked array's own values)."""
+    d, keep = a - n, np.abs(x) > 0
+    if keep.sum() < MIN_RATIO_ENTRIES or keep.sum() < len(a):
+        return None
+    c = float(np.median(d[keep] / x[keep]))
+    if c == 0 or not np.all(np.abs(d - c * x) <= floor + RATIO_SPREAD * np.abs(d)):
+        return None
+    return (f"analytic - numerical = {c:.4g} x the array's own values on every failing "
+            f"entry: a term proportional to it (a weight decay lam * W, an L2 penalty) "
+            f"counted twice, left out, or with the wrong factor")
+
+
+def _entry_hints(a, n, floor, x=None):
+    """ratio, proportional, or zero / flat / mask, on the failing entries."""
     ratio = _ratio_hint(a, n, floor)
     if ratio:
         return [("ratio", ratio)]
+    proportional = _proportional_hint(a, n, floor, x) if x is not None else None
+    if proportional:
+        return [("proportional", proportional)]
     zero = (a == 0) & (np.abs(n) > floor)
     flat = (np.abs(n) <= floor) & (np.abs(a) > floor)
     k = len(a)
@@ -235,9 +253,9 @@ def whole_tolerance(E, a_full):
     return 10 * float(np.max(E.floor)) + 1e-6 * float(np.max(np.abs(a_full)))
 
 
-def hints(a_full, E, shape, full):
+def hints(a_full, E, shape, full, x=None):
     """(kind, sentence) hints for one array's Entries E (entries mode); `full`: every
-    entry measured."""
+    entry measured; x: the array's values (for the proportional hint)."""
     failing = E.status == "FAIL"
     if not failing.any():
         return []
@@ -253,7 +271,9 @@ def hints(a_full, E, shape, full):
             return [whole]
     floor = E.floor[failing]
     idx = np.array([np.unravel_index(i, shape) for i in E.which]).reshape(len(E.which), -1)
-    return _entry_hints(E.analytic[failing], E.value[failing], floor) + \
+    x_fail = None if x is None else np.asarray(x, dtype=np.float64).reshape(-1)[
+        E.which[failing]]
+    return _entry_hints(E.analytic[failing], E.value[failing], floor, x_fail) + \
         _position_hints(idx, failing, shape, E.value, E.floor)
 
 
