@@ -133,3 +133,11 @@ def test_twice_the_gradient_is_named_accumulation(rng):
         return buffer["g"]
     report = check_vjp(lambda v: v * 1.0, vjp, rng.standard_normal(4))
     assert report["v"].hint_kinds == ["accumulates"] and "twice the first" in str(report)
+
+
+def test_with_global_seed_other_noise_gets_no_global_advice(rng):
+    noise = np.random.default_rng(0)
+    report = check_vjp(lambda v: v * noise.random(v.shape), lambda dy, v: dy, np.ones(3),
+                       global_seed=0)
+    assert report["v"].hint_kinds == ["nondeterministic"] and "global_seed=0" not in \
+        str(report)

@@ -88,7 +88,8 @@ def check_grad(f, grad, x, *args, step=None, rtol=1e-6, max_entries=DEFAULT_MAX_
         report = run_check(lambda: real_scalar(f_x(x), owner, "f"), analytic, {"x": x},
                            magnitude=lambda: abs(float(f0)), unit=unit, step=step, rtol=rtol,
                            max_entries=max_entries, directions=directions, rng=rng,
-                           notes=notes, owner=owner, remedy=VJP_REMEDY)
+                           notes=notes, owner=owner, remedy=VJP_REMEDY,
+                           seeded=global_seed is not None)
     verify()
     return report
 
@@ -163,7 +164,7 @@ def check_vjp(f, vjp, *inputs, dy=None, names=None, step=None, rtol=1e-6,
                            magnitude=lambda: float(np.sum(np.abs(y0.astype(np.float64) * dy))),
                            unit=unit, step=step, rtol=rtol, max_entries=max_entries,
                            directions=directions, rng=rng, notes=notes, owner=owner,
-                           remedy=VJP_REMEDY)
+                           remedy=VJP_REMEDY, seeded=global_seed is not None)
     verify()
     return report
 

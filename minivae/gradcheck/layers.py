@@ -167,7 +167,7 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
                            magnitude=lambda: float(np.sum(np.abs(y0 * dy))), unit=unit,
                            step=step, rtol=rtol, max_entries=max_entries,
                            directions=directions, rng=rng, notes=notes, owner=owner,
-                           remedy=LAYER_REMEDY)
+                           remedy=LAYER_REMEDY, seeded=global_seed is not None)
     if skip:
         report[:] = [r for r in report if r.name not in skip]
         report.notes.append("backward returned None for dx: the input is not checked")

@@ -94,4 +94,5 @@ def check_model(model, x, eps=None, step=1e-6, rtol=1e-6, max_entries=DEFAULT_MA
         f0 = float(loss())
         return run_check(loss, analytic, dict(params), magnitude=abs(f0), unit=float(
             np.finfo(np.float64).eps), step=step, rtol=rtol, max_entries=max_entries,
-            directions=directions, rng=rng, notes=notes, owner=owner, remedy=MODEL_REMEDY)
+            directions=directions, rng=rng, notes=notes, owner=owner, remedy=MODEL_REMEDY,
+            seeded=global_seed is not None)
