@@ -56,11 +56,27 @@ def test_a_numpy_ml_layer_is_checked_with_one_argument(rng):
     assert wrong["intercept"].verdict == "FAIL" and wrong["scaler"].verdict == "pass"
 
 
+def test_the_gradients_a_layer_holds_say_which_arrays_are_trainable(rng):
+    # numpy-ml creates a zero gradient per trainable parameter: the rest is state.
+    report = check_layer(NumpyMLBatchNorm(3, rng), rng.standard_normal((5, 3)))
+    assert report.verdict == "pass" and [r.name for r in report] == ["x", "scaler", "intercept"]
+    assert "not checked: running_mean, running_var (state, not trainable: gradients holds no " \
+           "gradient for them" in str(report)
+
+
 def test_state_among_the_parameters_is_named_with_the_fix(rng):
+    class Assigns(NumpyMLBatchNorm):
+        """Its gradients are created by backward: nothing says what is state."""
+
+        def backward(self, dy):
+            self.gradients = {"scaler": 0.0, "intercept": 0.0}
+            return super().backward(dy)
+    layer = Assigns(3, rng)
+    layer.gradients = {}
     with pytest.raises(InputError, match=r"no gradient for 'running_mean' after backward: it "
                                          r"must fill gradients\['running_mean'\].*"
                                          r"trainable=\['scaler', 'intercept'\]"):
-        check_layer(NumpyMLBatchNorm(3, rng), rng.standard_normal((5, 3)))
+        check_layer(layer, rng.standard_normal((5, 3)))
 
 
 def test_a_layer_may_declare_its_trainable_arrays(rng):

@@ -25,8 +25,11 @@ A layer's arrays are of three kinds, and the check treats each its own way:
 A backward that returns more values than the layer has inputs is read as
 ".../returns" without being told. Which arrays are trainable: the names given as
 check_layer(..., trainable=[...]); else the layer's `trainable`, when it is a list
-of names (Keras's `trainable = True` is not); else every float array of the
-parameter container. minivae's own layers keep their state apart (`state`).
+of names (Keras's `trainable = True` is not); else, where the layer already holds
+a gradient dict whose keys are some of its parameters (numpy-ml creates one zero
+gradient per trainable parameter), those; else every float array of the parameter
+container. The others are state, and the report names them. minivae's own layers
+keep their state apart (`state`).
 """
 
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ class Access:
     grad_attrs: dict = None             # trainable name -> attribute of its gradient
     returns: bool = False               # gradients returned by backward after dx
     keys: dict = field(default_factory=dict)    # name -> its key in the containers
+    inferred: bool = False              # trainable told by the gradients' keys
 
     def slot(self, name):
         """Where the gradient of `name` is read: "grads['W']", "dW" or backward's return."""
@@ -152,10 +156,29 @@ def resolve(layer, adapter, trainable, owner):
     floats = [(name, key, v) for name, key, v in items
               if isinstance(v, np.ndarray) and v.dtype.kind == "f"]
     chosen = _trainable_names(layer, trainable, [n for n, _, _ in floats], owner)
+    if chosen is None:
+        chosen = _named_by_gradients(layer, access, floats)
+        access.inferred = chosen is not None
+    if chosen is None:
+        chosen = [n for n, _, _ in floats]
     access.trainable = {n: v for n, _, v in floats if n in chosen}
     access.keys = {n: k for n, k, _ in floats if n in chosen}
     access.state = [n for n, _, _ in items if n not in chosen]
     return access
+
+
+def _named_by_gradients(layer, access, floats):
+    """The trainable names a layer gives by the keys of a gradient dict it already
+    holds (numpy-ml creates one zero gradient per trainable parameter), where those
+    keys are some, not all, of the parameters; else None."""
+    box = access._grad_container(layer) if access.grads else None
+    if not isinstance(box, dict) or not box:
+        return None
+    keys = {str(k) for k in box}
+    names = [n for n, _, _ in floats]
+    if not keys < set(names):
+        return None
+    return [n for n in names if n in keys]
 
 
 def _trainable_names(layer, trainable, available, owner):
@@ -166,7 +189,7 @@ def _trainable_names(layer, trainable, available, owner):
                                                                  for n in own):
             declared = own
     if declared is None:
-        return list(available)
+        return None
     if isinstance(declared, str):
         declared = [declared]
     unknown = [n for n in declared if n not in available]

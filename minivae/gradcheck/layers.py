@@ -119,8 +119,10 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
                          f"the input of that name (pass names=[...] for the inputs)")
     values = [arrays[n] if n in arrays else passed[n] for n in input_names]
     if access.state:
-        notes.append(f"not checked: {', '.join(access.state)} (state, not trainable: put back "
-                     f"before every forward)")
+        how = (f"{access.grads} holds no gradient for them, trainable=[...] says otherwise; "
+               if access.inferred else "")
+        notes.append(f"not checked: {', '.join(access.state)} (state, not trainable: {how}"
+                     f"put back before every forward)")
     rng = rng if rng is not None else np.random.default_rng(0)
     skip = set()
     with ExitStack() as stack:
