@@ -20,8 +20,9 @@ array, comparing the analytic values a with the numerical estimates n:
     mask       both at once, on most failing entries: backward's mask differs from
                forward's
     index      every failing entry at one index of an axis, spread along another,
-               most entries at that index failing, and entries at other indices right (one row: one class of a sampled
-               loss, one item, one channel; at the first or last index, a border)
+               most entries at that index failing, and entries at other indices
+               right (one row: one class of a sampled loss, one item, one channel;
+               at the first or last index, a border)
     border     errors only at the first and last index of an axis, most entries
                there failing (padding)
     batch      errors at every axis-0 index but 0, index 0 right (a sum over the
