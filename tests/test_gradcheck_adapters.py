@@ -165,3 +165,27 @@ def test_gradients_that_accumulate_are_zeroed_before_each_backward(rng):
             self.grads["b"] += self.db
             return dx
     assert check_layer(Accumulates(rng), rng.standard_normal((5, 4))).verdict == "pass"
+
+
+def test_arrays_outside_any_container_are_pointed_out(rng):
+    report = check_layer(Affine(rng), rng.standard_normal((2, 4)))
+    assert [r.name for r in report] == ["x"] and report.verdict == "pass"
+    assert "only the inputs are checked; the layer holds float arrays W, b" in str(report)
+    assert "adapter='W,b/dW,db'" in str(report)
+
+
+def test_a_layer_with_integer_inputs_only_may_return_anything_for_them(rng):
+    class Lookup:
+        def __init__(self):
+            self.params, self.grads = {"W": rng.standard_normal((5, 2))}, {}
+
+        def forward(self, ids):
+            self.ids = ids
+            return self.params["W"][ids]
+
+        def backward(self, dy):
+            self.grads["W"] = np.zeros_like(self.params["W"])
+            np.add.at(self.grads["W"], self.ids, dy)
+            return np.zeros(self.ids.shape)        # a gradient for ids, which has none
+    report = check_layer(Lookup(), np.array([0, 3, 3]))
+    assert [r.name for r in report] == ["W"] and report.verdict == "pass"

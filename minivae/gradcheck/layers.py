@@ -110,7 +110,7 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
     access = resolve(layer, adapter, trainable, owner)
     params = access.trainable
     float64_arrays(params, "parameter", owner, f"call {layer!r}.astype('float64')"
-                    if hasattr(layer, "astype") else "make it a float64 array")
+                   if hasattr(layer, "astype") else "make it a float64 array")
     input_names = _input_names(layer, len(inputs), names, owner)
     arrays, passed, notes = split_inputs(inputs, input_names, owner)
     clash = set(input_names) & set(params)
@@ -118,6 +118,15 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
         raise InputError(f"{owner}: a parameter named {sorted(clash)[0]!r} would clash with "
                          f"the input of that name (pass names=[...] for the inputs)")
     values = [arrays[n] if n in arrays else passed[n] for n in input_names]
+    if adapter is None and not params:
+        loose = [k for k, v in vars(layer).items() if isinstance(v, np.ndarray)
+                 and v.dtype.kind == "f" and not k.startswith("_")] \
+            if hasattr(layer, "__dict__") else []
+        if loose:
+            notes.append(f"no parameters found (no params/grads or parameters/gradients): "
+                         f"only the inputs are checked; the layer holds float arrays "
+                         f"{', '.join(loose)}: if they are trained, say where their gradients "
+                         f"are, adapter='{','.join(loose)}/d{',d'.join(loose)}' or the like")
     if access.state:
         how = (f"{access.grads} holds no gradient for them, trainable=[...] says otherwise; "
                if access.inferred else "")
@@ -156,7 +165,7 @@ def check_layer(layer, *inputs, dy=None, eps=None, rtol=1e-6, training=True,
                     f"check_layer(..., trainable={have or ['...']}); if the gradients live "
                     f"elsewhere, say where: adapter='parameters/gradients', 'W,b/dW,db', or "
                     f"'params/returns' (minivae.gradcheck.adapters)")
-            if result is None:
+            if result is None or not arrays:
                 skip.update(arrays)
                 return {**{n: np.zeros_like(v) for n, v in arrays.items()}, **grads}
             return {**input_gradients(result, input_names, arrays, owner, "backward"), **grads}
