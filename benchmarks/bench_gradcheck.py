@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402  (puts the repository first on sys.path)
 import numpy as np  # noqa: E402
 
-from _planted_bugs import BUGS, CORRECT, MAKERS  # noqa: E402
+from _planted_bugs import BUGS, CORRECT, MAKERS, float_inputs, reseeded  # noqa: E402
 
 _common.VENV_PYTHON.setdefault("jax", os.environ.get("MINIVAE_JAX_PYTHON",
                                                      "/opt/jaxvenv/bin/python"))
@@ -44,7 +44,19 @@ LARGE = {"mse"}             # 102,400 inputs: minutes per seed for the full chec
 
 
 def case(maker, bug, seed):
-    return MAKERS[maker](np.random.default_rng(seed), bug)
+    """(f, vjp, inputs, extra): extra says how a user would check this code (_planted_bugs)."""
+    made = MAKERS[maker](np.random.default_rng(seed), bug)
+    return made if len(made) == 4 else (*made, {})
+
+
+def peer_case(maker, bug, seed):
+    """The case as torch's and jax's checkers take it: integer inputs closed over (they
+    differentiate every argument), and numpy's global state re-seeded before every call
+    of f where the row says a user would (the remedy minivae's global_seed applies)."""
+    f, vjp, inputs, extra = case(maker, bug, seed)
+    if extra.get("global_seed"):
+        f = reseeded(f, seed)
+    return float_inputs(f, vjp, inputs)
 
 
 def _first_line(exc):
@@ -55,18 +67,40 @@ def _first_line(exc):
 # -------------------------------------------------------------- the checkers --
 
 def check_minivae(maker, bug, seed, directions=0):
-    from minivae.gradcheck import check_vjp
-    f, vjp, inputs = case(maker, bug, seed)
+    """minivae as a user calls it: check_vjp(f, vjp, *inputs), or check_layer(layer, x,
+    **options) where the row's code is a layer object; global_seed where the row says."""
+    from minivae.gradcheck import check_layer, check_vjp
+    f, vjp, inputs, extra = case(maker, bug, seed)
+    options = {"directions": directions, "rng": np.random.default_rng(seed)}
+    if extra.get("global_seed"):
+        options["global_seed"] = seed
     start = time.perf_counter()
+    hints = []
     try:
-        report = check_vjp(f, vjp, *inputs, directions=directions,
-                           rng=np.random.default_rng(seed))
+        if "layer" in extra:
+            report = check_layer(extra["layer"], *extra["layer_inputs"],
+                                 **extra.get("options", {}), **options)
+        else:
+            report = check_vjp(f, vjp, *inputs, **options)
         verdict, how = report.verdict, "; ".join(
             f"{r.name} {r.verdict} {r.relative_error:.1e}" for r in report)
+        hints = [[r.name, kind, text] for r in report
+                 for kind, text in zip(getattr(r, "hint_kinds", None)
+                                       or [_old_kind(t) for t in r.hints], r.hints)]
     except Exception as exc:
         verdict, how = "error", _first_line(exc)
     return {"caught": verdict in ("FAIL", "error"), "verdict": verdict, "how": how,
-            "seconds": time.perf_counter() - start}
+            "hints": hints, "seconds": time.perf_counter() - start}
+
+
+OLD_KINDS = (("x numerical", "ratio"), ("analytic is 0", "zero"), ("axes", "layout"),
+             ("rotated", "rotated"), ("errors only at the", "border"), ("over the batch", "batch"))
+
+
+def _old_kind(text):
+    """The kind of a hint from a minivae that did not name kinds (before issue 24), by its
+    words, so that a checkout from before can be measured with this script."""
+    return next((kind for words, kind in OLD_KINDS if words in text), "other")
 
 
 def check_torch(maker, bug, seed, fast=False):
@@ -87,7 +121,7 @@ def check_torch(maker, bug, seed, fast=False):
             return (None, None, *[torch.from_numpy(np.array(g, dtype=np.float64))
                                   for g in grads])
 
-    f, vjp, inputs = case(maker, bug, seed)
+    f, vjp, inputs = peer_case(maker, bug, seed)
     tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
     start = time.perf_counter()
     try:
@@ -102,7 +136,7 @@ def check_torch(maker, bug, seed, fast=False):
 
 def check_jax(maker, bug, seed):
     from jax.test_util import check_vjp
-    f, vjp, inputs = case(maker, bug, seed)
+    f, vjp, inputs = peer_case(maker, bug, seed)
 
     def f_vjp(*args):
         return f(*args), (lambda ct: tuple(vjp(np.array(ct, dtype=np.float64), *args)))
@@ -165,6 +199,23 @@ def run_row(maker, bug, seeds, workers):
     return results
 
 
+HEADERS = [*CHECKERS, "hint", "misleading"]
+
+
+def judge_hints(outcomes, apt):
+    """Marks each of minivae's outcomes: an apt hint given, a misleading one given."""
+    for o in outcomes:
+        kinds = {kind for _, kind, _ in o.get("hints", [])}
+        o["apt_hint"] = bool(kinds & apt)
+        o["misleading"] = sorted(kinds - apt)
+
+
+def hint_cells(outcomes, apt, kind):
+    hinted = f"{sum(o['apt_hint'] for o in outcomes)}/{len(outcomes)}" \
+        if apt and kind == "bug" else "-"
+    return [hinted, f"{sum(bool(o['misleading']) for o in outcomes)}/{len(outcomes)}"]
+
+
 def cell(outcomes):
     if not outcomes:
         return "-"
@@ -194,9 +245,9 @@ def main(argv=None):
         text = " ".join(words).lower()
         return not args.rows or any(w.lower() in text for w in args.rows)
 
-    rows = [("bug", fam, maker, bug, what) for fam, maker, bug, what in BUGS
+    rows = [("bug", fam, maker, bug, what, apt) for fam, maker, bug, what, apt in BUGS
             if wanted(fam, maker, bug)]
-    rows += [("correct", "right", maker, None, what) for maker, what in CORRECT
+    rows += [("correct", "right", maker, None, what, set()) for maker, what in CORRECT
              if wanted("right", maker) and not (args.skip_large and maker in LARGE)]
     if args.large_only:
         rows = [row for row in rows if row[2] in LARGE]
@@ -208,23 +259,27 @@ def main(argv=None):
     table, records = [], []
     started = time.perf_counter()
     try:
-        for kind, fam, maker, bug, what in rows:
+        for kind, fam, maker, bug, what, apt in rows:
             seeds = args.large_seeds if maker in LARGE and args.large_seeds else args.seeds
             results = run_row(maker, bug, seeds, workers)
             label = f"{fam}: {what}" if kind == "bug" else f"right: {what}"
+            judge_hints(results["minivae"], apt)
             table.append([label + (f" ({seeds} seeds)" if seeds != args.seeds else "")]
-                         + [cell(results[c]) for c in CHECKERS])
+                         + [cell(results[c]) for c in CHECKERS]
+                         + hint_cells(results["minivae"], apt, kind))
             records.append({"kind": kind, "family": fam, "maker": maker, "bug": bug,
-                            "what": what, "results": results})
+                            "what": what, "apt_hints": sorted(apt), "results": results})
             print(f"  {label:<58} " + "  ".join(f"{c}: {table[-1][i + 1]}"
-                                                 for i, c in enumerate(CHECKERS)), flush=True)
+                                                 for i, c in enumerate(HEADERS)), flush=True)
     finally:
         for w in workers.values():
             w.close()
     print()
     print(f"Caught (planted bugs) and false alarms (right code), {args.seeds} seeds per row; "
-          f"'(k?)': k inconclusive verdicts, neither caught nor alarms")
-    _common.print_table(["row"] + list(CHECKERS), table)
+          f"'(k?)': k inconclusive verdicts, neither caught nor alarms. hint: runs where "
+          f"minivae gave a hint naming the planted cause (of the rows that have one); "
+          f"misleading: runs where it gave a hint that does not fit")
+    _common.print_table(["row"] + HEADERS, table)
     summary = summarize(records)
     print()
     for line in summary["lines"]:
@@ -253,6 +308,16 @@ def summarize(records):
         lines.append(f"{c:<12} caught {n['caught']}/{n['bugs']}, false alarms "
                      f"{n['false_alarms']}/{n['right']}, inconclusive {n['inconclusive']}, "
                      f"{seconds:.1f} s in the checker")
+    mine = [(r, o) for r in records for o in r["results"]["minivae"]]
+    with_cause = [o for r, o in mine if r["kind"] == "bug" and r["apt_hints"]]
+    misleading = [(r["what"], k) for r, o in mine for k in o["misleading"]]
+    numbers["hints"] = {"apt": sum(o["apt_hint"] for o in with_cause), "runs": len(with_cause),
+                        "misleading": len(misleading)}
+    lines.append(f"minivae's hints: the planted cause named in {numbers['hints']['apt']} of "
+                 f"{len(with_cause)} runs of rows with a nameable cause; misleading hints in "
+                 f"{len({id(o) for r, o in mine if o['misleading']})} runs"
+                 + (": " + "; ".join(sorted({f'{w} ({k})' for w, k in misleading}))
+                    if misleading else ""))
     for peer in CHECKERS[2:]:
         behind = [r["what"] for r in records if r["kind"] == "bug" and r["results"][peer]
                   and sum(o["caught"] for o in r["results"]["minivae"])

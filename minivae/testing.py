@@ -1,8 +1,8 @@
 """Helpers for other people's test suites: assertions and hypothesis strategies.
 
-    assert_grad(f, grad, x)             check_grad, raising AssertionError on FAIL
+    assert_grad(f, grad, x, *args)      check_grad, raising AssertionError on FAIL
     assert_vjp(f, vjp, *inputs)         check_vjp, likewise
-    assert_layer(layer, x)              check_layer, likewise
+    assert_layer(layer, *inputs)        check_layer, likewise
     assert_passes(report)               the same for any GradCheckReport
 
 The message of the AssertionError is the whole report: the table, the worst
@@ -37,9 +37,9 @@ def assert_passes(report, strict=False):
     return report
 
 
-def assert_grad(f, grad, x, strict=False, **options):
-    """check_grad(f, grad, x, **options), asserted."""
-    return assert_passes(check_grad(f, grad, x, **options), strict)
+def assert_grad(f, grad, x, *args, strict=False, **options):
+    """check_grad(f, grad, x, *args, **options), asserted."""
+    return assert_passes(check_grad(f, grad, x, *args, **options), strict)
 
 
 def assert_vjp(f, vjp, *inputs, strict=False, **options):
@@ -47,9 +47,9 @@ def assert_vjp(f, vjp, *inputs, strict=False, **options):
     return assert_passes(check_vjp(f, vjp, *inputs, **options), strict)
 
 
-def assert_layer(layer, x, strict=False, **options):
-    """check_layer(layer, x, **options), asserted."""
-    return assert_passes(check_layer(layer, x, **options), strict)
+def assert_layer(layer, *inputs, strict=False, **options):
+    """check_layer(layer, *inputs, **options), asserted."""
+    return assert_passes(check_layer(layer, *inputs, **options), strict)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """gradcheck.determinism: noise fixed on request, state and unfixed noise flagged."""
 
 import numpy as np
+import pytest
 
+from minivae.errors import InputError
 from minivae.gradcheck import check_layer, check_vjp, fixed_noise
 from minivae.gradcheck.determinism import differences
 from minivae.layers import Dense, Dropout
@@ -76,3 +78,66 @@ def test_non_finite_gradient_entries_compare_by_place_and_value():
     moved = np.array([1.0, 3.0, np.nan])
     assert "changed between two identical backward passes" in \
         differences(0.0, 0.0, {"w": a}, {"w": moved}, 1.0, U)[1]["w"]
+
+
+# -- numpy's global random state, and the advice that fits (issue 24) -----------
+
+def global_dropout(x):
+    return x * (np.random.rand(*x.shape) < 0.5)
+
+
+def test_a_function_drawing_from_the_global_state_gets_advice_that_applies(rng):
+    x = rng.standard_normal((3, 4))
+    report = check_vjp(global_dropout, lambda dy, v: dy, x)
+    text = str(report)
+    assert report.verdict == "FAIL" and "f draws from numpy's global random state" in text
+    assert "global_seed=0" in text and "fixed_noise" not in text and "pass eps" not in text
+
+
+def test_noise_from_a_private_generator_gets_the_vjp_advice(rng):
+    noise = np.random.default_rng(0)
+    report = check_vjp(lambda v: v * noise.random(v.shape), lambda dy, v: dy, np.ones(3))
+    text = str(report)
+    assert report["v"].hint_kinds == ["nondeterministic"]
+    assert "draw the noise once, outside f" in text and "global_seed" not in text
+
+
+def test_global_seed_reseeds_before_every_call_and_restores_the_state(rng):
+    x = rng.standard_normal((3, 4))
+    np.random.seed(123)
+    expected = np.random.rand(3)
+    np.random.seed(123)
+    mask = {}
+
+    def f(v):
+        mask["m"] = np.random.rand(*v.shape) < 0.5
+        return v * mask["m"]
+    assert check_vjp(f, lambda dy, v: dy * mask["m"], x, global_seed=7).verdict == "pass"
+    np.testing.assert_array_equal(np.random.rand(3), expected)
+    wrong = check_vjp(f, lambda dy, v: dy * (np.random.rand(*v.shape) < 0.5), x,
+                      global_seed=7)
+    assert wrong.verdict == "FAIL"
+
+
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, 1.5, True])
+def test_global_seed_is_validated(seed):
+    with pytest.raises(InputError, match="global_seed must be an integer"):
+        check_vjp(np.sin, lambda dy, v: dy * np.cos(v), np.ones(2), global_seed=seed)
+
+
+def test_twice_the_gradient_is_named_accumulation(rng):
+    buffer = {"g": np.zeros(4)}
+
+    def vjp(dy, v):
+        buffer["g"] = buffer["g"] + dy
+        return buffer["g"]
+    report = check_vjp(lambda v: v * 1.0, vjp, rng.standard_normal(4))
+    assert report["v"].hint_kinds == ["accumulates"] and "twice the first" in str(report)
+
+
+def test_with_global_seed_other_noise_gets_no_global_advice(rng):
+    noise = np.random.default_rng(0)
+    report = check_vjp(lambda v: v * noise.random(v.shape), lambda dy, v: dy, np.ones(3),
+                       global_seed=0)
+    assert report["v"].hint_kinds == ["nondeterministic"] and "global_seed=0" not in \
+        str(report)

@@ -250,3 +250,46 @@ def test_one_wrong_entry_outside_the_sample_is_found(rng):
         report = check_grad(lambda v: float(np.sum(np.sqrt(v))), lambda v: g, x,
                             rng=np.random.default_rng(seed))
         assert report.verdict == "FAIL" and report["x"].worst_entries[0]["index"] == (2999,)
+
+
+# -- extra arguments and integer inputs (issue 24) ------------------------------
+
+def test_check_grad_passes_extra_arguments_as_scipy_does(rng):
+    A, b = rng.standard_normal((4, 3)), rng.standard_normal(4)
+
+    def f(x, A, b):
+        return 0.5 * float(np.sum((A @ x - b) ** 2))
+
+    def grad(x, A, b):
+        return A.T @ (A @ x - b)
+    assert check_grad(f, grad, rng.standard_normal(3), A, b).verdict == "pass"
+    assert check_grad(f, lambda x, A, b: 2 * grad(x, A, b), rng.standard_normal(3), A,
+                      b).verdict == "FAIL"
+
+
+def test_check_vjp_passes_integer_and_boolean_inputs_through(rng):
+    logits, labels = rng.standard_normal((4, 5)), np.array([0, 3, 3, 1])
+    keep = np.array([True, False, True, True])
+    seen = []
+
+    def f(z, labels, keep):
+        seen.append((labels.dtype, keep.dtype))
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        return -np.log(p[np.arange(4), labels]) * keep
+
+    def vjp(dy, z, labels, keep):
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(4), labels] -= 1
+        return p * (dy * keep)[:, None], None, None
+    report = check_vjp(f, vjp, logits, labels, keep)
+    assert [r.name for r in report] == ["z"] and report.verdict == "pass"
+    assert set(seen) == {(np.dtype(np.int64), np.dtype(bool))}
+    assert "not checked: labels (int64), keep (bool)" in str(report)
+    # One gradient per checked input is accepted as well.
+    assert check_vjp(f, lambda *a: vjp(*a)[0], logits, labels, keep).verdict == "pass"
+    with pytest.raises(InputTypeError, match=r"must return 3 \(one per input\) or 1"):
+        check_vjp(f, lambda *a: vjp(*a)[:2], logits, labels, keep)
+    with pytest.raises(InputTypeError, match="every input is an integer or boolean"):
+        check_vjp(lambda i: i * 1.0, lambda dy, i: None, labels)

@@ -53,7 +53,7 @@ def test_a_nondeterministic_gradient_fails_whatever_the_entries_say():
     a = np.array([1.0])
     r = build_result("W", a, entries(a, a, ["ok"]), 1e-6, 1e-9, 1.0,
                      nondeterministic="the gradient changed")
-    assert r.verdict == "FAIL" and r.notes[0] == "the gradient changed"
+    assert r.verdict == "FAIL" and r.hints[0] == "the gradient changed"
 
 
 def test_an_ok_status_with_a_nan_error_is_never_a_pass():

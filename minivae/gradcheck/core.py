@@ -19,8 +19,8 @@ respect to each of them. The order of work:
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .determinism import differences
-from .diagnostics import hints
+from .determinism import GlobalWatch, differences
+from .diagnostics import cross_hints, hints, numerical_full, whole_tolerance
 from .differences import GAIN, DirectionProbe, EntryProbe
 from .judge import ANALYTIC_ROUNDING, Z, Judge
 from .noise import noise_level
@@ -73,12 +73,23 @@ def validate_grads(grads, arrays, owner):
                              f"grads[{name!r}] (the Layer protocol, minivae.gradcheck.layers)")
         if not isinstance(g, np.ndarray) or g.shape != value.shape:
             raise InputError(f"{owner}: gradient of {name!r} has shape {np.shape(g)}, the "
-                             f"array {value.shape}")
+                             f"array {value.shape}" + _shape_cause(np.shape(g), value.shape))
         if g.dtype.kind != "f":
             raise InputTypeError(f"{owner}: the gradient of {name!r} has dtype {g.dtype}; it "
                                  f"must be real floating point (a bool, integer or complex "
                                  f"array is not the derivative of a real loss)")
         # Non-finite entries are not refused here: they FAIL, entry by entry (result.py).
+
+
+def _shape_cause(got, want):
+    """Why a gradient could come back with an extra leading axis: a cache of inputs."""
+    if len(got) == len(want) + 1 and tuple(got[1:]) == tuple(want):
+        return (f": one gradient per input cached since the last backward ({got[0]} of "
+                f"them)? A layer that appends each forward's input to a list and "
+                f"differentiates them all sees every call of the check; check_layer puts "
+                f"the layer's own attributes back before each forward, state kept elsewhere "
+                f"(a global, a closure, another object) it cannot")
+    return ""
 
 
 def _criterion(sigma, how, step, rtol):
@@ -91,8 +102,11 @@ def _criterion(sigma, how, step, rtol):
 
 def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
               max_entries=DEFAULT_MAX_ENTRIES, directions=0, rng=None, notes=(), owner="check",
-              check_analytic_twice=True):
-    """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place)."""
+              check_analytic_twice=True, remedy="", seeded=False):
+    """A GradCheckReport for `arrays` (name -> C-contiguous float64, perturbed in place).
+    remedy: how to fix noise in f, for this kind of check (determinism.differences);
+    seeded: numpy's global state is re-seeded before every call (global_seed), so its
+    moving says nothing."""
     rng = rng if rng is not None else np.random.default_rng(0)
     for name, value in arrays.items():
         if value.size == 0:
@@ -100,20 +114,24 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
                              f"nothing to check")
     g1 = _copies(analytic())
     validate_grads(g1, arrays, owner)
-    f1 = float(loss())
+    watch = GlobalWatch(loss)
+    f1 = float(watch())
     if not np.isfinite(f1):
         raise InputError(f"{owner}: the loss is not finite at the given point ({f1}): there "
                          f"is no derivative to check there (is x inside f's domain?)")
     g2 = _copies(analytic()) if check_analytic_twice else g1
-    f2 = float(loss())
+    f2 = float(watch())
     F = float(magnitude() if callable(magnitude) else magnitude)
-    f_note, g_notes = differences(f1, f2, g1, g2, F, unit)
+    moved = watch.moved and not seeded
+    f_note, g_notes = differences(f1, f2, g1, g2, F, unit, remedy, moved)
     report = GradCheckReport(notes=notes, settings={"step": step, "rtol": rtol})
     if f_note:
         report.notes.append(f_note)
         for name, value in arrays.items():
+            kind = "global-rng" if moved else "nondeterministic"
             report.append(CheckResult(name, value.shape, np.nan, np.nan, False, False,
-                                      verdict="FAIL", size=value.size, notes=[f_note]))
+                                      verdict="FAIL", size=value.size, hints=[f_note],
+                                      hint_kinds=[kind]))
         report.criterion = "criterion: f must give one value at one input"
         return report
     sigma, how = noise_level(loss, arrays, f1, F, unit, rng)
@@ -122,6 +140,7 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
         report.notes.append("the rounding noise of f could not be measured (f is not finite "
                             "within 1e-12 of x along random directions): every floor is "
                             "infinite, so nothing can FAIL, only agree to rtol")
+    whole = {}              # name -> (a, n or None, tol, failing), for cross_hints
     for name, x in arrays.items():
         a = g1[name].astype(np.float64)
         u_a = np.finfo(g1[name].dtype).eps
@@ -154,10 +173,18 @@ def run_check(loss, analytic, arrays, *, magnitude, unit, step, rtol,
             rho = np.full(k, ANALYTIC_ROUNDING * u_a * scale)
             E = judge.run(which, a.reshape(-1)[which], np.full(k, scale), np.zeros(k), rho)
             noise = Z * GAIN["central"] * sigma / step
+            full = k == x.size
             result = build_result(name, a, E, rtol, noise, scale,
-                                  hints=hints(a, E, a.shape, full=k == x.size),
+                                  hints=hints(a, E, a.shape, full=full, x=x),
                                   nondeterministic=g_notes.get(name))
+            if np.all(np.isfinite(a)) and np.all(np.isfinite(E.value)):
+                whole[name] = (a, numerical_full(E, a.shape) if full else None,
+                               whole_tolerance(E, a), result.verdict == "FAIL")
         report.append(result)
+    for name, found in cross_hints(whole).items():
+        # Swapped outputs explain every entry: the array's own patterns are consequences.
+        report[name].hints, report[name].hint_kinds = [t for _, t in found], \
+            [k for k, _ in found]
     report.criterion = _criterion(sigma, how, step, rtol)
     report.settings.update(sigma=sigma, noise=how)
     return report

@@ -14,12 +14,21 @@ state it had on entry, before each forward. So every forward of the check draws
 the same mask or the same eps; a backward that draws its own noise still draws
 different numbers, and is caught. On exit every layer gets its own Generator
 back, untouched.
+
+A function that draws from numpy's global random state (np.random.rand, .normal,
+...) cannot be fixed that way. `global_seed=k` (every check takes it; opt-in,
+since it touches process-wide state) re-seeds that state with k before every call
+of f or forward and restores it when the check ends (seeded_global). Without it,
+the check sees whether f moved the global state and says so, with the remedies
+that fit: the advice names what applies to the kind of check (`remedy`).
 """
 
 import copy
 from contextlib import contextmanager
 
 import numpy as np
+
+from ..errors import InputError
 
 F_TOLERANCE = 4             # |f1 - f2| allowed, in u * F
 GRAD_TOLERANCE = 64         # max |g1 - g2| allowed, in u_a * max |g1|
@@ -74,13 +83,61 @@ def fixed_noise(*objects):
                 del layer.forward
 
 
-def differences(f1, f2, g1, g2, magnitude, unit):
-    """(a note on f or None, {name: note}) for two runs at the same input."""
+@contextmanager
+def seeded_global(seed, owner):
+    """Yields wrap(fn): fn with numpy's global random state re-seeded with `seed` before
+    each call (fn itself when seed is None). The state is restored on exit."""
+    if seed is None:
+        yield lambda fn: fn
+        return
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2 ** 32:
+        raise InputError(f"{owner}: global_seed must be an integer in [0, 2**32) or None, "
+                         f"got {seed!r}")
+    saved = np.random.get_state()
+
+    def wrap(fn):
+        def seeded(*args, **kwargs):
+            np.random.seed(seed)
+            return fn(*args, **kwargs)
+        return seeded
+    try:
+        yield wrap
+    finally:
+        np.random.set_state(saved)
+
+
+class GlobalWatch:
+    """Calls fn, noting whether numpy's global random state moved during any call."""
+
+    def __init__(self, fn):
+        self.fn, self.moved = fn, False
+
+    def __call__(self, *args, **kwargs):
+        before = np.random.get_state()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            after = np.random.get_state()
+            self.moved |= after[2:] != before[2:] or not np.array_equal(after[1], before[1])
+
+
+GLOBAL_ADVICE = ("f draws from numpy's global random state (np.random.rand, np.random."
+                 "normal, ...), which moved during the calls: pass global_seed=0 (any "
+                 "integer) to re-seed it before every call (the check restores it "
+                 "afterwards), or draw the noise from a numpy Generator instead")
+
+
+def differences(f1, f2, g1, g2, magnitude, unit, remedy="", global_moved=False):
+    """(a note on f or None, {name: note}) for two runs at the same input. remedy: the
+    advice that fits the kind of check; global_moved: f moved numpy's global state."""
     f_note = None
     if abs(f1 - f2) > F_TOLERANCE * unit * max(magnitude, abs(f1)):
+        advice = GLOBAL_ADVICE if global_moved else \
+            f"noise drawn afresh on each call ({remedy}), or state that changes the output" \
+            if remedy else "noise drawn afresh on each call, or state that changes the output"
         f_note = (f"f is not deterministic: two calls at the same input gave {f1!r} and "
-                  f"{f2!r}: noise drawn afresh on each call (fix it: fixed_noise, or pass "
-                  f"eps), or state that changes the output")
+                  f"{f2!r}: {advice}")
     notes = {}
     for name, a in g1.items():
         b = g2[name]
@@ -92,6 +149,14 @@ def differences(f1, f2, g1, g2, magnitude, unit):
         scale = float(np.max(np.abs(a[both]), initial=0.0))
         diff = float(np.max(np.abs(a[both] - b[both]), initial=0.0))
         if moved or diff > GRAD_TOLERANCE * u * scale or (scale == 0 and diff > 0):
+            twice = float(np.max(np.abs(b[both] - 2 * a[both]), initial=0.0))
+            if not moved and scale > 0 and twice <= GRAD_TOLERANCE * u * scale:
+                notes[name] = ("the gradient changed between two identical backward passes: "
+                               "the second is twice the first, so it accumulates (+= into a "
+                               "buffer kept between calls); backward must return this call's "
+                               "gradient alone (check_layer zeroes a layer's gradient "
+                               "container before each backward, so += there is fine)")
+                continue
             notes[name] = (f"the gradient changed between two identical backward passes (max "
                            f"difference {diff:.3g}, {diff / max(scale, 1e-300):.3g} of its "
                            f"scale): state that accumulates (+= across calls) or noise that "

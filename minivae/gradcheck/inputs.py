@@ -96,3 +96,43 @@ def precision_note(dtype, step):
         return None
     return (f"f computes in {np.dtype(dtype)}: step {step:g}, and a rounding floor near "
             f"{np.finfo(dtype).eps / step:.0e} of its magnitude; only large errors can FAIL")
+
+
+def split_inputs(values, names, owner):
+    """(checked, passed, notes): the inputs of a check, by name.
+
+    checked: name -> float64 copy (as_float64), perturbed by the check; passed:
+    name -> a copy of each integer or boolean input, handed to f as it is and never
+    perturbed (an embedding's ids, a mask, a class label: no gradient exists);
+    notes: an upcast, and the inputs not checked.
+    """
+    checked, passed, notes = {}, {}, []
+    for name, value in zip(names, values):
+        try:
+            kind = np.asarray(value).dtype.kind
+        except Exception:           # ragged lists: as_float64 says what is wrong
+            kind = "O"
+        if kind in "biu":
+            passed[name] = np.array(value, copy=True)
+            continue
+        copy, note = as_float64(value, name, owner)
+        checked[name] = copy
+        notes += [note] if note else []
+    if passed:
+        listed = ", ".join(f"{n} ({v.dtype})" for n, v in passed.items())
+        notes.append(f"not checked: {listed}, passed to f unperturbed (an integer or boolean "
+                     f"input has no gradient; pass it as floats to check it)")
+    return checked, passed, notes
+
+
+def float64_arrays(arrays, what, owner, fix):
+    """Refuse arrays the check cannot perturb in place: not float64 (`fix` says how to
+    make them so), or not C-contiguous."""
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+            raise InputTypeError(f"{owner}: {what} {name!r} is "
+                                 f"{getattr(value, 'dtype', type(value))}"
+                                 f"; the check perturbs it in place and needs float64 ({fix})")
+        if not value.flags.c_contiguous:
+            raise InputError(f"{owner}: {what} {name!r} is not C-contiguous; the check "
+                             f"perturbs it in place through a flat view")

@@ -71,6 +71,7 @@ class CheckResult:
     domain: int = 0             # entries judged one-sided at the edge of f's domain
     worst_entries: list = field(default_factory=list)
     hints: list = field(default_factory=list)
+    hint_kinds: list = field(default_factory=list)  # one per hint (diagnostics.py)
     notes: list = field(default_factory=list)
 
     @property
@@ -147,8 +148,11 @@ def build_result(name, analytic_full, E, rtol, noise_floor, scale, mode="entries
                           "method": str(E.method[r]), "error": float(err[r]),
                           "floor": float(E.floor[r]), "status": str(E.status[r])})
     notes = _reasons(E, a_full, shape, mode) + list(E.notes)
+    pairs = [h if isinstance(h, tuple) else ("", h) for h in hints]
     if nondeterministic:
-        notes.insert(0, nondeterministic)
+        # The gradient's two runs differ: a statement about state, not a pattern.
+        kind = "accumulates" if "twice the first" in nondeterministic else "state"
+        pairs = [(kind, nondeterministic)]
     return CheckResult(name=name, shape=tuple(shape), max_abs_error=abs_err, relative_error=rel,
                        passed=verdict in ("pass", "inconclusive"), torch_passed=torch_ok,
                        rechecked=int(np.sum(E.stage > 1)), verdict=verdict, checked=len(err),
@@ -156,4 +160,5 @@ def build_result(name, analytic_full, E, rtol, noise_floor, scale, mode="entries
                        floor=0.0 if scale == 0 else float(noise_floor) / scale,
                        kinks=int(np.sum(E.status == "kink")), domain=int(np.sum(E.domain)),
                        worst_entries=worst,
-                       hints=list(hints), notes=notes)
+                       hints=[t for _, t in pairs], hint_kinds=[k for k, _ in pairs],
+                       notes=notes)
