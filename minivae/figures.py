@@ -29,7 +29,8 @@ from ._atomic import atomic_write, write_json
 from .checkpoint import load
 from .datasets import load_celeba, load_for_model, load_spec, parse_spec
 from .errors import InputError
-from .models import VAE
+from .models import PREDICT_BATCH, VAE
+from .models.footprint import DEFAULT_BUDGET, check_budget
 from .pixels import to_float
 
 # One PNG of 1,000 32x32 tiles at the figures' 0.8 inch per tile and dpi 100 is about
@@ -80,21 +81,32 @@ def _check_figure_count(n, flag="-n"):
                          f"images themselves)")
 
 
+def _load_model(checkpoint, n, memory_budget, what="a forward pass"):
+    """The checkpoint's model, refused before it runs when a pass of the images it will
+    run at once (min(n, PREDICT_BATCH)) needs more than memory_budget bytes
+    (models.footprint): a checkpoint of kilobytes may describe gigabytes of activations."""
+    model = load(checkpoint)
+    check_budget(model, max(1, min(n, PREDICT_BATCH)), memory_budget, what)
+    return model
+
+
 def _test_data(model, checkpoint, data, data_dir, image_size, verify):
     """The test split of the data the checkpoint's run recorded (or the one named)."""
     return load_for_model(model.input_shape, "test", data, data_dir, image_size,
                           (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
 
 
-def sample(checkpoint, out="samples.png", n=30, seed=0):
+def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BUDGET):
     """n images decoded from the prior N(0, I) of a VAE's checkpoint, default_rng(seed).
 
     out: a figure (.png, .jpg, .pdf, .svg) of at most MAX_FIGURE_IMAGES images,
     or a .npy of the images themselves, any number: its file is allocated on disk
     and filled NPY_CHUNK images at a time, so memory does not grow with n (the
     draws are those of one generate(n), in the same order). Returns out.
+    memory_budget: the bytes a forward pass may need (models.footprint), in every
+    function here.
     """
-    model = load(checkpoint)
+    model = _load_model(checkpoint, n, memory_budget, "decoding")
     if not isinstance(model, VAE):
         raise InputError(f"{checkpoint} holds an {type(model).__name__}, which has no prior to "
                          f"sample from; train a VAE")
@@ -117,20 +129,22 @@ def sample(checkpoint, out="samples.png", n=30, seed=0):
 
 
 def reconstruct(checkpoint, out="reconstructions.png", n=10, data=None, data_dir=None,
-                image_size=None, verify=True):
+                image_size=None, verify=True, memory_budget=DEFAULT_BUDGET):
     """The first n test images over their reconstructions; returns the figure's path."""
     _check_figure_count(n)
-    model = load(checkpoint)
+    model = _load_model(checkpoint, n, memory_budget)
     x = _test_data(model, checkpoint, data, data_dir, image_size, verify).images[:n]
     return plotting.plot_reconstructions(to_float(x), model.reconstruct(x), out, n=n)
 
 
 def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps=10,
-                spherical=False, data=None, data_dir=None, image_size=None, verify=True):
+                spherical=False, data=None, data_dir=None, image_size=None, verify=True,
+                memory_budget=DEFAULT_BUDGET):
     """The images decoded along the path between two test images' codes (a straight
     line, or with spherical=True the great circle: latent.interpolate); returns the
     figure's path."""
-    model = load(checkpoint)
+    _check_figure_count(steps, "--steps")
+    model = _load_model(checkpoint, steps, memory_budget)
     test = _test_data(model, checkpoint, data, data_dir, image_size, verify)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if not 0 <= index < len(test):
@@ -181,7 +195,8 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
 
 def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLES,
               grid=latent.BOOK_GRID, dims=latent.BOOK_HISTOGRAM_DIMS, split="test", celeba=None,
-              seed=0, data=None, data_dir=None, image_size=None, verify=True):
+              seed=0, data=None, data_dir=None, image_size=None, verify=True,
+              memory_budget=DEFAULT_BUDGET):
     """The chapter's views of a model's latent space, into the folder `out`.
 
     Encodes the first `limit` images and writes reconstructions.png, scatter.png
@@ -189,9 +204,13 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     uniformly from the codes' bounding box, decoded), range_grid.png (a grid x
     grid decoded over the codes' range) and, for a VAE, prior_samples.png,
     p_space.png and latent_histograms.png (of `dims` axes), with embedding.json.
-    Returns (the figures' paths, the report written to embedding.json).
+    Returns (the figures' paths, the report written to embedding.json). n and
+    grid x grid are decoded into one figure each, so each is at most
+    MAX_FIGURE_IMAGES.
     """
-    model = load(checkpoint)
+    _check_figure_count(n, "-n")
+    _check_figure_count(grid * grid, "--grid (its square)")
+    model = _load_model(checkpoint, max(n, grid * grid, limit), memory_budget)
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
                                                    verify)
@@ -261,7 +280,8 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
               batch_size=attributes.BOOK_BATCH, tolerance=attributes.BOOK_TOLERANCE,
               max_positive=attributes.BOOK_MAX_POSITIVE, sample=True, faces=5,
               factors=attributes.BOOK_FACTORS, split="test", celeba=None, seed=0, data=None,
-              data_dir=None, image_size=None, verify=True, verbose=1):
+              data_dir=None, image_size=None, verify=True, verbose=1,
+              memory_budget=DEFAULT_BUDGET):
     """The book's attribute vector (attributes.attribute_vector), added to images.
 
     The label is given one way: positive, the classes (names or indices) that
@@ -280,7 +300,7 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
                          f"too, or use --positive CLASS ... for Fashion-MNIST")
     if not all(np.isfinite(factors)):
         raise InputError(f"--factors must be finite numbers, got {factors}")
-    model = load(checkpoint)
+    model = _load_model(checkpoint, limit, memory_budget)
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, attribute, data, data_dir, image_size,
                                                    verify)
@@ -319,16 +339,18 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
 
 
 def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="test",
-          celeba=None, seed=0, data=None, data_dir=None, image_size=None, verify=True):
+          celeba=None, seed=0, data=None, data_dir=None, image_size=None, verify=True,
+          memory_budget=DEFAULT_BUDGET):
     """The straight path between two images' codes (z_mean for a VAE), decoded for
     alpha = 0, ..., 1 between the two originals (attributes.morph); returns the
     figure's path."""
     if steps < 2:
         raise InputError(f"--steps must be at least 2 (alpha 0 and 1), got {steps}")
+    _check_figure_count(steps, "--steps")
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if index < 0:
             raise InputError(f"{flag} must be an image index >= 0, got {index}")
-    model = load(checkpoint)
+    model = _load_model(checkpoint, steps, memory_budget)
     # CelebA is read only as far as the later index; Fashion-MNIST is in memory already.
     limit = max(index_a, index_b) + 1 if celeba else None
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import architectures, training
 from ._atomic import write_json
-from .checkpoint import CheckpointCallback, CheckpointError, load, read
+from .checkpoint import CheckpointCallback, CheckpointError, check_readable, load, read
 from .datasets import SAMPLE, check_fits, load_for_training, parse_spec
 from .errors import InputError
 from .fast import memory
@@ -376,6 +376,8 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
             elif str(model.dtype) != dtype:
                 model.astype(dtype)
         check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        # a run whose checkpoints nothing could read back is refused before it trains
+        check_readable(model, f"the model ({settings['model']})")
         run = {"model": settings["model"], "seed": settings["seed"],
                "batch_size": settings["batch_size"], "limit": settings["limit"],
                "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec,

@@ -63,3 +63,21 @@ def test_embedding_and_attribute_write_their_folders(saved, tmp_path, no_real_da
     assert found.vector.shape == (3,) and figure.exists()
     with pytest.raises(InputError, match="give the attribute one way"):
         figures.attribute(saved["vae"], tmp_path / "b")
+
+
+def test_what_a_command_draws_or_decodes_is_bounded_before_it_runs(tmp_path, capsys):
+    """Issue 22: morph --steps 5000 reached 4 GB, embedding -n 1e7 and --grid 3000 ran
+    for minutes; a checkpoint of kilobytes asked for gigabytes on sample -n 1. Each is
+    now refused at once, in one line, naming the flag."""
+    from minivae.cli import main
+    ckpt = str(checkpoint.save(tmp_path / "model.npz", fashion_vae(seed=0)))
+    for argv, message in (
+            (["morph", ckpt, "--steps", "5000"], "--steps 5,000 would tile 5,000 images"),
+            (["embedding", ckpt, "-n", "10000000"], "-n 10,000,000 would tile"),
+            (["embedding", ckpt, "--grid", "3000"], "--grid (its square) 9,000,000 would tile"),
+            (["sample", ckpt, "--memory-budget", "0.001"],
+             r"decoding of 30 example(s) through this model needs about"),
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (argv, err)

@@ -11,6 +11,7 @@ import pytest
 from minivae import checkpoint, runs
 from minivae.architectures import fashion_autoencoder
 from minivae.cli import main
+from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError, DatasetWarning, load_dataset
 from minivae.errors import InputError
 from minivae.training import TrainingDiverged
@@ -150,3 +151,20 @@ def test_a_run_resumes_on_the_data_it_was_trained_on(tmp_path, no_real_data, mon
     shutil.rmtree(real)                                       # the real data is gone
     with pytest.raises(DatasetError):                         # not the sample in its place
         runs.train_run(on_real, resume=True, epochs=2, verbose=0)
+
+
+def test_a_model_whose_checkpoint_could_not_be_read_back_is_refused_before_training(
+        tmp_path, no_real_data, monkeypatch):
+    """Issue 22: a --model of 2,000 layers trained and exited 0, and then every reader
+    refused its checkpoint as over the limit. The limits are now checked first."""
+    monkeypatch.setattr(checkpoint.files, "MAX_ENTRIES", 20)     # the book's VAE has 60
+    out = tmp_path / "run"
+    with pytest.raises(CheckpointError, match=r"the model \(vae\): its checkpoint would hold "
+                                              r"about \d+ entries .* more than the 20"):
+        runs.train_run(out, **SMALL)
+    assert not (out / "model.npz").exists()
+    monkeypatch.setattr(checkpoint.files, "MAX_PARAMETERS", 1000)
+    monkeypatch.setattr(checkpoint.files, "MAX_ENTRIES", 10_000)
+    with pytest.raises(CheckpointError, match=r"describes a model of [\d,]+ parameters, more "
+                                              r"than the limit of 1,000"):
+        runs.train_run(out, **SMALL)

@@ -8,7 +8,9 @@ Writes are atomic (docs/checkpoint.md).
 """
 
 from .files import FORMAT, READABLE_VERSIONS, VERSION, CheckpointError, read
-from .models import CheckpointCallback, build_model, load, model_spec, restore, save
+from .models import (CheckpointCallback, build_model, check_readable, load, model_spec,
+                     restore, save)
 
-__all__ = ["save", "load", "restore", "read", "build_model", "model_spec", "CheckpointError",
+__all__ = ["save", "load", "restore", "read", "build_model", "model_spec", "check_readable",
+           "CheckpointError",
            "CheckpointCallback", "FORMAT", "VERSION", "READABLE_VERSIONS"]

@@ -69,6 +69,19 @@ def check_parameter_count(count, where):
                               f"the limit of {MAX_PARAMETERS:,}; refused before building it")
 
 
+def check_checkpoint_size(entries, nbytes, where):
+    """Refuse a model whose checkpoint would hold more than MAX_ENTRIES entries or
+    MAX_ARRAY_BYTES bytes of arrays, which read() would refuse (limits read when called)."""
+    if entries > MAX_ENTRIES:
+        raise CheckpointError(f"{where}: its checkpoint would hold about {entries:,} entries "
+                              f"(three per parameter array, with the optimizer's moments), "
+                              f"more than the {MAX_ENTRIES:,} a checkpoint may hold")
+    if nbytes > MAX_ARRAY_BYTES:
+        raise CheckpointError(f"{where}: its checkpoint would hold {nbytes:,} bytes of arrays "
+                              f"(parameters and the optimizer's moments), more than the "
+                              f"{MAX_ARRAY_BYTES:,} a checkpoint may hold")
+
+
 def _digest(arrays):
     h = hashlib.sha256()
     for key in sorted(arrays):

@@ -34,7 +34,7 @@ from ..optimizers import from_config as optimizer_from_config
 from ..serialization import deserialize, serialize
 from ..training import History
 from .files import (FORMAT, VERSION, CheckpointError, _check_path, _digest,
-                    check_parameter_count, read)
+                    check_checkpoint_size, check_parameter_count, read)
 
 
 def model_spec(model):
@@ -111,6 +111,18 @@ def save(path, model, epoch=None, history=None, run=None):
     except OSError as exc:
         raise CheckpointError(f"could not write checkpoint {path!r}: {exc.strerror or exc}; "
                               f"the previous checkpoint, if any, is unchanged") from exc
+
+
+def check_readable(model, where):
+    """Refuse, before a run trains it, a model whose checkpoint `load` would refuse: more
+    parameters than MAX_PARAMETERS, more entries than MAX_ENTRIES (each parameter with
+    the optimizer's two moments, each state array, the meta and the checksum) or more
+    array bytes than MAX_ARRAY_BYTES. The limits are read when called."""
+    params, state = model.named_params(), model.named_state()
+    check_parameter_count(model.count_params(), where)
+    entries = 3 * len(params) + len(state) + 3       # Adam's m and v per parameter, its step
+    nbytes = sum(3 * v.nbytes for v in params.values()) + sum(v.nbytes for v in state.values())
+    check_checkpoint_size(entries, nbytes, where)
 
 
 def _section(arrays, prefix):
