@@ -1,0 +1,383 @@
+"""PyTorch -> minivae: the modules minivae has, refusing the rest by name (docs/torch_port.md)."""
+
+import numpy as np
+
+from ..encoder import GaussianEncoder
+from ..errors import InputError, InputTypeError
+from ..im2col import padding_amounts
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                      LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+from ..models import VAE, Autoencoder
+from . import layouts
+from ._torch import _import_torch
+from .classes import torch_classes
+
+OWNER = "from_torch"
+SUPPORTED = ("Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, ReLU, LeakyReLU, "
+             "Sigmoid, Flatten, Unflatten, Dropout, Identity, ZeroPad2d (beside a convolution) "
+             "and nested nn.Sequential")
+
+
+def _label(key, module):
+    return f"module {key!r} ({type(module).__name__})" if key is not None \
+        else f"module {type(module).__name__}"
+
+
+def _refuse(key, module, why):
+    raise InputError(f"{OWNER}: {_label(key, module)} {why}")
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+class _Translator:
+    """Torch modules -> minivae layers, remembering which module holds each layer's weights."""
+
+    def __init__(self, torch, dtype):
+        self.torch, self.nn, self.dtype = torch, torch.nn, dtype
+        self.sources = {}           # id(minivae layer) -> (layer, torch module)
+
+    # -- one chain ----------------------------------------------------------
+    def chain(self, module, shape, key=None):
+        """(minivae layers, output shape) of a module or an nn.Sequential read from inputs
+        of `shape` (minivae's layout); each layer is built once to learn its output."""
+        nn = self.nn
+        items = list(module.named_children()) if type(module) is nn.Sequential \
+            else [(key, module)]
+        layers, i = [], 0
+        while i < len(items):
+            key, m = items[i]
+            after = items[i + 1] if i + 1 < len(items) else (None, None)
+            i += 1
+            if type(m) is nn.Sequential:
+                children, _ = self.chain(m, shape)
+                layer = Sequential(children, name=_name(key))
+                shape = layer.build(shape, dtype=self.dtype)
+                layers.append(layer)
+                continue
+            if type(m) is nn.Identity:
+                continue
+            if type(m) is nn.ZeroPad2d:
+                if type(after[1]) is not nn.Conv2d or min(m.padding) < 0:
+                    _refuse(key, m, "pads outside a convolution; minivae pads only as a "
+                                    "Conv2d's padding, so it must come right before a Conv2d "
+                                    "(with padding=0), or crop right after a ConvTranspose2d")
+                (key, m), zero_pad, i = after, tuple(m.padding), i + 1
+                layer = self.conv(key, m, shape, zero_pad)
+            elif type(m) is nn.Conv2d:
+                layer = self.conv(key, m, shape, None)
+            elif type(m) is nn.ConvTranspose2d:
+                crop = None
+                if type(after[1]) is nn.ZeroPad2d and max(after[1].padding) <= 0:
+                    crop, i = tuple(after[1].padding), i + 1
+                layer = self.transpose(key, m, shape, crop)
+            else:
+                layer = self.simple(key, m, shape)
+            if isinstance(layer, (Dense, Conv2D, Conv2DTranspose)) and i < len(items) \
+                    and type(items[i][1]) in (nn.ReLU, nn.LeakyReLU, nn.Sigmoid):
+                # the activation right after becomes the layer's own, as minivae writes it
+                layer.activation = self.simple(*items[i], shape=None)
+                i += 1
+            shape = layer.build(shape, dtype=self.dtype)
+            layers.append(layer)
+        return layers, shape
+
+    def simple(self, key, m, shape):
+        """The minivae layer of a module that needs no neighbour."""
+        nn, kind = self.nn, type(m)
+        name = _name(key)
+        if kind is nn.Linear:
+            if m.bias is None:
+                _refuse(key, m, "has bias=False; minivae's Dense always has a bias")
+            if shape is not None and shape != (m.in_features,):
+                _refuse(key, m, f"reads {m.in_features} features, but its input has shape "
+                                f"{layouts.shape_to_torch(shape)}")
+            layer = Dense(m.out_features, name=name)
+        elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+            if not (m.affine and m.track_running_stats):
+                _refuse(key, m, "has affine=False or track_running_stats=False; minivae's "
+                                "BatchNormalization has gamma, beta and moving statistics")
+            if m.momentum is None:
+                _refuse(key, m, "has momentum=None (a cumulative average); minivae's moving "
+                                "statistics are exponential averages")
+            if shape is not None and (len(shape) != (3 if kind is nn.BatchNorm2d else 1)
+                                      or shape[-1] != m.num_features):
+                _refuse(key, m, f"normalizes {m.num_features} features, but its input has "
+                                f"shape {layouts.shape_to_torch(shape)}")
+            layer = BatchNormalization(momentum=1.0 - m.momentum, epsilon=m.eps, name=name)
+        elif kind is nn.ReLU:
+            layer = ReLU(name=name)
+        elif kind is nn.LeakyReLU:
+            layer = LeakyReLU(m.negative_slope, name=name)
+        elif kind is nn.Sigmoid:
+            layer = Sigmoid(name=name)
+        elif kind is nn.Flatten:
+            if (m.start_dim, m.end_dim) != (1, -1):
+                _refuse(key, m, f"flattens dims {m.start_dim} to {m.end_dim}; minivae's "
+                                f"Flatten keeps the batch axis and flattens the rest")
+            layer = Flatten(name=name)
+        elif kind is nn.Unflatten:
+            size = tuple(m.unflattened_size)
+            if m.dim not in (1, -1) or len(size) != 3 or (shape is not None and len(shape) != 1):
+                _refuse(key, m, f"unflattens dim {m.dim} to {size}; the bridge maps flat "
+                                f"features to an image (C, H, W) only")
+            layer = Reshape(layouts.shape_from_torch(size), name=name)
+        elif kind is nn.Dropout:
+            layer = Dropout(m.p, name=name)
+        else:
+            _refuse(key, m, f"has no minivae twin; the bridge translates {SUPPORTED}")
+        if m._parameters or any(b is not None for b in m._buffers.values()):
+            self.sources[id(layer)] = (layer, m)
+        return layer
+
+    def _conv_checks(self, key, m, shape):
+        if type(m.padding) is str and m.padding not in ("same", "valid"):
+            _refuse(key, m, f"has padding={m.padding!r}")
+        for setting, value, plain in (("groups", m.groups, 1), ("dilation", _pair(m.dilation),
+                                                                 (1, 1)),
+                                      ("padding_mode", m.padding_mode, "zeros")):
+            if value != plain:
+                _refuse(key, m, f"has {setting}={value!r}; minivae supports only "
+                                f"{setting}={plain!r}")
+        if m.bias is None:
+            _refuse(key, m, "has bias=False; minivae's convolutions always have a bias")
+        if len(shape) != 3 or shape[2] != m.in_channels:
+            _refuse(key, m, f"reads {m.in_channels} channels, but its input has shape "
+                            f"{layouts.shape_to_torch(shape)}")
+
+    def conv(self, key, m, shape, zero_pad):
+        """A Conv2d (with the ZeroPad2d before it): 'valid', 'same' or refused."""
+        self._conv_checks(key, m, shape)
+        (kh, kw), (sh, sw) = _pair(m.kernel_size), _pair(m.stride)
+        if m.padding == "same":
+            pads = padding_amounts(shape[0], shape[1], kh, kw, 1, 1, "same")
+        else:
+            (ph, pw) = (0, 0) if m.padding == "valid" else _pair(m.padding)
+            pads = ((ph, ph), (pw, pw))
+        if zero_pad is not None:
+            left, right, top, bottom = zero_pad
+            pads = ((pads[0][0] + top, pads[0][1] + bottom),
+                    (pads[1][0] + left, pads[1][1] + right))
+        same = padding_amounts(shape[0], shape[1], kh, kw, sh, sw, "same")
+        if m.padding == "same" or (zero_pad is not None and pads == same):
+            padding = "same"     # TensorFlow's 'same' (for strides > 1: at this input size)
+        elif pads == ((0, 0), (0, 0)):
+            padding = "valid"
+        elif pads == same and (sh, sw) == (1, 1):
+            padding = "same"
+        else:
+            _refuse(key, m, f"pads {pads[0]} rows and {pads[1]} columns; minivae's Conv2D pads "
+                            f"as 'valid' or as TensorFlow's 'same' {same}")
+        layer = Conv2D(m.out_channels, (kh, kw), strides=(sh, sw), padding=padding,
+                       name=_name(key))
+        self.sources[id(layer)] = (layer, m)
+        return layer
+
+    def transpose(self, key, m, shape, crop):
+        """A ConvTranspose2d (with the cropping ZeroPad2d after it): 'valid', 'same' or
+        refused, by what it keeps of the full transposed output."""
+        self._conv_checks(key, m, shape)
+        (kh, kw), (sh, sw) = _pair(m.kernel_size), _pair(m.stride)
+        left, right, top, bottom = crop if crop is not None else (0, 0, 0, 0)
+        (ph, pw), (oh, ow) = _pair(m.padding), _pair(m.output_padding)
+        crops = ((ph - top, ph - oh - bottom), (pw - left, pw - ow - right))
+        for padding in ("valid", "same"):
+            layer = Conv2DTranspose(m.out_channels, (kh, kw), strides=(sh, sw), padding=padding,
+                                    name=_name(key))
+            layer.build(shape, dtype=self.dtype)
+            if layouts.transpose_crops(layer) == crops:
+                self.sources[id(layer)] = (layer, m)
+                return layer
+        _refuse(key, m, f"keeps its full output less {crops[0]} rows and {crops[1]} columns "
+                        f"at the two ends; minivae's Conv2DTranspose crops as 'valid' or "
+                        f"'same' does ({layouts.transpose_crops(layer)} here)")
+
+    # -- the weights --------------------------------------------------------
+    def copy(self, orders):
+        """Every recorded layer's weights from its torch module, in minivae's layouts."""
+        def array(tensor):
+            return tensor.detach().cpu().numpy().astype(self.dtype)
+        for layer, m in self.sources.values():
+            if isinstance(layer, Dense):
+                kernel, bias = layouts.dense_from_torch(array(m.weight), array(m.bias),
+                                                        *orders[id(layer)])
+                layer.set_weights([kernel, bias])
+            elif isinstance(layer, (Conv2D, Conv2DTranspose)):
+                layer.set_weights([layouts.kernel_from_torch(array(m.weight)), array(m.bias)])
+            elif isinstance(layer, BatchNormalization):
+                order = orders[id(layer)][0]
+                layer.set_weights([layouts.vector_from_torch(array(v), order)
+                                   for v in (m.weight, m.bias, m.running_mean, m.running_var)])
+
+
+def _name(key):
+    """A module's key in its nn.Sequential as the layer's name; torch's own 0, 1, ...
+    give way to minivae's automatic names."""
+    return None if key is None or key.isdigit() or "/" in key else key
+
+
+def _unique(layers, taken):
+    """Automatic names where a name came before (torch keys repeat across parts)."""
+    for layer in layers:
+        if layer.name in taken:
+            layer.name = None
+        elif layer.name is not None:
+            taken.add(layer.name)
+
+
+def _take_output_sigmoid(layers):
+    """Remove the decoder's final sigmoid (a module of its own, fused or inside a nested
+    Sequential) so that the model applies it; True when there was one."""
+    last = layers[-1] if layers else None
+    if type(last) is Sequential and last.layers:
+        return _take_output_sigmoid(last.layers)
+    if type(last) is Sigmoid:
+        layers.pop()
+        return True
+    if isinstance(getattr(last, "activation", None), Sigmoid):
+        last.activation = None
+        return True
+    return False
+
+
+def _dtype(torch, modules, dtype):
+    if dtype is not None:
+        return np.dtype(dtype)
+    for module in modules:
+        for parameter in module.parameters():
+            return np.dtype({torch.float64: "float64"}.get(parameter.dtype, "float32"))
+    return np.dtype("float32")
+
+
+def _check_modules(torch, owner, **modules):
+    for role, module in modules.items():
+        if not isinstance(module, torch.nn.Module):
+            raise InputTypeError(f"{owner}: {role} must be a torch.nn.Module, got "
+                                 f"{type(module).__name__}")
+
+
+def _check_shape(input_shape, owner):
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{owner}: input_shape must be one sample's shape as PyTorch "
+                             f"reads it, (C, H, W) or (D,), got {input_shape!r}") from None
+    if len(shape) not in (1, 3) or min(shape) < 1:
+        raise InputError(f"{owner}: input_shape must be one sample's shape as PyTorch reads "
+                         f"it, (C, H, W) or (D,), got {input_shape!r}")
+    return layouts.shape_from_torch(shape)
+
+
+def from_torch(module, input_shape=None, dtype=None, seed=None):
+    """The minivae model or layers with the same weights as PyTorch modules.
+
+    module: what to_torch returned (a VAE or Autoencoder, whose input shape and loss
+        settings it holds), or an nn.Sequential / one supported module, which becomes
+        a minivae Sequential built for `input_shape`.
+    input_shape: one sample's shape as PyTorch reads it, (C, H, W) or (D,); minivae
+        builds for (H, W, C).
+    dtype: the minivae weights' dtype (default: the torch weights' own).
+    seed: seeds the minivae model's Generator (Sampling noise and shuffling).
+    An activation module right after a Linear or a convolution becomes that layer's
+    activation=, as minivae's own models write it.
+    """
+    torch = _import_torch(OWNER)
+    _check_modules(torch, OWNER, module=module)
+    classes = torch_classes()
+    if isinstance(module, classes["VAE"]):
+        enc = module.encoder
+        return vae_from_torch(enc.body, enc.z_mean, enc.z_log_var, module.decoder,
+                              module.input_shape,
+                              reconstruction_weight=module.reconstruction_weight,
+                              beta=module.beta, reconstruction_loss=module.reconstruction_loss,
+                              dtype=dtype, seed=seed)
+    if isinstance(module, classes["Autoencoder"]):
+        return autoencoder_from_torch(module.encoder, module.decoder, module.input_shape,
+                                      reconstruction_weight=module.reconstruction_weight,
+                                      reconstruction_loss=module.reconstruction_loss,
+                                      dtype=dtype, seed=seed)
+    if input_shape is None:
+        raise InputError(f"{OWNER}: give input_shape, one sample's shape as PyTorch reads it "
+                         f"((C, H, W) or (D,)), for a {type(module).__name__}")
+    shape = _check_shape(input_shape, OWNER)
+    translator = _Translator(torch, _dtype(torch, [module], dtype))
+    layers, _ = translator.chain(module, shape)
+    ours = Sequential(layers)
+    ours.build(shape, rng=np.random.default_rng(seed), dtype=translator.dtype)
+    translator.copy(layouts.flat_orders(ours.layers, shape, OWNER, output_fixed=False))
+    return ours
+
+
+def vae_from_torch(body, z_mean, z_log_var, decoder, input_shape, *,
+                   reconstruction_weight=500.0, beta=1.0, reconstruction_loss="bce",
+                   dtype=None, seed=None, name="vae"):
+    """A minivae VAE from a PyTorch encoder body, its two Linear heads and a decoder.
+
+    body: the modules from x to the features both heads read (an nn.Sequential, or
+        one module); z_mean, z_log_var: nn.Linear heads (pytorch/examples: fc21, fc22);
+    decoder: the modules from z to the images (a final nn.Sigmoid becomes the model's
+        output activation, and the BCE is then computed from the logits).
+    input_shape: one sample as PyTorch reads it, (C, H, W) or (D,).
+    reconstruction_weight, beta, reconstruction_loss: minivae's loss, per sample
+        R = w * the mean over pixels, averaged over the batch (a sum over 784 pixels:
+        w = 784; docs/torch_port.md).
+    """
+    owner = "vae_from_torch"
+    torch = _import_torch(owner)
+    _check_modules(torch, owner, body=body, z_mean=z_mean, z_log_var=z_log_var,
+                   decoder=decoder)
+    for key, head in (("z_mean", z_mean), ("z_log_var", z_log_var)):
+        if type(head) is not torch.nn.Linear:
+            raise InputError(f"{owner}: the head {key} must be an nn.Linear, got "
+                             f"{type(head).__name__}")
+    if z_mean.out_features != z_log_var.out_features:
+        raise InputError(f"{owner}: the heads give {z_mean.out_features} and "
+                         f"{z_log_var.out_features} features; z_mean and z_log_var must agree")
+    shape = _check_shape(input_shape, owner)
+    translator = _Translator(torch, _dtype(torch, [body, z_mean, decoder], dtype))
+    body_layers, h_shape = translator.chain(body, shape)
+    heads = [translator.simple(key, head, h_shape)
+             for key, head in (("z_mean", z_mean), ("z_log_var", z_log_var))]
+    decoder_layers, _ = translator.chain(decoder, (z_mean.out_features,))
+    taken = {"z_mean", "z_log_var", "sampling"}
+    _unique(body_layers, taken), _unique(decoder_layers, taken)
+    sigmoid = _take_output_sigmoid(decoder_layers)
+    rng = np.random.default_rng(seed)
+    encoder = GaussianEncoder(body_layers, z_mean.out_features, name="encoder")
+    model = VAE(encoder, Sequential(decoder_layers, name="decoder"),
+                reconstruction_weight=reconstruction_weight, beta=beta,
+                reconstruction_loss=reconstruction_loss,
+                output_activation="sigmoid" if sigmoid else None, rng=rng, name=name)
+    model.build(shape, rng=rng, dtype=translator.dtype)
+    for ours, theirs in zip((encoder.z_mean, encoder.z_log_var), heads):
+        translator.sources[id(ours)] = (ours, translator.sources.pop(id(theirs))[1])
+    translator.copy(layouts.model_orders(model, OWNER))
+    return model
+
+
+def autoencoder_from_torch(encoder, decoder, input_shape, *, reconstruction_weight=1.0,
+                           reconstruction_loss="bce", dtype=None, seed=None, name="autoencoder"):
+    """A minivae Autoencoder from a PyTorch encoder (x -> z) and decoder (z -> images)."""
+    owner = "autoencoder_from_torch"
+    torch = _import_torch(owner)
+    _check_modules(torch, owner, encoder=encoder, decoder=decoder)
+    shape = _check_shape(input_shape, owner)
+    translator = _Translator(torch, _dtype(torch, [encoder, decoder], dtype))
+    encoder_layers, z_shape = translator.chain(encoder, shape)
+    if len(z_shape) != 1:
+        raise InputError(f"{owner}: the encoder outputs {layouts.shape_to_torch(z_shape)}; "
+                         f"an autoencoder's code must be flat (latent_dim,)")
+    decoder_layers, _ = translator.chain(decoder, z_shape)
+    taken = set()
+    _unique(encoder_layers, taken), _unique(decoder_layers, taken)
+    sigmoid = _take_output_sigmoid(decoder_layers)
+    rng = np.random.default_rng(seed)
+    model = Autoencoder(Sequential(encoder_layers, name="encoder"),
+                        Sequential(decoder_layers, name="decoder"),
+                        reconstruction_weight=reconstruction_weight,
+                        reconstruction_loss=reconstruction_loss,
+                        output_activation="sigmoid" if sigmoid else None, rng=rng, name=name)
+    model.build(shape, rng=rng, dtype=translator.dtype)
+    translator.copy(layouts.model_orders(model, OWNER))
+    return model
