@@ -77,7 +77,7 @@ class _Translator:
             if isinstance(layer, (Dense, Conv2D, Conv2DTranspose)) and i < len(items) \
                     and type(items[i][1]) in (nn.ReLU, nn.LeakyReLU, nn.Sigmoid):
                 # the activation right after becomes the layer's own, as minivae writes it
-                layer.activation = self.simple(*items[i], shape=None)
+                layer.activation = self.simple(None, items[i][1], shape=None)
                 i += 1
             shape = layer.build(shape, dtype=self.dtype)
             layers.append(layer)

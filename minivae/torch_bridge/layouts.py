@@ -37,7 +37,7 @@ import numpy as np
 
 from ..encoder import GaussianEncoder
 from ..errors import InputError
-from ..layers import (BatchNormalization, Dense, Dropout, Flatten, LeakyReLU, ReLU, Reshape,
+from ..layers import (BatchNormalization, Dropout, Flatten, LeakyReLU, ReLU, Reshape,
                       Sequential, Sigmoid)
 
 # Layers that map each flat feature by itself: the order of their output is their input's.
