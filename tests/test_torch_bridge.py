@@ -116,6 +116,25 @@ def test_transpose_geometry_gives_the_output_size(k, s, padding):
     assert (5 - 1) * s - 2 * p + k + op - extra == out_h
 
 
+def test_minivae_never_imports_torch_or_the_bridge_at_its_top():
+    """PyTorch is imported inside the bridge's functions only, and nothing else in
+    minivae imports the bridge: the import graph stays one way."""
+    import ast
+    from pathlib import Path
+    import minivae
+    root = Path(minivae.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        inside = path.parent.name == "torch_bridge"
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert inside or "torch_bridge" not in name, f"{path} imports {name}"
+                if name.split(".")[0] == "torch":
+                    assert inside and node not in tree.body, f"{path} imports torch at the top"
+
+
 # ------------------------------------------------------------------ PyTorch --
 
 def test_without_torch_the_bridge_names_the_missing_package(monkeypatch):
