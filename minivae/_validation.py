@@ -83,11 +83,14 @@ def check_float_dtype(dtype, name="dtype", owner=None):
     return resolved
 
 
-def as_pair(value, name, owner=None):
-    """Accept an int or a pair of ints, each >= 1 (Keras kernel_size/strides)."""
+def as_pair(value, name, owner=None, minimum=1):
+    """Accept an int or a pair of ints, each >= minimum (Keras kernel_size/strides: 1;
+    PyTorch's padding and output_padding: 0)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
     try:
+        if isinstance(value, str):          # iterable, but never a pair of ints
+            raise TypeError
         pair = tuple(value)
     except TypeError:
         raise InputTypeError(f"{_where(owner)}{name} must be an int or a pair of ints, "
@@ -95,7 +98,8 @@ def as_pair(value, name, owner=None):
     if len(pair) != 2:
         raise InputError(f"{_where(owner)}{name} must be an int or a pair of ints, "
                          f"got {len(pair)} values: {value!r}")
-    return tuple(check_positive_int(v, name, owner) for v in pair)
+    expected = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    return tuple(_check_int(v, name, owner, minimum, expected) for v in pair)
 
 
 def check_choice(value, name, options, owner=None):

@@ -11,8 +11,11 @@ pixels it was read from, summing where receptive fields overlap, so that
 <im2col(x), c> == <x, col2im(c)> for all x and c. In the same way crop is the
 adjoint of pad (tests/test_im2col.py).
 
-Padding follows TensorFlow: 'valid' pads nothing; 'same' gives ceil(n/s)
-outputs and pads max((out-1)*s + k - n, 0) in total, the smaller half before.
+Padding, along each axis: 'valid' pads nothing; 'same' gives ceil(n/s) outputs
+and pads max((out-1)*s + k - n, 0) in total, the smaller half before
+(TensorFlow); an integer p pads p on both sides and gives floor((n + 2p - k)/s) + 1
+outputs (PyTorch). Every layer reaches its pads through padding_amounts, whatever
+the rule, as ((top, bottom), (left, right)).
 
 This is the reference the layers are written with; faster forms of the same
 sums live in minivae/fast (docs/fast.md).
@@ -23,17 +26,28 @@ from numpy.lib.stride_tricks import as_strided
 
 
 def conv_output_length(n, k, s, padding):
-    """Output length of a Conv2D along one axis (TensorFlow's rule)."""
+    """Output length of a Conv2D along one axis: TensorFlow's rule for 'same' and
+    'valid', PyTorch's floor((n + 2p - k) / s) + 1 for an integer padding p."""
     if padding == "same":
         return -(-n // s)
-    return (n - k) // s + 1
+    p = 0 if padding == "valid" else padding
+    return (n + 2 * p - k) // s + 1
 
 
-def conv_transpose_output_length(n, k, s, padding):
-    """Output length of a Conv2DTranspose along one axis (Keras's rule)."""
-    if padding == "same":
-        return n * s
-    return n * s + max(k - s, 0)
+def conv_transpose_output_length(n, k, s, padding, output_padding=None):
+    """Output length of a Conv2DTranspose along one axis.
+
+    Keras, for 'same' and 'valid': n*s and n*s + max(k - s, 0), or with an
+    output_padding op, (n - 1)*s + k - 2*(k // 2 if 'same' else 0) + op.
+    PyTorch, for an integer padding p: (n - 1)*s + k - 2p + op (op None counts as 0).
+    """
+    if isinstance(padding, str) and output_padding is None:
+        return n * s if padding == "same" else n * s + max(k - s, 0)
+    if isinstance(padding, str):
+        p = k // 2 if padding == "same" else 0
+    else:
+        p = padding
+    return (n - 1) * s + k - 2 * p + (output_padding or 0)
 
 
 def same_padding(n, k, s):
@@ -43,11 +57,26 @@ def same_padding(n, k, s):
     return total // 2, total - total // 2
 
 
-def padding_amounts(height, width, kh, kw, sh, sw, padding):
-    """((top, bottom), (left, right)) for a convolution over a height x width input."""
+def axis_padding(n, k, s, padding):
+    """(before, after) zeros along one axis of a Conv2D reading length n.
+
+    An integer p pads p on both sides; windows that would start in the last
+    (n + 2p - k) % s rows of the padding are not taken (the floor in the length).
+    """
     if padding == "same":
-        return same_padding(height, kh, sh), same_padding(width, kw, sw)
-    return (0, 0), (0, 0)
+        return same_padding(n, k, s)
+    if padding == "valid":
+        return 0, 0
+    return padding, padding
+
+
+def padding_amounts(height, width, kh, kw, sh, sw, padding):
+    """((top, bottom), (left, right)) for a convolution over a height x width input.
+
+    padding: 'valid', 'same', or a pair (ph, pw) of PyTorch's symmetric paddings.
+    """
+    ph, pw = (padding, padding) if isinstance(padding, str) else padding
+    return axis_padding(height, kh, sh, ph), axis_padding(width, kw, sw, pw)
 
 
 def pad(x, pads):

@@ -12,7 +12,8 @@ but could not certify rtol either).
 
     conv_geometries(...)                a hypothesis strategy of ConvGeometry:
                                         batch, height, width, channels, filters,
-                                        kernel_size, strides, padding
+                                        kernel_size, strides, padding ('same',
+                                        'valid' or PyTorch's integer padding)
 
 hypothesis is a test dependency, not a runtime one: this module imports it only
 inside the strategy functions, so `import minivae.testing` works without it.
@@ -56,7 +57,8 @@ class ConvGeometry:
     """One 2-D convolution's shapes, NHWC, with Keras's arguments.
 
     output_size follows Keras (TensorFlow): 'same' gives ceil(size / stride) and
-    pads the odd pixel after; 'valid' gives (size - kernel) // stride + 1.
+    pads the odd pixel after; 'valid' gives (size - kernel) // stride + 1; an
+    integer padding p follows PyTorch, (size + 2p - kernel) // stride + 1.
     """
     batch: int
     height: int
@@ -65,7 +67,7 @@ class ConvGeometry:
     filters: int
     kernel_size: int
     strides: int
-    padding: str
+    padding: object             # 'same', 'valid' or an int
 
     @property
     def input_shape(self):
@@ -96,18 +98,23 @@ def conv_geometries(max_size=8, max_batch=3, max_channels=3, max_filters=3,
                     kernel_sizes=(1, 2, 3), strides=(1, 2), paddings=("same", "valid")):
     """A hypothesis strategy of ConvGeometry covering what breaks convolutions:
     odd and even sizes, kernels larger than the stride, both paddings, batch > 1
-    and several channels. 'valid' geometries keep the kernel within the input.
-    Shrinks toward batch 1, one channel, the first kernel size, stride and padding."""
+    and several channels. `paddings` may also hold integers, PyTorch's padding on
+    both sides, e.g. ("same", "valid", 1). 'valid' and integer geometries keep the
+    kernel within the padded input. Shrinks toward batch 1, one channel, the first
+    kernel size, stride and padding."""
     from hypothesis import strategies as st
 
     @st.composite
     def geometry(draw):
         kernel = draw(st.sampled_from(kernel_sizes))
         padding = draw(st.sampled_from(paddings))
-        low = kernel if padding == "valid" else 1
+        if padding == "same":
+            low = 1
+        else:
+            low = max(1, kernel - 2 * (0 if padding == "valid" else padding))
         if low > max_size:
             raise InputError(f"conv_geometries: kernel size {kernel} does not fit in "
-                             f"max_size {max_size} with 'valid' padding")
+                             f"max_size {max_size} with padding {padding!r}")
         return ConvGeometry(batch=draw(st.integers(1, max_batch)),
                             height=draw(st.integers(low, max_size)),
                             width=draw(st.integers(low, max_size)),

@@ -1,7 +1,8 @@
 """Slow, independent references for the convolutions: plain loops, no im2col.
 
 Written from the definitions, not from minivae's code: the 'same' padding is
-recomputed here from TensorFlow's documented rule, and the transposed
+recomputed here from TensorFlow's documented rule, an integer padding from
+PyTorch's (torch.nn.Conv2d and ConvTranspose2d docs), and the transposed
 convolution is the scatter definition (each input pixel stamps the kernel onto
 the output), not an adjoint of anything.
 """
@@ -24,8 +25,10 @@ def conv2d_loops(x, W, b, strides, padding):
     sh, sw = strides
     if padding == "same":
         (t, bo), (le, ri) = tf_same_pads(H, kh, sh), tf_same_pads(Wd, kw, sw)
-    else:
+    elif padding == "valid":
         t = bo = le = ri = 0
+    else:                       # PyTorch: p zeros on each side; the floor drops spare rows
+        (t, le) = (bo, ri) = (padding, padding) if np.isscalar(padding) else padding
     xp = np.zeros((N, H + t + bo, Wd + le + ri, C))
     xp[:, t:t + H, le:le + Wd, :] = x
     Ho = (xp.shape[1] - kh) // sh + 1
@@ -44,15 +47,38 @@ def conv2d_loops(x, W, b, strides, padding):
     return y
 
 
-def conv2d_transpose_loops(x, W, b, strides, padding):
+def _transpose_crop(n, k, s, padding, output_padding):
+    """(first row kept, rows kept) of the full scatter canvas along one axis.
+
+    PyTorch, integer p: out = (n - 1)*s - 2p + k + op, starting at row p.
+    Keras: 'valid' keeps n*s + max(k - s, 0) from row 0 and 'same' keeps n*s after
+    dropping max(k - s, 0) // 2 rows; with output_padding op the length is
+    (n - 1)*s + k - 2*(k // 2 if 'same' else 0) + op and TensorFlow crops the
+    'same' padding of a Conv2D reading that length (tf_same_pads) from the top.
+    """
+    if not isinstance(padding, str):
+        return padding, (n - 1) * s - 2 * padding + k + (output_padding or 0)
+    if output_padding is None:
+        if padding == "same":
+            return max(k - s, 0) // 2, n * s
+        return 0, n * s + max(k - s, 0)
+    length = (n - 1) * s + k - 2 * (k // 2 if padding == "same" else 0) + output_padding
+    return (tf_same_pads(length, k, s)[0] if padding == "same" else 0), length
+
+
+def conv2d_transpose_loops(x, W, b, strides, padding, output_padding=None):
     """Scatter definition: input pixel (i, j) adds W[a, c, :, :] @ x[n, i, j, :] at
-    (i*sh + a, j*sw + c) of a full canvas; the canvas is then cut to Keras's size:
-    'valid' keeps n*s + max(k - s, 0) from the start, 'same' keeps n*s after
-    dropping max(k - s, 0) // 2 leading rows (TensorFlow's smaller half first)."""
+    (i*sh + a, j*sw + c) of a full canvas; the canvas is then cut to the layer's size
+    (_transpose_crop), rows past the last stamp being zeros. padding: 'valid', 'same'
+    or PyTorch's (ph, pw); output_padding None or (oph, opw)."""
     N, H, Wd, C = x.shape
     kh, kw, F, _ = W.shape
     sh, sw = strides
-    full = np.zeros((N, (H - 1) * sh + kh + sh, (Wd - 1) * sw + kw + sw, F))
+    ph, pw = (padding, padding) if isinstance(padding, str) else padding
+    oph, opw = (None, None) if output_padding is None else output_padding
+    t, Ho = _transpose_crop(H, kh, sh, ph, oph)
+    le, Wo = _transpose_crop(Wd, kw, sw, pw, opw)
+    full = np.zeros((N, max((H - 1) * sh + kh, t + Ho), max((Wd - 1) * sw + kw, le + Wo), F))
     for n in range(N):
         for i in range(H):
             for j in range(Wd):
@@ -60,26 +86,49 @@ def conv2d_transpose_loops(x, W, b, strides, padding):
                     for c in range(kw):
                         for f in range(F):
                             full[n, i * sh + a, j * sw + c, f] += np.dot(W[a, c, f, :], x[n, i, j, :])
-    if padding == "same":
-        Ho, Wo = H * sh, Wd * sw
-        t, le = max(kh - sh, 0) // 2, max(kw - sw, 0) // 2
-    else:
-        Ho, Wo = H * sh + max(kh - sh, 0), Wd * sw + max(kw - sw, 0)
-        t = le = 0
     return full[:, t:t + Ho, le:le + Wo, :] + b
 
 
 @st.composite
-def conv_cases(draw, max_hw=8):
-    """A random convolution configuration: shapes, kernel, strides, padding."""
-    padding = draw(st.sampled_from(["valid", "same"]))
+def conv_cases(draw, max_hw=8, kinds=("valid", "same", "explicit")):
+    """A random convolution configuration: shapes, kernel, strides, padding ('valid',
+    'same' or PyTorch's (ph, pw), 0 to k per axis) and the output_padding a
+    Conv2DTranspose of it takes (None or (oph, opw), each below its stride). Sizes
+    are drawn so that a Conv2D and a Conv2DTranspose both have outputs: the
+    Conv2D's window fits (h + 2p >= k) and the transposed crop leaves a row."""
+    kind = draw(st.sampled_from(kinds))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    lo_h, lo_w = (kh, kw) if padding == "valid" else (1, 1)
+    if kind == "explicit":
+        padding = (draw(st.integers(0, kh)), draw(st.integers(0, kw)))
+        output_padding = (draw(st.integers(0, sh - 1)), draw(st.integers(0, sw - 1)))
+    else:
+        padding = kind
+        output_padding = draw(st.one_of(st.none(), st.tuples(st.integers(0, sh - 1),
+                                                              st.integers(0, sw - 1))))
+        if kind == "same" and output_padding is not None:
+            # TensorFlow refuses 'same' with an even kernel and output_padding 0 (the
+            # output's 'same' Conv2D does not map back to the input): take 1 there.
+            output_padding = tuple(1 if k % 2 == 0 and op == 0 and s > 1 else op
+                                   for k, s, op in zip((kh, kw), (sh, sw), output_padding))
+            if any(k % 2 == 0 and op == 0 for k, op in zip((kh, kw), output_padding)):
+                output_padding = None
+
+    def low(k, s, p, op):
+        if kind == "valid":
+            return k
+        if kind == "same":
+            return 1
+        # Conv2D: n + 2p >= k; Conv2DTranspose: (n - 1)*s + k - 2p + op >= 1
+        return max(1, k - 2 * p, 1 + -(-(1 + 2 * p - k - op) // s))
+
+    lo_h, lo_w = (low(kh, sh, padding[0], output_padding[0]), low(kw, sw, padding[1],
+                  output_padding[1])) if kind == "explicit" else (low(kh, sh, 0, 0),
+                                                                  low(kw, sw, 0, 0))
     h, w = draw(st.integers(lo_h, max(lo_h, max_hw))), draw(st.integers(lo_w, max(lo_w, max_hw)))
     return dict(batch=draw(st.integers(1, 3)), h=h, w=w, channels=draw(st.integers(1, 3)),
                 filters=draw(st.integers(1, 3)), kernel=(kh, kw), strides=(sh, sw),
-                padding=padding)
+                padding=padding, output_padding=output_padding)
 
 
 def blobs(n, seed=0):

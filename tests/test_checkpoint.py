@@ -236,6 +236,30 @@ def test_a_model_of_ones_own_reloads_in_a_fresh_process_without_its_code(tmp_pat
     np.testing.assert_array_equal(np.load(out), model.decode(z))   # same weights, same code
 
 
+def test_a_model_with_pytorchs_padding_round_trips(tmp_path):
+    """Integer padding and output_padding are in the layers' configs, so the checkpoint
+    rebuilds the same function."""
+    from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape, Sequential
+    from minivae.models import VAE, GaussianEncoder
+
+    encoder = GaussianEncoder([Conv2D(3, 3, strides=2, padding=1, activation="relu"),
+                               Conv2D(4, 3, strides=2, padding=(1, 0), activation="relu"),
+                               Flatten()], 2)
+    decoder = Sequential([Dense(2 * 2 * 4), Reshape((2, 2, 4)),
+                          Conv2DTranspose(3, 3, strides=2, padding=1, output_padding=1),
+                          Conv2DTranspose(1, (3, 2), strides=2, padding=(1, 0),
+                                          output_padding=(1, 0))])
+    model = VAE(encoder, decoder, rng=np.random.default_rng(0))
+    model.build((8, 8, 1), rng=np.random.default_rng(0), dtype="float64")
+    assert model.encoder.body[1].output_shape == (2, 1, 4)
+    again = checkpoint.load(checkpoint.save(tmp_path / "m.npz", model))
+    assert again.decoder.layers[2].get_config() == decoder.layers[2].get_config()
+    assert again.decoder.layers[3].padding == (1, 0)
+    assert again.decoder.layers[3].output_padding == (1, 0)
+    z = np.linspace(-1, 1, 6).reshape(3, 2)
+    np.testing.assert_array_equal(again.decode(z), model.decode(z))
+
+
 def _as_version_1(path, tmp_path):
     """The checkpoint rewritten as minivae wrote it before models described themselves:
     version 1, the model known only by its architecture's config."""

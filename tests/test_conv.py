@@ -23,8 +23,9 @@ GRAD_RTOL = 1e-6
 
 
 def _built(cls, case, rng, activation=None):
+    extra = {"output_padding": case.get("output_padding")} if cls is Conv2DTranspose else {}
     layer = cls(case["filters"], case["kernel"], strides=case["strides"],
-                padding=case["padding"], activation=activation)
+                padding=case["padding"], activation=activation, **extra)
     layer.build((case["h"], case["w"], case["channels"]), rng=rng, dtype="float64")
     layer.params["bias"] = rng.standard_normal(layer.params["bias"].shape)
     return layer
@@ -52,7 +53,7 @@ def test_conv2d_transpose_matches_loops_and_gradients(case):
     layer, x = _built(Conv2DTranspose, case, rng), _input(case, rng)
     y = layer.forward(x)
     ref = conv2d_transpose_loops(x, layer.params["kernel"], layer.params["bias"],
-                                 case["strides"], case["padding"])
+                                 case["strides"], case["padding"], case["output_padding"])
     np.testing.assert_allclose(y, ref, rtol=FORWARD_RTOL, atol=1e-12)
     report = check_layer(layer, x, rtol=GRAD_RTOL)
     assert report.passed, str(report)
@@ -75,6 +76,90 @@ def test_transpose_is_the_adjoint_of_conv(case):
     lhs, rhs = np.sum(conv.forward(x) * y), np.sum(x * t.forward(y))
     # Two sums of the same products; relative rounding ~1e-14 on O(1e3) terms.
     assert lhs == pytest.approx(rhs, rel=1e-11, abs=1e-11)
+
+
+def test_pytorch_padding_pads_both_sides_where_same_pads_the_bottom(rng):
+    """Issue 25: on 32x32 with k=3, s=2, 'same' pads 0 on top and 1 at the bottom,
+    padding=1 one on each side (the spare last row unread). Same shape, other numbers."""
+    x = rng.standard_normal((2, 32, 32, 1))
+
+    def conv(padding, x):               # one kernel (one seed), any padding
+        layer = Conv2D(2, 3, strides=2, padding=padding)
+        layer.build(x.shape[1:], rng=np.random.default_rng(0), dtype="float64")
+        return layer.forward(x)
+
+    def padded(before, after):
+        return np.pad(x, ((0, 0), (before, after), (before, after), (0, 0)))
+
+    same, torch_like = conv("same", x), conv(1, x)
+    assert same.shape == torch_like.shape == (2, 16, 16, 2)
+    np.testing.assert_array_equal(same, conv("valid", padded(0, 1)))
+    np.testing.assert_array_equal(torch_like, conv("valid", padded(1, 1)))   # 34 -> 16
+    assert np.abs(same - torch_like).max() > 0.1
+
+
+def test_pytorch_transposed_padding_crops_both_sides(rng):
+    """16 -> 32 both ways: Keras's 'same' crops nothing at the top, PyTorch's padding=1
+    with output_padding=1 crops one row there and keeps one more at the bottom."""
+    x = rng.standard_normal((1, 16, 16, 2))
+    same = Conv2DTranspose(1, 3, strides=2, padding="same")
+    torch_like = Conv2DTranspose(1, 3, strides=2, padding=1, output_padding=1)
+    for layer in (same, torch_like):
+        assert layer.build((16, 16, 2), rng=np.random.default_rng(0), dtype="float64") \
+            == (32, 32, 1)
+    assert same.pads == ((0, 1), (0, 1)) and torch_like.pads == ((1, 1), (1, 1))
+    W, b = same.params["kernel"], same.params["bias"]
+    full = conv2d_transpose_loops(x, W, b, (2, 2), "valid")          # the whole 33x33 canvas
+    np.testing.assert_allclose(same.forward(x), full[:, :32, :32], rtol=FORWARD_RTOL)
+    np.testing.assert_allclose(torch_like.forward(x), full[:, 1:, 1:], rtol=FORWARD_RTOL)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(padding=-1), ValueError, r"padding must be an integer >= 0, got -1"),
+    (dict(padding=1.5), TypeError, r"padding must be 'valid', 'same', or an integer >= 0 or "
+                                   r"a pair of them, got 1.5 of type float"),
+    (dict(padding=True), TypeError, r"padding must be .* got True of type bool"),
+    (dict(padding=(1, 2, 3)), ValueError, r"padding must be an int or a pair of ints, got 3"),
+    (dict(padding=(1, "1")), TypeError, r"padding must be an integer >= 0, got '1'"),
+    (dict(padding="SAME"), None, None),
+])
+@pytest.mark.parametrize("cls", [Conv2D, Conv2DTranspose])
+def test_bad_padding_is_named(cls, kwargs, exc, match):
+    if exc is None:
+        assert cls(2, 3, **kwargs).padding == "same"
+        return
+    with pytest.raises(exc, match=f"{cls.__name__}: {match}"):
+        cls(2, 3, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    (dict(strides=2, output_padding=2), ValueError,
+     r"output_padding must be smaller than strides along each axis \(0 <= output_padding < "
+     r"stride\), got output_padding \(2, 2\) with strides \(2, 2\)"),
+    (dict(strides=(2, 1), padding=1, output_padding=(1, 1)), ValueError,
+     r"output_padding must .* got output_padding \(1, 1\) with strides \(2, 1\)"),
+    (dict(output_padding=-1), ValueError, r"output_padding must be an integer >= 0, got -1"),
+    (dict(output_padding="1"), TypeError, r"output_padding must be an int or a pair of ints"),
+])
+def test_bad_output_padding_is_named(kwargs, exc, match):
+    with pytest.raises(exc, match=f"Conv2DTranspose: {match}"):
+        Conv2DTranspose(2, 3, **kwargs)
+
+
+def test_geometries_without_an_output_are_refused(rng):
+    with pytest.raises(ValueError, match=r"a 1x1 input is smaller than the 5x5 kernel with "
+                                         r"padding \(1, 1\)"):
+        Conv2D(2, 5, padding=1).build((1, 1, 1), rng=rng)
+    Conv2D(2, 5, padding=2).build((1, 1, 1), rng=rng)        # 1 + 4 - 5 + 1 = 1 output
+    with pytest.raises(ValueError, match=r"padding \(2, 2\) crops a 1x1 input's output to "
+                                         r"-3x-3; use less padding"):
+        Conv2DTranspose(2, 1, padding=2, output_padding=0).build((1, 1, 1), rng=rng)
+    # TensorFlow's refusal: 'same', even kernel, output_padding 0 -> (n - 1)*s rows, which
+    # the 'same' Conv2D maps to n - 1.
+    with pytest.raises(ValueError, match=r"gives a 4x6 output, which the Conv2D it is the "
+                                         r"adjoint of maps to 2x3, not the 3x4 input"):
+        Conv2DTranspose(2, 2, strides=2, padding="same", output_padding=0).build((3, 4, 1),
+                                                                                 rng=rng)
 
 
 def test_conv2d_stride1_agrees_with_scipy_correlate(rng):

@@ -88,7 +88,10 @@ def test_keras_param_layout_and_count():
     assert layer.count_params() == 5 * 7 + 7
     # glorot_uniform: |W| <= sqrt(6 / (fan_in + fan_out))
     assert np.max(np.abs(layer.params["kernel"])) <= np.sqrt(6 / 12)
-    assert layer.get_config() == {"name": None, "units": 7, "activation": None}
+    assert layer.get_config() == {
+        "name": None, "units": 7, "activation": None,
+        "kernel_initializer": {"class_name": "GlorotUniform", "config": {}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}}}
 
 
 def test_float32_stays_float32():

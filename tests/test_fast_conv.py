@@ -2,8 +2,9 @@
 geometries, and the switch runs everything on the reference.
 
 Every kernel is run on its own (whatever kernel_for would choose), so each one is
-proved over kernels 1-4, strides 1-3, both paddings, odd and even sizes from 1 to
-8, 1-3 channels and filters, batches of 1 to 20 (from 16 the memory passes split
+proved over kernels 1-4, strides 1-3, 'valid', 'same' and PyTorch's explicit
+paddings (0 to k per axis) with and without output_padding, odd and even sizes
+from 1 to 8, 1-3 channels and filters, batches of 1 to 20 (from 16 the memory passes split
 between threads) and each fused activation.
 
 Tolerance: the kernels sum the same products as the reference in another order
@@ -34,8 +35,9 @@ def assert_close(got, want, what):
 
 def _layer(cls, case, activation, seed):
     rng = np.random.default_rng(seed)
+    extra = {"output_padding": case.get("output_padding")} if cls is Conv2DTranspose else {}
     layer = cls(case["filters"], case["kernel"], strides=case["strides"],
-                padding=case["padding"], activation=activation)
+                padding=case["padding"], activation=activation, **extra)
     layer.build((case["h"], case["w"], case["channels"]), rng=rng, dtype="float64")
     layer.params["bias"] = rng.standard_normal(layer.params["bias"].shape)
     return layer

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minivae.im2col import (col2im, conv_output_length, conv_transpose_output_length, crop,
-                            im2col, pad, same_padding)
+                            im2col, pad, padding_amounts, same_padding)
 from tests.reference import tf_same_pads
 
 
@@ -81,6 +81,33 @@ def test_valid_output_length(n, k, s, out):
 ])
 def test_transpose_output_length_follows_keras(n, k, s, padding, out):
     assert conv_transpose_output_length(n, k, s, padding) == out
+
+
+# PyTorch's rules worked by hand: Conv2d out = floor((n + 2p - k) / s) + 1, padding p on
+# both sides. The first row is issue 25's: the same 16 outputs as 'same', other pads.
+TORCH_CONV_TABLE = [(32, 3, 2, 1, 16), (5, 3, 2, 1, 3), (7, 4, 3, 2, 3), (4, 3, 1, 0, 2),
+                    (1, 5, 1, 2, 1), (6, 2, 2, 3, 6)]
+
+
+@pytest.mark.parametrize("n,k,s,p,out", TORCH_CONV_TABLE)
+def test_integer_padding_follows_pytorch(n, k, s, p, out):
+    assert conv_output_length(n, k, s, p) == out
+    assert padding_amounts(n, n + 1, k, k, s, s, (p, 0)) == ((p, p), (0, 0))
+    assert padding_amounts(n, n, k, k, s, s, "same") == (same_padding(n, k, s),) * 2
+
+
+# ConvTranspose2d out = (n - 1)*s - 2p + k + op (PyTorch); Keras with output_padding:
+# (n - 1)*s + k - 2*(k // 2 if 'same' else 0) + op. The first two rows are issue 25's
+# decoder step 16 -> 32 both ways.
+@pytest.mark.parametrize("n,k,s,padding,op,out", [
+    (16, 3, 2, 1, 1, 32), (16, 3, 2, "same", 1, 32), (16, 3, 2, 1, 0, 31),
+    (16, 3, 2, "same", 0, 31), (4, 4, 2, 1, None, 8), (3, 1, 1, 0, 0, 3), (5, 3, 3, 2, 2, 13),
+    (16, 3, 2, "valid", 1, 34), (4, 2, 3, "valid", 0, 11), (4, 2, 3, "same", 2, 11),
+])
+def test_transpose_output_length_with_output_padding(n, k, s, padding, op, out):
+    assert conv_transpose_output_length(n, k, s, padding, op) == out
+    # the Conv2D reading that output gives back n: the pair stays an adjoint pair
+    assert conv_output_length(out, k, s, padding) == n
 
 
 @given(geometry, st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2))

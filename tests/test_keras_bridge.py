@@ -310,8 +310,8 @@ def test_keras_to_minivae_and_back_keeps_every_weight_and_name(keras):
     assert [w.path for w in decoder.weights] == [w.path for w in theirs.decoder.weights]
 
 
-def _tiny_encoder(keras):
-    x_in = keras.Input((4, 4, 1))
+def _tiny_encoder(keras, shape=(4, 4, 1)):
+    x_in = keras.Input(shape)
     h = keras.layers.Flatten()(x_in)
     return keras.Model(x_in, [keras.layers.Dense(3)(h), keras.layers.Dense(3)(h)])
 
@@ -374,6 +374,83 @@ def test_nested_sequential_dropout_and_leaky_slopes_translate(keras):
     assert rel_err(ours.encode(x)[0], z_mean_k) < F32_RTOL
 
 
+def _pytorch_padded_vae(encoder_padding=1, encoder_strides=1):
+    body = [Conv2D(3, 3, strides=encoder_strides, padding=encoder_padding, activation="relu",
+                   name="c"), Conv2D(4, 3, strides=2, padding=0), Flatten()]
+    decoder = Sequential([Dense(4 * 4 * 2), Reshape((4, 4, 2)),
+                          Conv2DTranspose(2, 3, strides=2, padding=1, output_padding=0,
+                                          activation="relu"),              # 4 -> 7
+                          Conv2DTranspose(1, 2, padding=0), Conv2DTranspose(1, 3, strides=2,
+                          padding=0, output_padding=1)], name="decoder")   # 7 -> 8 -> 18
+    ours = VAE(GaussianEncoder(body, 2), decoder, rng=np.random.default_rng(0))
+    return ours.build((18, 18, 1), rng=np.random.default_rng(1), dtype="float64")
+
+
+def test_pytorchs_padding_goes_to_keras_where_keras_computes_the_same(keras):
+    """padding=1 at stride 1 is 'same'; 0 is 'valid'; the transposed 4 -> 7 with
+    padding=1 is 'same' with output_padding 0 (TensorFlow pads (1, 1) for 7 rows);
+    padding=0 with output_padding=1 is 'valid' with output_padding 1."""
+    ours = _pytorch_padded_vae()
+    theirs = keras_bridge.to_keras(ours)
+    settings = [(layer.get_config()["padding"], layer.get_config().get("output_padding"))
+                for model in (theirs.encoder, theirs.decoder) for layer in model.layers
+                if "conv" in type(layer).__name__.lower()]
+    assert settings == [("same", None), ("valid", None), ("same", (0, 0)), ("valid", None),
+                        ("valid", (1, 1))]
+    x = np.random.default_rng(2).random((3, 18, 18, 1))
+    assert rel_err(ours.encode(x)[0], theirs.encoder(x)[0]) < F64_RTOL["fashion_vae"]
+    z = np.random.default_rng(3).standard_normal((3, 2))
+    assert rel_err(ours.decode(z), theirs.decoder(z)) < F64_RTOL["fashion_vae"]
+
+
+def test_pytorchs_padding_that_keras_cannot_spell_is_refused_by_name(keras):
+    """padding=1 at stride 2 on 18 rows starts the windows at -1; 'same' at 0."""
+    with pytest.raises(ValueError, match=r"^to_keras: layer 'c' \(Conv2D\) has padding "
+                                         r"\(1, 1\) \(PyTorch's, symmetric\), which no Keras "
+                                         r"padding equals on its 18x18 input"):
+        keras_bridge.to_keras(_pytorch_padded_vae(encoder_strides=2))
+
+
+def test_keras_output_padding_comes_across(keras):
+    L = keras.layers
+    z_in = keras.Input((3,))
+    y = L.Reshape((4, 4, 1))(L.Dense(16)(z_in))
+    y = L.Conv2DTranspose(2, 3, strides=2, padding="same", output_padding=0)(y)     # 7x7
+    y = L.Conv2DTranspose(1, 2, strides=(2, 3), padding="valid",
+                          output_padding=(1, 2))(y)                          # 15x22
+    decoder = keras.Model(z_in, y)
+    ours = keras_bridge.from_keras(_tiny_encoder(keras, (15, 22, 1)), decoder, dtype="float64")
+    assert [layer.output_padding for layer in ours.decoder.layers[2:]] == [(0, 0), (1, 2)]
+    z = np.random.default_rng(8).standard_normal((2, 3))
+    assert rel_err(ours.decode(z), decoder(z)) < F32_RTOL
+
+
+def test_initializers_cross_both_ways(keras):
+    """Keras's own by their serialised form; torch_default as the Keras initialisers that
+    draw the same (and so it comes back as those)."""
+    body = [Conv2D(2, 3, strides=2, padding="same", kernel_initializer="he_normal",
+                   bias_initializer={"class_name": "Constant", "config": {"value": 0.1}}),
+            Flatten()]
+    decoder = Sequential([Dense(16, kernel_initializer="torch_default",
+                                bias_initializer="torch_default"), Reshape((4, 4, 1)),
+                          Conv2DTranspose(1, 3, strides=2, padding="same",
+                                          kernel_initializer="lecun_uniform")], name="decoder")
+    ours = VAE(GaussianEncoder(body, 2), decoder).build((8, 8, 1), rng=np.random.default_rng(0))
+    theirs = keras_bridge.to_keras(ours)
+    dense = theirs.decoder.layers[1]
+    bound = 1 / np.sqrt(2)                                    # the Dense reads 2 codes
+    assert (dense.kernel_initializer.scale, dense.kernel_initializer.mode,
+            dense.kernel_initializer.distribution) == (1 / 3, "fan_in", "uniform")
+    assert (dense.bias_initializer.minval, dense.bias_initializer.maxval) == (-bound, bound)
+    back = keras_bridge.from_keras(theirs)
+    conv = back.encoder.body[0]
+    assert (conv.kernel_initializer, conv.bias_initializer) == \
+        (ours.encoder.body[0].kernel_initializer, ours.encoder.body[0].bias_initializer)
+    assert back.decoder.layers[2].kernel_initializer == decoder.layers[2].kernel_initializer
+    assert back.decoder.layers[0].bias_initializer.get_config() == {"minval": -bound,
+                                                                    "maxval": bound}
+
+
 # ------------------------------------------------------------------ refusals --
 
 def _refused(keras, make_layer, with_input=(4, 4, 1)):
@@ -399,6 +476,9 @@ def test_from_keras_refuses_what_it_cannot_translate_naming_the_layer(keras):
     assert "'nb' (Conv2D) has use_bias=False" in message
     message = _refused(keras, lambda: L.Conv2D(2, 3, kernel_regularizer="l2", name="r"))
     assert "'r' (Conv2D) has kernel_regularizer set" in message
+    message = _refused(keras, lambda: L.Conv2D(2, 3, kernel_initializer="orthogonal", name="o"))
+    assert "'o' (Conv2D) has an initializer minivae lacks (unknown kernel_initializer class " \
+        "'Orthogonal'" in message
     # a skip connection: minivae's parts are chains
     x_in = keras.Input((4,))
     h = L.Add(name="skip")([L.Dense(4)(x_in), x_in])

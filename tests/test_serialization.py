@@ -18,6 +18,9 @@ LAYERS = [
     (Dense(5, activation="relu", name="d"), (3,)),
     (Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="sigmoid"), (7, 6, 2)),
     (Conv2DTranspose(3, 3, strides=2, padding="valid", activation="leaky_relu"), (4, 5, 2)),
+    (Conv2D(4, 3, strides=2, padding=(1, 0)), (7, 6, 2)),                       # PyTorch's
+    (Conv2DTranspose(3, 3, strides=2, padding=1, output_padding=(1, 0)), (4, 5, 2)),
+    (Conv2DTranspose(3, 3, strides=(2, 3), padding="same", output_padding=(1, 2)), (4, 5, 2)),
     (Dense(2, activation={"class_name": "LeakyReLU", "negative_slope": 0.1}), (3,)),
     (ReLU(), (4,)), (LeakyReLU(negative_slope=0.05), (4,)), (Sigmoid(), (4,)),
     (Flatten(), (2, 3, 2)), (Reshape((3, -1)), (6,)), (Dropout(0.25), (4,)),

@@ -41,17 +41,21 @@ def test_conv_geometry_shapes_follow_keras():
     assert g.output_shape == (2, 4, 3, 4) and g.kernel_shape == (3, 3, 3, 4)
     valid = ConvGeometry(1, 7, 6, 1, 1, 3, 2, "valid")
     assert valid.output_shape == (1, 3, 2, 1)
+    # PyTorch's padding=1: (7 + 2 - 3) // 2 + 1 = 4 and (6 + 2 - 3) // 2 + 1 = 3
+    assert ConvGeometry(1, 7, 6, 1, 1, 3, 2, 1).output_shape == (1, 4, 3, 1)
     x, kernel, bias = g.arrays(seed=0)
     assert (x.shape, kernel.shape, bias.shape) == (g.input_shape, g.kernel_shape, (4,))
 
 
 @settings(max_examples=12, deadline=None)
-@given(geometry=conv_geometries(max_size=6, max_channels=2, max_filters=2), seed=seeds())
+@given(geometry=conv_geometries(max_size=6, max_channels=2, max_filters=2,
+                                paddings=("same", "valid", 1, 2)), seed=seeds())
 def test_conv2d_gradients_over_geometries(geometry, seed):
     # The strategies in use, as another project would use them: minivae's Conv2D.
     layer = Conv2D(geometry.filters, geometry.kernel_size, strides=geometry.strides,
                    padding=geometry.padding)
     layer.build(geometry.input_shape[1:], rng=np.random.default_rng(seed), dtype="float64")
+    assert layer.output_shape == geometry.output_shape[1:]
     x, _, _ = geometry.arrays(seed)
     report = assert_layer(layer, x)
     assert report["x"].shape == geometry.input_shape

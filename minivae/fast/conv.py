@@ -175,7 +175,7 @@ class TransposePhase(_Transpose):
         (top, _), (left, _) = layer.pads
         th, blocks_h, pads_h, off_h = gather.phase_geometry(height, kh, sh, top, out_h)
         tw, blocks_w, pads_w, off_w = gather.phase_geometry(width, kw, sw, left, out_w)
-        xp = gather.pad(x, (pads_h, pads_w))
+        xp = gather.phase_input(x, pads_h, pads_w)
         wp = xp.shape[2]
         X = xp.reshape(-1, channels)
         m = X.shape[0]

@@ -8,7 +8,8 @@ computes, with less memory traffic or on both cores:
     im2col              the reference gather, split over the batch
     col2im_cropped      crop(col2im(cols)) added into an output, without the padded canvas
     tap_sum, tap_spread the GEMM-first ("taps") form of a convolution and its adjoint
-    phase_*             the geometry of a transposed convolution's phase form
+    phase_*             the geometry of a transposed convolution's phase form, and its
+                        padded (or trimmed) input
 
 tests/test_fast_gather.py proves each equal to its reference composition.
 """
@@ -156,11 +157,23 @@ def phase_geometry(n, k, s, before, length):
     `blocks` blocks cover the outputs [0, length). Padded by pad_lo zeros before and
     pad_hi after, the input's row j + d is the one block j reads at window position d
     (tap t = window - 1 - d). Row s*j + r of the blocked output is output row
-    s*j + r - offset.
+    s*j + r - offset. A negative pad_lo or pad_hi (a crop that cuts into the stamps,
+    as PyTorch's padding can) trims input rows that no block reads: phase_input.
     """
     window = -(-k // s)
     q_lo, q_hi = before // s, (length - 1 + before) // s
     return window, q_hi - q_lo + 1, (window - 1 - q_lo, q_hi - (n - 1)), before - s * q_lo
+
+
+def phase_input(x, pads_h, pads_w):
+    """x (N, H, W, C) padded by phase_geometry's pads, (lo, hi) per axis: a positive
+    amount adds zeros, a negative one trims as many rows (or columns) from that side."""
+    (lo_h, hi_h), (lo_w, hi_w) = pads_h, pads_w
+    _, height, width, _ = x.shape
+    kept = x[:, max(-lo_h, 0):height - max(-hi_h, 0), max(-lo_w, 0):width - max(-hi_w, 0)]
+    if kept.shape[1:3] != (height, width):
+        kept = np.ascontiguousarray(kept)
+    return pad(kept, ((max(lo_h, 0), max(hi_h, 0)), (max(lo_w, 0), max(hi_w, 0))))
 
 
 def phase_taps(r, k, s, window):

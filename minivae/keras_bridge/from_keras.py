@@ -9,6 +9,7 @@ from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
 from ..layers.activations import get_activation
+from ..layers.initializers import get_initializer
 from ..models import VAE, Autoencoder
 from ._keras import FUSED, _import_keras
 
@@ -74,12 +75,29 @@ def _require(layer, config, **expected):
             _refuse(layer, f"has {key}={have!r}; minivae supports only {key}={want!r}")
 
 
+def _initializers(layer, config):
+    """kernel_initializer= and bias_initializer= as minivae's, refusing one it lacks."""
+    found = {}
+    for key in ("kernel_initializer", "bias_initializer"):
+        if config.get(key) is not None:
+            try:
+                found[key] = get_initializer(config[key], key)
+            except (InputError, InputTypeError) as exc:
+                _refuse(layer, f"has an initializer minivae lacks ({exc})")
+    return found
+
+
 def _conv(layer, config, cls):
     checks = {"data_format": "channels_last", "dilation_rate": (1, 1), "use_bias": True}
-    checks.update({"groups": 1} if cls is Conv2D else {"output_padding": None})
+    extra = {}
+    if cls is Conv2D:
+        checks["groups"] = 1
+    elif config.get("output_padding") is not None:          # Keras's meaning is minivae's
+        extra["output_padding"] = tuple(config["output_padding"])
     _require(layer, config, **checks)
     return cls(config["filters"], tuple(config["kernel_size"]), strides=tuple(config["strides"]),
-               padding=config["padding"], activation=_fused(layer, config), name=layer.name)
+               padding=config["padding"], activation=_fused(layer, config), name=layer.name,
+               **extra, **_initializers(layer, config))
 
 
 def _minivae_layer(layer, keras, pairs):
@@ -93,7 +111,8 @@ def _minivae_layer(layer, keras, pairs):
     kind = type(layer)      # exact types: a subclass may compute something else
     if kind is L.Dense:
         _require(layer, config, use_bias=True)
-        ours = Dense(config["units"], activation=_fused(layer, config), name=name)
+        ours = Dense(config["units"], activation=_fused(layer, config), name=name,
+                     **_initializers(layer, config))
     elif kind in (L.Conv2D, L.Conv2DTranspose):
         ours = _conv(layer, config, Conv2D if kind is L.Conv2D else Conv2DTranspose)
     elif kind is L.BatchNormalization:

@@ -1,9 +1,11 @@
 """minivae -> Keras: each layer's twin, with the same weights (docs/own_model.md)."""
 
 from ..errors import InputError, InputTypeError
+from ..im2col import conv_output_length, conv_transpose_output_length, padding_amounts
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
 from ..layers.activations import activation_name
+from ..layers.initializers import TorchDefault, serialize
 from ..models import VAE, Autoencoder
 from ._keras import OUTPUT_SIGMOID, _import_keras
 from .classes import keras_classes
@@ -17,6 +19,68 @@ def _keras_activation(activation, keras):
     return name
 
 
+def _keras_padding(layer):
+    """Keras's padding= (and output_padding=) for a built convolution.
+
+    A string padding is Keras's own. PyTorch's symmetric padding has no Keras
+    spelling, but on the input the layer was built for it may compute exactly what
+    'valid' or 'same' (with some output_padding) computes: the same output size and
+    the same rows cropped or padded at the top and left along each axis. That
+    setting is taken; anything else is refused.
+    """
+    transpose = type(layer) is Conv2DTranspose
+    if isinstance(layer.padding, str):
+        return {"padding": layer.padding, **({"output_padding": layer.output_padding}
+                                             if transpose else {})}
+    (height, width, _), (kh, kw), (sh, sw) = layer.input_shape, layer.kernel_size, layer.strides
+
+    def geometry(padding, op):
+        """(output size, (top, left)) of Keras's layer with these settings, or None."""
+        if not transpose:
+            out = (conv_output_length(height, kh, sh, padding),
+                   conv_output_length(width, kw, sw, padding))
+            return out, padding_amounts(height, width, kh, kw, sh, sw, padding)
+        op_h, op_w = op or (None, None)
+        out = (conv_transpose_output_length(height, kh, sh, padding, op_h),
+               conv_transpose_output_length(width, kw, sw, padding, op_w))
+        back = (conv_output_length(out[0], kh, sh, padding),
+                conv_output_length(out[1], kw, sw, padding))
+        if min(out) < 1 or back != (height, width):
+            return None                                 # Keras would refuse to build it
+        return out, padding_amounts(*out, kh, kw, sh, sw, padding)
+
+    ours = (layer.output_shape[:2], layer.pads)
+    ops = [None] + [(a, b) for a in range(sh) for b in range(sw)] if transpose else [None]
+    for padding in ("valid", "same"):
+        for op in ops:
+            theirs = geometry(padding, op)
+            # the function is fixed by the output size and the top/left pads (a bottom
+            # or right pad differs only by rows no window reads)
+            if theirs and theirs[0] == ours[0] and [p[0] for p in theirs[1]] == \
+                    [p[0] for p in ours[1]]:
+                return {"padding": padding, **({"output_padding": op} if transpose else {})}
+    extra = f" and output_padding {layer.output_padding}" if transpose else ""
+    raise InputError(f"to_keras: layer {layer.name!r} ({type(layer).__name__}) has padding "
+                     f"{layer.padding}{extra} (PyTorch's, symmetric), which no Keras padding "
+                     f"equals on its {height}x{width} input; Keras pads 'same' at the bottom "
+                     f"and right first")
+
+
+def _keras_initializers(layer):
+    """kernel_initializer= and bias_initializer= for Keras: Keras's own as serialised, and
+    torch_default as the Keras initialisers that draw the same: VarianceScaling(1/3,
+    fan_in, uniform) for the kernel (Keras's fan_in is the layer's), and for the bias,
+    whose fans Keras would read off its own shape, RandomUniform(-B, B) with B fixed."""
+    bound = 1.0 / float(layer.fans().fan_in) ** 0.5
+    exact = {"kernel_initializer": {"class_name": "VarianceScaling", "config": {
+                 "scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}},
+             "bias_initializer": {"class_name": "RandomUniform",
+                                  "config": {"minval": -bound, "maxval": bound}}}
+    return {key: exact[key] if isinstance(init, TorchDefault) else serialize(init)
+            for key, init in (("kernel_initializer", layer.kernel_initializer),
+                              ("bias_initializer", layer.bias_initializer))}
+
+
 def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
     """The Keras layer equal to a minivae layer, unbuilt; (layer, twin) joins `pairs`
     when the layer holds weights. `sigmoid_into`: the layer that takes the model's
@@ -27,12 +91,13 @@ def _keras_twin(layer, keras, dtype, pairs, sigmoid_into):
                                  for child in layer.layers], name=layer.name)
     if kind in (Dense, Conv2D, Conv2DTranspose):
         act = "sigmoid" if layer is sigmoid_into else _keras_activation(layer.activation, keras)
+        kw.update(_keras_initializers(layer))
         if kind is Dense:
             twin = L.Dense(layer.units, activation=act, **kw)
         else:
             twin = getattr(L, kind.__name__)(layer.filters, layer.kernel_size,
-                                             strides=layer.strides, padding=layer.padding,
-                                             activation=act, **kw)
+                                             strides=layer.strides, activation=act,
+                                             **_keras_padding(layer), **kw)
     elif kind is BatchNormalization:
         twin = L.BatchNormalization(momentum=layer.momentum, epsilon=layer.epsilon, **kw)
     elif kind is ReLU:
