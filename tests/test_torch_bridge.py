@@ -170,22 +170,34 @@ def torch_modules(twin, torch):
 
 # --------------------------------------------------------------- one layer --
 
-CONV_GRID = [(cls, k, s, padding, hw) for cls in (Conv2D, Conv2DTranspose)
+CONV_GRID = [(cls, k, s, padding, None, hw) for cls in (Conv2D, Conv2DTranspose)
              for padding in ("valid", "same") for k in (1, 2, 3, 4) for s in (1, 2, 3)
              for hw in ((7, 7), (8, 8), (5, 9))]
-CONV_GRID += [(cls, (2, 3), (1, 2), p, (6, 7)) for cls in (Conv2D, Conv2DTranspose)
+CONV_GRID += [(cls, (2, 3), (1, 2), p, None, (6, 7)) for cls in (Conv2D, Conv2DTranspose)
               for p in ("valid", "same")]
+# PyTorch's integer padding, and the transposed layer's output_padding (with an integer
+# padding PyTorch's, with a word Keras's), on odd and even sizes
+CONV_GRID += [(Conv2D, k, s, p, None, hw)
+              for k, s, p in ((3, 1, 1), (3, 2, 1), (4, 2, 1), (3, 2, 0), (5, 3, 2),
+                              ((3, 5), (2, 1), (1, 2)))
+              for hw in ((7, 7), (8, 8))]
+CONV_GRID += [(Conv2DTranspose, k, s, p, op, hw)
+              for k, s, p, op in ((3, 2, 1, 1), (4, 2, 1, None), (3, 1, 1, None), (5, 3, 2, 2),
+                                  (3, 2, 0, 1), (2, 3, 0, 1), (3, 2, "same", 1),
+                                  (3, 2, "valid", 1), ((3, 5), (2, 1), (1, 2), (1, 0)))
+              for hw in ((4, 4), (5, 3))]
 
 
-@pytest.mark.parametrize("cls, k, s, padding, hw", CONV_GRID,
-                         ids=[f"{c.__name__}-k{k}-s{s}-{p}-{h[0]}x{h[1]}"
-                              for c, k, s, p, h in CONV_GRID])
-def test_convolutions_match_torch_and_come_back(torch, cls, k, s, padding, hw):
+@pytest.mark.parametrize("cls, k, s, padding, output_padding, hw", CONV_GRID,
+                         ids=[f"{c.__name__}-k{k}-s{s}-{p}-op{op}-{h[0]}x{h[1]}"
+                              for c, k, s, p, op, h in CONV_GRID])
+def test_convolutions_match_torch_and_come_back(torch, cls, k, s, padding, output_padding, hw):
     """Output, input gradient and weight gradients equal torch's (float64) for the twin
     to_torch makes (with its ZeroPad2d or crop), and from_torch reads the twin back as
     the same layer."""
     rng = np.random.default_rng(0)
-    ours = cls(4, k, strides=s, padding=padding)
+    extra = {} if output_padding is None else {"output_padding": output_padding}
+    ours = cls(4, k, strides=s, padding=padding, **extra)
     out_shape = ours.build((*hw, 3), rng=rng, dtype="float64")
     ours.params["bias"][:] = rng.standard_normal(4)
     twin = torch_bridge.to_torch(ours)
@@ -201,10 +213,13 @@ def test_convolutions_match_torch_and_come_back(torch, cls, k, s, padding, hw):
         < F64_RTOL
     assert rel_err(ours.grads["bias"], n(conv.bias.grad)) < F64_RTOL
     (back,) = torch_bridge.from_torch(twin, (3, *hw)).layers
-    if back.padding != ours.padding:        # 'valid' and 'same' agree here: k = s, say
-        assert cls is Conv2DTranspose and back.output_shape == ours.output_shape
+    if cls is Conv2DTranspose and (back.padding, back.output_padding) != \
+            (ours.padding, ours.output_padding):
+        # two of Keras's settings that crop alike ('valid' and 'same' with k = s, 'same'
+        # with and without output_padding 1 at k = 3, s = 2): one PyTorch module
+        assert back.output_shape == ours.output_shape
         assert layouts.transpose_crops(back) == layouts.transpose_crops(ours)
-        back.padding = ours.padding
+        back.padding, back.output_padding = ours.padding, ours.output_padding
     assert {**back.get_config(), "name": None} == ours.get_config()     # a lone layer's name
     assert all(np.array_equal(a, b) for a, b in zip(back.get_weights(), ours.get_weights()))
 
@@ -219,7 +234,7 @@ def test_a_dense_after_flatten_reads_torchs_channels_first_features(torch):
     ours.build((4, 5, 2), rng=rng, dtype="float64")
     twin = torch_bridge.to_torch(ours)
     assert [type(m).__name__ for m in twin] == ["Conv2d", "ReLU", "Flatten", "Linear", "Linear",
-                                                "Unflatten", "ConvTranspose2d"]
+                                                "Unflatten", "ConvTranspose2d", "ZeroPad2d"]
     x = rng.standard_normal((3, 4, 5, 2))
     y = twin(t(torch, layouts.images_to_torch(x)))
     assert rel_err(ours.forward(x), layouts.images_from_torch(n(y))) < F64_RTOL
@@ -250,7 +265,10 @@ def test_a_torch_chain_comes_over_with_its_order(torch):
     assert [type(layer).__name__ for layer in ours.layers] == [
         "Conv2D", "BatchNormalization", "LeakyReLU", "Flatten", "Dense", "BatchNormalization",
         "Dropout", "ReLU", "Dense", "Reshape", "Conv2DTranspose"]
-    assert ours.layers[0].padding == "same" and ours.layers[-1].padding == "same"
+    # PyTorch's padding=1 is minivae's integer padding, output_padding none
+    assert ours.layers[0].padding == (1, 1) and ours.layers[-1].padding == (1, 1)
+    assert ours.layers[-1].output_padding is None
+    assert ours.layers[4].get_config()["kernel_initializer"]["class_name"] == "TorchDefault"
     assert type(ours.layers[-1].activation).__name__ == "Sigmoid"     # fused
     assert ours.layers[1].momentum == pytest.approx(0.8) and ours.layers[1].epsilon == 1e-5
     x = np.random.default_rng(2).standard_normal((3, 4, 5, 2))
@@ -303,10 +321,26 @@ def mlp_vae(dtype, images=False, seed=0):
     return model.build((28, 28, 1) if images else (784,), dtype=dtype)
 
 
+def stride2_vae(dtype):
+    """pytorch_conv_vae (below) built in minivae, with PyTorch's integer padding."""
+    body = [Conv2D(32, 3, strides=2, padding=1, activation="relu"),
+            Conv2D(64, 3, strides=2, padding=1, activation="relu"), Flatten()]
+    decoder = [Dense(64 * 7 * 7, activation="relu"), Reshape((7, 7, 64)),
+               Conv2DTranspose(32, 3, strides=2, padding=1, output_padding=1,
+                               activation="relu"),
+               Conv2DTranspose(1, 3, strides=2, padding=1, output_padding=1,
+                               activation="sigmoid")]
+    model = VAE(GaussianEncoder(body, 16), Sequential(decoder, name="decoder"),
+                reconstruction_weight=784.0, rng=np.random.default_rng(0))
+    return model.build((28, 28, 1), dtype=dtype)
+
+
 MODELS = {"fashion_vae": lambda dtype: architectures.fashion_vae(seed=0, dtype=dtype),
           "faces_vae": lambda dtype: architectures.faces_vae(latent_dim=16, seed=0, dtype=dtype),
           "mlp_vae": mlp_vae,
-          "mlp_vae_images": lambda dtype: mlp_vae(dtype, images=True)}
+          "mlp_vae_images": lambda dtype: mlp_vae(dtype, images=True),
+          "stride2_vae": stride2_vae}
+FROM_TORCH = ["example_vae", "conv_vae", "pytorch_conv_vae"]
 
 
 def minivae_source(name, dtype):
@@ -499,6 +533,21 @@ def torch_conv_vae(torch):
     return body, *heads, decoder
 
 
+def pytorch_conv_vae(torch, latent_dim=16):
+    """The convolutional VAE PyTorch code writes for 28x28x1 images: stride-2 3x3
+    convolutions with padding=1 (28 -> 14 -> 7), and back with ConvTranspose2d(padding=1,
+    output_padding=1), which TensorFlow's 'same' cannot say (it pads 0 and 1)."""
+    nn = torch.nn
+    body = nn.Sequential(nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten())
+    heads = nn.Linear(64 * 7 * 7, latent_dim), nn.Linear(64 * 7 * 7, latent_dim)
+    decoder = nn.Sequential(
+        nn.Linear(latent_dim, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+        nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+    return body, *heads, decoder
+
+
 def perturb(torch, modules, seed=5):
     """Non-zero biases and statistics, as minivae_source makes them."""
     generator = torch.Generator().manual_seed(seed)
@@ -524,7 +573,8 @@ def from_torch_errors(torch, name, dtype):
             bce, kl = bce_sum(torch, x, images) / len(x), kl_sum(torch, mu, logvar) / len(x)
             return bce + kl, bce, kl
     else:
-        parts = tuple(part.to(torch_dtype) for part in torch_conv_vae(torch))
+        build = torch_conv_vae if name == "conv_vae" else pytorch_conv_vae
+        parts = tuple(part.to(torch_dtype) for part in build(torch))
         input_shape, weight = (1, 28, 28), 784.0
 
         def losses_of(x, images, mu, logvar):
@@ -561,7 +611,7 @@ def test_to_torch_computes_what_minivae_computes(torch, name, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("name", ["example_vae", "conv_vae"])
+@pytest.mark.parametrize("name", FROM_TORCH)
 def test_from_torch_computes_what_torch_computes(torch, name, dtype):
     """The same comparisons, from the model written in PyTorch with PyTorch's weights
     and the loss as pytorch/examples writes it (sums, divided by the batch here)."""
@@ -594,8 +644,9 @@ def test_minivae_to_torch_and_back_is_exact(torch, name, dtype):
     assert_same_model(ours, torch_bridge.from_torch(theirs))
 
 
-def test_torch_to_minivae_and_back_keeps_every_number(torch):
-    parts = torch_conv_vae(torch)
+@pytest.mark.parametrize("build", ["torch_conv_vae", "pytorch_conv_vae"])
+def test_torch_to_minivae_and_back_keeps_every_number(torch, build):
+    parts = globals()[build](torch)
     perturb(torch, parts)
     ours = torch_bridge.vae_from_torch(*parts, (1, 28, 28), reconstruction_weight=784.0)
     theirs = torch_bridge.to_torch(ours)
@@ -739,10 +790,9 @@ if __name__ == "__main__":     # the table of errors for the record
     import torch as torch_module
     torch_module.set_num_threads(1)
     for direction, run, names in (("minivae -> PyTorch", to_torch_errors, sorted(MODELS)),
-                                  ("PyTorch -> minivae", from_torch_errors,
-                                   ["example_vae", "conv_vae"])):
+                                  ("PyTorch -> minivae", from_torch_errors, FROM_TORCH)):
         for model_name in names:
             for precision in ("float64", "float32"):
                 found = run(torch_module, model_name, precision)
-                print(f"{direction:20s}{model_name:16s}{precision:9s}"
+                print(f"{direction:20s}{model_name:18s}{precision:9s}"
                       + "  ".join(f"{k} {v:.1e}" for k, v in found.items()))

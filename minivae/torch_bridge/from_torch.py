@@ -18,6 +18,13 @@ SUPPORTED = ("Linear, Conv2d, ConvTranspose2d, BatchNorm1d, BatchNorm2d, ReLU, L
              "and nested nn.Sequential")
 
 
+def _initializers(module):
+    """A PyTorch layer starts as PyTorch's reset_parameters starts it ("torch_default"),
+    unless to_torch recorded the minivae layer's own initializers beside it."""
+    return getattr(module, "minivae_initializers",
+                   {"kernel_initializer": "torch_default", "bias_initializer": "torch_default"})
+
+
 def _label(key, module):
     return f"module {key!r} ({type(module).__name__})" if key is not None \
         else f"module {type(module).__name__}"
@@ -93,7 +100,7 @@ class _Translator:
             if shape is not None and shape != (m.in_features,):
                 _refuse(key, m, f"reads {m.in_features} features, but its input has shape "
                                 f"{layouts.shape_to_torch(shape)}")
-            layer = Dense(m.out_features, name=name)
+            layer = Dense(m.out_features, name=name, **_initializers(m))
         elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
             if not (m.affine and m.track_running_stats):
                 _refuse(key, m, "has affine=False or track_running_stats=False; minivae's "
@@ -147,51 +154,70 @@ class _Translator:
                             f"{layouts.shape_to_torch(shape)}")
 
     def conv(self, key, m, shape, zero_pad):
-        """A Conv2d (with the ZeroPad2d before it): 'valid', 'same' or refused."""
+        """A Conv2d (with the ZeroPad2d before it): Keras's word where PyTorch says it
+        (padding='valid' or 'same', or TensorFlow's 'same' padding as a ZeroPad2d),
+        else PyTorch's integer padding."""
         self._conv_checks(key, m, shape)
         (kh, kw), (sh, sw) = _pair(m.kernel_size), _pair(m.stride)
-        if m.padding == "same":
-            pads = padding_amounts(shape[0], shape[1], kh, kw, 1, 1, "same")
+        if zero_pad is None:
+            padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
         else:
-            (ph, pw) = (0, 0) if m.padding == "valid" else _pair(m.padding)
-            pads = ((ph, ph), (pw, pw))
-        if zero_pad is not None:
             left, right, top, bottom = zero_pad
-            pads = ((pads[0][0] + top, pads[0][1] + bottom),
-                    (pads[1][0] + left, pads[1][1] + right))
-        same = padding_amounts(shape[0], shape[1], kh, kw, sh, sw, "same")
-        if m.padding == "same" or (zero_pad is not None and pads == same):
-            padding = "same"     # TensorFlow's 'same' (for strides > 1: at this input size)
-        elif pads == ((0, 0), (0, 0)):
-            padding = "valid"
-        elif pads == same and (sh, sw) == (1, 1):
-            padding = "same"
-        else:
-            _refuse(key, m, f"pads {pads[0]} rows and {pads[1]} columns; minivae's Conv2D pads "
-                            f"as 'valid' or as TensorFlow's 'same' {same}")
+            ph, pw = (0, 0) if m.padding == "valid" else _pair(m.padding)
+            if m.padding == "same":
+                _refuse(key, m, "has padding='same' after a ZeroPad2d; give the Conv2d "
+                                "padding=0 and the ZeroPad2d all the padding")
+            pads = ((ph + top, ph + bottom), (pw + left, pw + right))
+            same = padding_amounts(shape[0], shape[1], kh, kw, sh, sw, "same")
+            if pads == same:
+                padding = "same"        # TensorFlow's 'same' at this input size
+            elif pads[0][0] == pads[0][1] and pads[1][0] == pads[1][1]:
+                padding = (pads[0][0], pads[1][0])
+            else:
+                _refuse(key, m, f"pads {pads[0]} rows and {pads[1]} columns; minivae's Conv2D "
+                                f"pads as 'valid', as TensorFlow's 'same' ({same} here), or "
+                                f"alike on both sides")
         layer = Conv2D(m.out_channels, (kh, kw), strides=(sh, sw), padding=padding,
-                       name=_name(key))
+                       name=_name(key), **_initializers(m))
         self.sources[id(layer)] = (layer, m)
         return layer
 
     def transpose(self, key, m, shape, crop):
-        """A ConvTranspose2d (with the cropping ZeroPad2d after it): 'valid', 'same' or
-        refused, by what it keeps of the full transposed output."""
+        """A ConvTranspose2d: PyTorch's padding and output_padding; with the ZeroPad2d
+        after it that crops (or is all zeros), Keras's 'valid' or 'same', whichever
+        keeps the same part of the full transposed output."""
         self._conv_checks(key, m, shape)
         (kh, kw), (sh, sw) = _pair(m.kernel_size), _pair(m.stride)
-        left, right, top, bottom = crop if crop is not None else (0, 0, 0, 0)
         (ph, pw), (oh, ow) = _pair(m.padding), _pair(m.output_padding)
+        if crop is None:
+            layer = Conv2DTranspose(m.out_channels, (kh, kw), strides=(sh, sw),
+                                    padding=(ph, pw),
+                                    output_padding=None if (oh, ow) == (0, 0) else (oh, ow),
+                                    name=_name(key), **_initializers(m))
+            self.sources[id(layer)] = (layer, m)
+            return layer
+        left, right, top, bottom = crop
         crops = ((ph - top, ph - oh - bottom), (pw - left, pw - ow - right))
-        for padding in ("valid", "same"):
+        # Keras's words, without and then with an output_padding (Keras's meaning)
+        options = [None] + [(a, b) for a in range(sh) for b in range(sw)]
+        for padding, output_padding in ((w, op) for w in ("valid", "same") for op in options):
             layer = Conv2DTranspose(m.out_channels, (kh, kw), strides=(sh, sw), padding=padding,
-                                    name=_name(key))
-            layer.build(shape, dtype=self.dtype)
+                                    output_padding=output_padding, name=_name(key),
+                                    **_initializers(m))
+            try:
+                layer.build(shape, dtype=self.dtype)
+            except InputError:      # an output_padding the word cannot take here
+                continue
             if layouts.transpose_crops(layer) == crops:
                 self.sources[id(layer)] = (layer, m)
                 return layer
-        _refuse(key, m, f"keeps its full output less {crops[0]} rows and {crops[1]} columns "
-                        f"at the two ends; minivae's Conv2DTranspose crops as 'valid' or "
-                        f"'same' does ({layouts.transpose_crops(layer)} here)")
+        layer = Conv2DTranspose(m.out_channels, (kh, kw), strides=(sh, sw), padding="same")
+        layer.build(shape, dtype=self.dtype)
+        _refuse(key, m, f"with the ZeroPad2d after it keeps its full output less {crops[0]} "
+                        f"rows and {crops[1]} columns at the two ends; minivae's "
+                        f"Conv2DTranspose crops as 'valid' or 'same' do "
+                        f"({layouts.transpose_crops(layer)} for 'same' here), or as PyTorch's "
+                        f"padding and output_padding alone")
 
     # -- the weights --------------------------------------------------------
     def copy(self, orders):

@@ -211,20 +211,24 @@ def shape_from_torch(shape):
 # (n - 1) s + k long, and crops p from the start and p - output_padding from the end,
 # 0 <= output_padding < s; a longer crop at the end takes a ZeroPad2d with negative
 # amounts after it (PyTorch's pad crops where the amounts are negative).
+# PyTorch's integer padding is minivae's integer padding, both ways; Keras's words
+# travel as PyTorch's words ('valid', 'same') or with a ZeroPad2d beside the
+# convolution, which from_torch reads back as the word.
 
 def conv_geometry(layer):
     """(zero_pad, padding) of PyTorch for a built Conv2D: zero_pad is ZeroPad2d's
     (left, right, top, bottom) or None, padding what Conv2d takes.
 
-    'same' with strides > 1 pads as TensorFlow does for this input size, often more
-    at the bottom and right than at the top and left: a ZeroPad2d says so in PyTorch,
-    even where the two sides happen to agree, and marks the layer 'same' on return.
+    'valid' is padding='valid'; 'same' at stride 1 is padding='same' (PyTorch pads as
+    TensorFlow does there); 'same' at larger strides pads as TensorFlow does for this
+    input size, often more at the bottom and right than at the top and left: a
+    ZeroPad2d before a Conv2d(padding=0) says so. Integer padding is padding=(ph, pw).
     """
     (top, bottom), (left, right) = layer.pads
     if layer.padding == "same" and tuple(layer.strides) != (1, 1):
         return (left, right, top, bottom), (0, 0)
-    if layer.padding == "same" and ((top, left) != (bottom, right) or top == left == 0):
-        return None, "same"     # stride 1: PyTorch's 'same' pads as TensorFlow's does
+    if isinstance(layer.padding, str):
+        return None, layer.padding
     return None, (top, left)
 
 
@@ -242,7 +246,9 @@ def transpose_crops(layer):
 
 def transpose_geometry(layer, owner):
     """(padding, output_padding, crop) of PyTorch for a built Conv2DTranspose: crop is
-    ZeroPad2d's (left, right, top, bottom), all <= 0, after the ConvTranspose2d, or None."""
+    ZeroPad2d's (left, right, top, bottom), all <= 0, after the ConvTranspose2d, or None
+    for integer padding. Keras's 'valid' and 'same' always have one, all zeros where
+    padding and output_padding say it all: it marks them, so that they come back."""
     padding, output_padding, extra = [], [], []
     for (start, end), s in zip(transpose_crops(layer), layer.strides):
         if 0 <= start - end < s:
@@ -253,5 +259,5 @@ def transpose_geometry(layer, owner):
             raise InputError(f"{owner}: layer {layer.name!r} (Conv2DTranspose) crops {start} "
                              f"and {end} from the two ends of its output, which no "
                              f"ConvTranspose2d (with a ZeroPad2d after it) does")
-    crop = None if extra == [0, 0] else (0, -extra[1], 0, -extra[0])
+    crop = (0, -extra[1], 0, -extra[0]) if isinstance(layer.padding, str) else None
     return tuple(padding), tuple(output_padding), crop

@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                       Layer, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+from ..layers.initializers import serialize
 from ..layers.sequential import snake_case
 from ..models import VAE, Autoencoder
 from . import layouts
@@ -93,6 +94,10 @@ class _Twins:
         if kind in (Conv2D, Conv2DTranspose):
             self.set(twin.weight, layouts.kernel_to_torch(layer.params["kernel"]))
             self.set(twin.bias, layer.params["bias"])
+        if kind in (Dense, Conv2D, Conv2DTranspose):
+            # kept beside the module (not in its state_dict) so that from_torch restores them
+            twin.minivae_initializers = {key: serialize(getattr(layer, key)) for key in
+                                         ("kernel_initializer", "bias_initializer")}
         found.append((name, twin))
         if kind is Conv2DTranspose and crop is not None:
             found.append((name + CROP, nn.ZeroPad2d(crop)))
