@@ -29,7 +29,7 @@ from minivae.gradcheck import relative_error as rel_err
 from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                             Flatten, LeakyReLU, Reshape, Sequential)
 from minivae.models import VAE, Autoencoder, GaussianEncoder
-from minivae.torch_bridge import layouts
+from minivae.torch_bridge import layouts, padding as torch_padding
 
 # float64 on both sides: the same products summed in other orders (im2col GEMMs against
 # torch's convolution kernels), ~1e-16 per operation, through up to ~25 layers of sums of
@@ -110,7 +110,7 @@ def test_transpose_geometry_gives_the_output_size(k, s, padding):
     is the layer's output size, for every kernel and stride here."""
     layer = Conv2DTranspose(2, k, strides=s, padding=padding)
     out_h = layer.build((5, 6, 3))[0]
-    (p, _), (op, _), crop = layouts.transpose_geometry(layer, "test")
+    (p, _), (op, _), crop = torch_padding.transpose_geometry(layer, "test")
     assert 0 <= op < s
     extra = 0 if crop is None else -crop[3]
     assert (5 - 1) * s - 2 * p + k + op - extra == out_h
@@ -218,7 +218,7 @@ def test_convolutions_match_torch_and_come_back(torch, cls, k, s, padding, outpu
         # two of Keras's settings that crop alike ('valid' and 'same' with k = s, 'same'
         # with and without output_padding 1 at k = 3, s = 2): one PyTorch module
         assert back.output_shape == ours.output_shape
-        assert layouts.transpose_crops(back) == layouts.transpose_crops(ours)
+        assert torch_padding.transpose_crops(back) == torch_padding.transpose_crops(ours)
         back.padding, back.output_padding = ours.padding, ours.output_padding
     assert {**back.get_config(), "name": None} == ours.get_config()     # a lone layer's name
     assert all(np.array_equal(a, b) for a, b in zip(back.get_weights(), ours.get_weights()))

@@ -23,9 +23,10 @@ are written differently on the two sides, and each translation rewrites them:
   - Fused activations. minivae's Dense, Conv2D and Conv2DTranspose carry an
     activation=; PyTorch writes nn.ReLU, nn.LeakyReLU or nn.Sigmoid after the layer.
     from_torch fuses such a module into the layer before it.
-  - Padding. 'valid' is padding=0; TensorFlow's 'same' is padding=(k - 1) / 2 at
-    stride 1, and otherwise a ZeroPad2d before the Conv2d (a crop after the
-    ConvTranspose2d) where PyTorch's symmetric padding cannot say it.
+  - Padding. PyTorch's integer padding (and output_padding) is minivae's. Keras's
+    'valid' and 'same' are PyTorch's padding='valid' and 'same' at stride 1, and
+    otherwise a ZeroPad2d beside the convolution (padding before a Conv2d, a crop
+    after a ConvTranspose2d), which from_torch reads back as the word.
 
 BatchNormalization's momentum is PyTorch's 1 - momentum, its epsilon eps. PyTorch
 updates running_var with the unbiased batch variance (m / (m - 1) times the biased
@@ -35,10 +36,12 @@ do not. A module or a setting with no twin on the other side is refused with a
 message naming it. PyTorch is imported inside the functions: minivae never depends
 on it, and nothing in minivae imports this package.
 
-    layouts.py     NHWC and NCHW, kernels, flat orders, padding: numpy only
+    layouts.py     NHWC and NCHW, kernels, the order of flat features: numpy only
+    padding.py     a convolution's padding in PyTorch's terms: numpy only
     classes.py     the PyTorch-side GaussianEncoder, VAE and Autoencoder
     to_torch.py    minivae -> PyTorch
-    from_torch.py  PyTorch -> minivae
+    translate.py   PyTorch modules -> minivae layers
+    from_torch.py  PyTorch -> minivae models
 """
 
 from .classes import torch_classes

@@ -12,6 +12,7 @@ from ..layers.initializers import serialize
 from ..layers.sequential import snake_case
 from ..models import VAE, Autoencoder
 from . import layouts
+from .padding import conv_geometry, transpose_geometry
 from ._torch import ACTIVATION, CROP, OUTPUT_SIGMOID, PAD, _import_torch
 from .classes import torch_classes
 
@@ -55,13 +56,13 @@ class _Twins:
                                                   *self.orders[id(layer)])
             self.set(twin.weight, weight), self.set(twin.bias, bias)
         elif kind is Conv2D:
-            zero_pad, padding = layouts.conv_geometry(layer)
+            zero_pad, padding = conv_geometry(layer)
             if zero_pad is not None:
                 found.append((name + PAD, nn.ZeroPad2d(zero_pad)))
             twin = nn.Conv2d(layer.input_shape[2], layer.filters, layer.kernel_size,
                              stride=layer.strides, padding=padding, **kw)
         elif kind is Conv2DTranspose:
-            padding, output_padding, crop = layouts.transpose_geometry(layer, OWNER)
+            padding, output_padding, crop = transpose_geometry(layer, OWNER)
             twin = nn.ConvTranspose2d(layer.input_shape[2], layer.filters, layer.kernel_size,
                                       stride=layer.strides, padding=padding,
                                       output_padding=output_padding, **kw)
