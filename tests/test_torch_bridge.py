@@ -188,6 +188,8 @@ CONV_GRID += [(Conv2DTranspose, k, s, p, op, hw)
               for hw in ((4, 4), (5, 3))]
 
 
+# torch notes that padding='same' with an even kernel copies the input padded: so it does
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 @pytest.mark.parametrize("cls, k, s, padding, output_padding, hw", CONV_GRID,
                          ids=[f"{c.__name__}-k{k}-s{s}-{p}-op{op}-{h[0]}x{h[1]}"
                               for c, k, s, p, op, h in CONV_GRID])
@@ -731,6 +733,21 @@ def test_to_torch_refuses_an_unbuilt_model_and_a_layer_of_ones_own(torch):
                Sequential([Dense(4), Reshape((2, 2, 1))])).build((2, 2, 1))
     with pytest.raises(TypeError, match="'swish' \\(Swish\\) has no PyTorch twin"):
         torch_bridge.to_torch(ours)
+
+
+def test_torch_sampling_is_the_reparameterisation_and_a_seed_repeats_it(torch):
+    ours = mlp_vae("float64")
+    x = t(torch, np.random.default_rng(7).random((4, 784)))
+    first = torch_bridge.to_torch(ours, seed=0).losses(x)["total_loss"]
+    again = torch_bridge.to_torch(ours, seed=0).losses(x)["total_loss"]
+    assert float(first.detach()) == float(again.detach())
+    vae = torch_bridge.to_torch(ours, seed=1)
+    z_mean = torch.full((20_000, 2), 3.0, dtype=torch.float64)
+    z_log_var = torch.log(torch.tensor([[0.25, 4.0]], dtype=torch.float64)).repeat(20_000, 1)
+    eps = n((vae.sample(z_mean, z_log_var) - z_mean) / torch.exp(0.5 * z_log_var))
+    # 20,000 standard normal draws: the mean is within 4 standard errors (0.028) of 0
+    assert np.all(np.abs(eps.mean(axis=0)) < 0.03)
+    assert np.all(np.abs(eps.std(axis=0) - 1) < 0.03)
 
 
 # ------------------------------------------------------ training in PyTorch --

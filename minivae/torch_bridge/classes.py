@@ -89,7 +89,9 @@ def torch_classes():
 
         def sample(self, z_mean, z_log_var, eps=None):
             if eps is None:
-                eps = torch.randn(z_mean.shape, generator=self.generator, dtype=z_mean.dtype)
+                # drawn on the CPU, where the generator lives, whatever the module's device
+                eps = torch.randn(z_mean.shape, generator=self.generator,
+                                  dtype=z_mean.dtype).to(z_mean.device)
             return z_mean + torch.exp(0.5 * z_log_var) * eps
 
         def forward(self, x, eps=None):
