@@ -60,6 +60,18 @@ def build_conv_vae(seed=None):
     return VAE(encoder, decoder, reconstruction_weight=784.0, rng=np.random.default_rng(seed))
 
 
+def initial_model(init, seed, kind="mlp", initializer="glorot_uniform", input_shape=(784,)):
+    """The model to train: the checkpoint `init` (PyTorch's initial weights), its Generator
+    restarted from `seed` for shuffling and eps; else a model of `kind` built afresh."""
+    if init:
+        model = checkpoint.load(init)       # built, with the weights PyTorch drew: building
+        model.reseed(seed)                  # it again would draw fresh ones
+        return model
+    model = build_vae(seed=seed, initializer=initializer) if kind == "mlp" \
+        else build_conv_vae(seed=seed)
+    return model.build(input_shape)
+
+
 def peak_rss_mib():
     """The process's peak resident memory since the last reset_peak_rss()."""
     with open("/proc/self/status") as status:
@@ -79,28 +91,24 @@ def train(args):
     x_train = load_fashion_mnist("train", pad=False, dtype="uint8")[0].reshape(shape)
     x_test = load_fashion_mnist("test", pad=False, dtype="uint8")[0].reshape(shape)
     x_train, x_test = x_train[:args.limit], x_test[:args.limit]
-    if args.init:
-        model = checkpoint.load(args.init)          # the weights PyTorch drew
-        model.reseed(args.seed)                     # shuffling and eps from the seed
-    elif args.model == "mlp":
-        model = build_vae(seed=args.seed, initializer=args.initializer)
-    else:
-        model = build_conv_vae(seed=args.seed)
-    model.build(x_train.shape[1:])
+    model = initial_model(args.init, args.seed, args.model, args.initializer,
+                          x_train.shape[1:])
     model.compile(Adam(learning_rate=1e-3, epsilon=1e-8))   # torch.optim.Adam's defaults
     rows = []
     with threadpool_limits(args.threads):
         for epoch in range(args.epochs):
             reset_peak_rss()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             history = model.fit(x_train, epochs=epoch + 1, initial_epoch=epoch, batch_size=128,
                                 verbose=0)
-            seconds = time.perf_counter() - start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
             test = model.evaluate(x_test, batch_size=1000)
             rows.append({"epoch": epoch + 1, "train_loss": history.history["total_loss"][-1],
                          "test_loss": test["total_loss"], "seconds": seconds,
+                         "cpu_seconds": cpu_seconds,
                          "peak_rss_mib": peak_rss_mib()})
-            print("epoch {epoch}: train {train_loss:.2f}, test {test_loss:.2f}, {seconds:.1f} s, "
+            print("epoch {epoch}: train {train_loss:.2f}, test {test_loss:.2f}, {seconds:.1f} s "
+                  "({cpu_seconds:.1f} s CPU), "
                   "peak RSS {peak_rss_mib:.0f} MiB".format(**rows[-1]))
     os.makedirs(args.out, exist_ok=True)
     tag = "init" if args.init else args.initializer if args.model == "mlp" else "own"
@@ -134,8 +142,9 @@ def table(folder, model="mlp"):
             cells.append(f"{np.mean(losses):.2f} ± {np.std(losses, ddof=1):.2f}"
                          if len(losses) > 1 else f"{losses[0]:.2f}")
         print(f"| {e + 1} | " + " | ".join(cells) + " |")
-    for key, unit in (("seconds", "s per epoch"), ("peak_rss_mib", "MiB peak RSS per epoch")):
-        cells = [f"{np.mean([row[key] for r in runs[s] for row in r[:epochs]]):.1f}"
+    for key, unit in (("seconds", "s per epoch"), ("cpu_seconds", "CPU s per epoch"),
+                      ("peak_rss_mib", "MiB peak RSS per epoch")):
+        cells = [f"{np.mean([row.get(key, np.nan) for r in runs[s] for row in r[:epochs]]):.1f}"
                  for s in sides]
         print(f"| {unit} | " + " | ".join(cells) + " |")
 

@@ -135,6 +135,24 @@ def test_minivae_never_imports_torch_or_the_bridge_at_its_top():
                     assert inside and node not in tree.body, f"{path} imports torch at the top"
 
 
+def test_the_ports_minivae_side_starts_from_the_weights_it_is_given(tmp_path):
+    """examples/torch_mlp_vae.py --init trains the checkpoint's weights, not fresh draws."""
+    import importlib.util
+    from pathlib import Path
+    from minivae import checkpoint
+    path = Path(__file__).parent.parent / "examples" / "torch_mlp_vae.py"
+    spec = importlib.util.spec_from_file_location("torch_mlp_vae", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    start = example.initial_model(None, 5, initializer="torch_default")
+    checkpoint.save(tmp_path / "init.npz", start)
+    again = example.initial_model(str(tmp_path / "init.npz"), 0)
+    for a, b in zip(start.get_weights(), again.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    conv = example.initial_model(None, 0, kind="conv", input_shape=(28, 28, 1))
+    assert conv.encoder.body[0].padding == (1, 1)
+
+
 # ------------------------------------------------------------------ PyTorch --
 
 def test_without_torch_the_bridge_names_the_missing_package(monkeypatch):
