@@ -43,19 +43,23 @@ def build_vae(seed=None, initializer="glorot_uniform"):
     return VAE(encoder, decoder, reconstruction_weight=784.0, rng=np.random.default_rng(seed))
 
 
-def build_conv_vae(seed=None):
+def build_conv_vae(seed=None, initializer="glorot_uniform"):
     """--model conv: stride-2 3x3 convolutions with PyTorch's padding=1 (28 -> 14 -> 7),
     and transposed ones with padding=1, output_padding=1, as the PyTorch side writes them."""
+    init = {"kernel_initializer": initializer,
+            "bias_initializer": "zeros" if initializer == "glorot_uniform" else initializer}
     encoder = GaussianEncoder([
-        Conv2D(32, 3, strides=2, padding=1, activation="relu"),
-        Conv2D(64, 3, strides=2, padding=1, activation="relu"),
+        Conv2D(32, 3, strides=2, padding=1, activation="relu", **init),
+        Conv2D(64, 3, strides=2, padding=1, activation="relu", **init),
         Flatten(),
     ], latent_dim=20)
     decoder = Sequential([
-        Dense(64 * 7 * 7, activation="relu"),
+        Dense(64 * 7 * 7, activation="relu", **init),
         Reshape((7, 7, 64)),
-        Conv2DTranspose(32, 3, strides=2, padding=1, output_padding=1, activation="relu"),
-        Conv2DTranspose(1, 3, strides=2, padding=1, output_padding=1, activation="sigmoid"),
+        Conv2DTranspose(32, 3, strides=2, padding=1, output_padding=1, activation="relu",
+                        **init),
+        Conv2DTranspose(1, 3, strides=2, padding=1, output_padding=1, activation="sigmoid",
+                        **init),
     ], name="decoder")
     return VAE(encoder, decoder, reconstruction_weight=784.0, rng=np.random.default_rng(seed))
 
@@ -67,8 +71,8 @@ def initial_model(init, seed, kind="mlp", initializer="glorot_uniform", input_sh
         model = checkpoint.load(init)       # built, with the weights PyTorch drew: building
         model.reseed(seed)                  # it again would draw fresh ones
         return model
-    model = build_vae(seed=seed, initializer=initializer) if kind == "mlp" \
-        else build_conv_vae(seed=seed)
+    build = build_vae if kind == "mlp" else build_conv_vae
+    model = build(seed=seed, initializer=initializer)
     return model.build(input_shape)
 
 
@@ -111,7 +115,7 @@ def train(args):
                   "({cpu_seconds:.1f} s CPU), "
                   "peak RSS {peak_rss_mib:.0f} MiB".format(**rows[-1]))
     os.makedirs(args.out, exist_ok=True)
-    tag = "init" if args.init else args.initializer if args.model == "mlp" else "own"
+    tag = "init" if args.init else args.initializer
     tag = ("" if args.model == "mlp" else "conv_") + f"minivae_{tag}"
     path = os.path.join(args.out, f"{tag}_seed{args.seed}.json")
     with open(path, "w") as f:
@@ -158,7 +162,7 @@ def main(argv=None):
                         "examples/torch_mlp_vae_torch.py saves)")
     parser.add_argument("--initializer", default="glorot_uniform",
                         choices=("glorot_uniform", "torch_default"),
-                        help="without --init: minivae's default or PyTorch's (mlp only)")
+                        help="without --init: minivae's default or PyTorch's")
     parser.add_argument("--model", choices=("mlp", "conv"), default="mlp")
     parser.add_argument("--limit", type=int, help="the first N training and test images")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
