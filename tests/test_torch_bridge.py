@@ -26,9 +26,9 @@ import pytest
 from minivae import architectures, torch_bridge
 from minivae.errors import InputError
 from minivae.gradcheck import relative_error as rel_err
-from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
-                            Flatten, LeakyReLU, Reshape, Sequential)
-from minivae.models import VAE, Autoencoder, GaussianEncoder
+from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                            LeakyReLU, Reshape)
+from minivae.models import VAE, Autoencoder, GaussianEncoder, Sequential
 from minivae.torch_bridge import layouts, padding as torch_padding
 
 # float64 on both sides: the same products summed in other orders (im2col GEMMs against

@@ -2,11 +2,10 @@
 
 import numpy as np
 
-from ..encoder import GaussianEncoder
 from ..errors import InputError, InputTypeError
-from ..layers import Sequential, Sigmoid
-from ..models import VAE, Autoencoder
-from . import layouts
+from ..layers import Sigmoid
+from ..models import VAE, Autoencoder, GaussianEncoder, Sequential
+from .layouts import flat_orders, model_orders, shape_from_torch, shape_to_torch
 from ._torch import _import_torch
 from .classes import torch_classes
 from .translate import Translator
@@ -63,7 +62,7 @@ def _check_shape(input_shape, owner):
     if len(shape) not in (1, 3) or min(shape) < 1:
         raise InputError(f"{owner}: input_shape must be one sample's shape as PyTorch reads "
                          f"it, (C, H, W) or (D,), got {input_shape!r}")
-    return layouts.shape_from_torch(shape)
+    return shape_from_torch(shape)
 
 
 def from_torch(module, input_shape=None, dtype=None, seed=None):
@@ -102,7 +101,7 @@ def from_torch(module, input_shape=None, dtype=None, seed=None):
     layers, _ = translator.chain(module, shape)
     ours = Sequential(layers)
     ours.build(shape, rng=np.random.default_rng(seed), dtype=translator.dtype)
-    translator.copy(layouts.flat_orders(ours.layers, shape, OWNER, output_fixed=False))
+    translator.copy(flat_orders(ours.layers, shape, OWNER, output_fixed=False))
     return ours
 
 
@@ -149,7 +148,7 @@ def vae_from_torch(body, z_mean, z_log_var, decoder, input_shape, *,
     model.build(shape, rng=rng, dtype=translator.dtype)
     for ours, theirs in zip((encoder.z_mean, encoder.z_log_var), heads):
         translator.sources[id(ours)] = (ours, translator.sources.pop(id(theirs))[1])
-    translator.copy(layouts.model_orders(model, OWNER))
+    translator.copy(model_orders(model, OWNER))
     return model
 
 
@@ -163,7 +162,7 @@ def autoencoder_from_torch(encoder, decoder, input_shape, *, reconstruction_weig
     translator = Translator(torch, _dtype(torch, [encoder, decoder], dtype))
     encoder_layers, z_shape = translator.chain(encoder, shape)
     if len(z_shape) != 1:
-        raise InputError(f"{owner}: the encoder outputs {layouts.shape_to_torch(z_shape)}; "
+        raise InputError(f"{owner}: the encoder outputs {shape_to_torch(z_shape)}; "
                          f"an autoencoder's code must be flat (latent_dim,)")
     decoder_layers, _ = translator.chain(decoder, z_shape)
     taken = set()
@@ -176,5 +175,5 @@ def autoencoder_from_torch(encoder, decoder, input_shape, *, reconstruction_weig
                         reconstruction_loss=reconstruction_loss,
                         output_activation="sigmoid" if sigmoid else None, rng=rng, name=name)
     model.build(shape, rng=rng, dtype=translator.dtype)
-    translator.copy(layouts.model_orders(model, OWNER))
+    translator.copy(model_orders(model, OWNER))
     return model

@@ -35,10 +35,9 @@ module of the bridge reorders features, and the chain is refused.
 
 import numpy as np
 
-from ..encoder import GaussianEncoder
 from ..errors import InputError
-from ..layers import (BatchNormalization, Dropout, Flatten, LeakyReLU, ReLU, Reshape,
-                      Sequential, Sigmoid)
+from ..layers import BatchNormalization, Dropout, Flatten, LeakyReLU, ReLU, Reshape, Sigmoid
+from ..models import GaussianEncoder, Sequential
 
 # Layers that map each flat feature by itself: the order of their output is their input's.
 FEATUREWISE = (ReLU, LeakyReLU, Sigmoid, Dropout, BatchNormalization)

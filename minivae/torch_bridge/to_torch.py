@@ -6,12 +6,13 @@ import collections
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                      Layer, LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten, Layer,
+                      LeakyReLU, ReLU, Reshape, Sigmoid)
 from ..layers.initializers import serialize
-from ..layers.sequential import snake_case
-from ..models import VAE, Autoencoder
-from . import layouts
+from ..models.sequential import snake_case
+from ..models import VAE, Autoencoder, GaussianEncoder, Sequential
+from .layouts import (dense_to_torch, flat_orders, images_to_torch, kernel_to_torch, model_orders,
+                      shape_to_torch, vector_to_torch)
 from .padding import conv_geometry, transpose_geometry
 from ._torch import ACTIVATION, CROP, OUTPUT_SIGMOID, PAD, _import_torch
 from .classes import torch_classes
@@ -52,7 +53,7 @@ class _Twins:
             return [(name, self.sequential(layer.layers))]
         if kind is Dense:
             twin = nn.Linear(layer.input_shape[0], layer.units, **kw)
-            weight, bias = layouts.dense_to_torch(layer.params["kernel"], layer.params["bias"],
+            weight, bias = dense_to_torch(layer.params["kernel"], layer.params["bias"],
                                                   *self.orders[id(layer)])
             self.set(twin.weight, weight), self.set(twin.bias, bias)
         elif kind is Conv2D:
@@ -72,17 +73,17 @@ class _Twins:
                 layer.input_shape[-1], eps=layer.epsilon, momentum=1.0 - layer.momentum, **kw)
             order = self.orders[id(layer)][0]
             for key, target in (("gamma", twin.weight), ("beta", twin.bias)):
-                self.set(target, layouts.vector_to_torch(layer.params[key], order))
+                self.set(target, vector_to_torch(layer.params[key], order))
             for key, target in (("moving_mean", twin.running_mean),
                                 ("moving_variance", twin.running_var)):
-                self.set(target, layouts.vector_to_torch(layer.state[key], order))
+                self.set(target, vector_to_torch(layer.state[key], order))
         elif kind in (ReLU, LeakyReLU, Sigmoid):
             twin = _activation(layer, nn)
         elif kind is Flatten or (kind is Reshape and len(layer.output_shape) == 1):
             twin = nn.Flatten()
         elif kind is Reshape:
             if len(layer.input_shape) == 1:
-                twin = nn.Unflatten(1, layouts.shape_to_torch(layer.output_shape))
+                twin = nn.Unflatten(1, shape_to_torch(layer.output_shape))
             else:       # an image to itself: nothing to do (flat_orders refused the rest)
                 twin = nn.Identity()
         elif kind is Dropout:
@@ -93,7 +94,7 @@ class _Twins:
                                  f"ReLU, LeakyReLU, Sigmoid, Flatten, Reshape, Dropout, "
                                  f"BatchNormalization and Sequential")
         if kind in (Conv2D, Conv2DTranspose):
-            self.set(twin.weight, layouts.kernel_to_torch(layer.params["kernel"]))
+            self.set(twin.weight, kernel_to_torch(layer.params["kernel"]))
             self.set(twin.bias, layer.params["bias"])
         if kind in (Dense, Conv2D, Conv2DTranspose):
             # kept beside the module (not in its state_dict) so that from_torch restores them
@@ -126,7 +127,7 @@ def to_torch(model, seed=None):
         losses(x) is minivae's loss, to call backward() on. An Autoencoder -> the
         class "Autoencoder". A Layer or Sequential -> its nn.Module (a layer with a
         fused activation, padding or crop: an nn.Sequential of the pieces).
-    Images are NCHW on the PyTorch side (layouts.images_to_torch); each module's key in
+    Images are NCHW on the PyTorch side (images_to_torch); each module's key in
     its nn.Sequential is the minivae layer's name. Flat features after a Flatten stand
     in PyTorch's channels-first order there; the Dense layers reading or feeding them
     have their rows or columns permuted to match, so the function is the same.
@@ -139,7 +140,7 @@ def to_torch(model, seed=None):
         return _model(model, torch, seed)
     if isinstance(model, Layer):
         _check_built(model)
-        orders = layouts.flat_orders([model], model.input_shape, OWNER, output_fixed=False)
+        orders = flat_orders([model], model.input_shape, OWNER, output_fixed=False)
         modules = _Twins(torch, model.dtype, orders).modules(model)
         return modules[0][1] if len(modules) == 1 else torch.nn.Sequential(
             collections.OrderedDict(modules))
@@ -155,10 +156,10 @@ def _model(model, torch, seed):
     classes, nn = torch_classes(), torch.nn
     enc, dec = model.encoder, model.decoder
     dec_layers = _layers_of(dec)
-    twins = _Twins(torch, model.dtype, layouts.model_orders(model, OWNER))
+    twins = _Twins(torch, model.dtype, model_orders(model, OWNER))
     tail = [(OUTPUT_SIGMOID, nn.Sigmoid())] if model.output_activation is not None else []
     decoder = twins.sequential(dec_layers, tail)
-    settings = {"input_shape": layouts.shape_to_torch(model.input_shape),
+    settings = {"input_shape": shape_to_torch(model.input_shape),
                 "reconstruction_weight": model.reconstruction_weight,
                 "reconstruction_loss": model.reconstruction_loss,
                 "output_sigmoid": model.output_activation is not None}

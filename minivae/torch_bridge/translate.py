@@ -4,8 +4,10 @@ each layer's weights (from_torch.py builds the model around them)."""
 from ..errors import InputError
 from ..im2col import padding_amounts
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                      LeakyReLU, ReLU, Reshape, Sequential, Sigmoid)
-from . import layouts
+                      LeakyReLU, ReLU, Reshape, Sigmoid)
+from ..models import Sequential
+from .layouts import (dense_from_torch, kernel_from_torch, shape_from_torch, shape_to_torch,
+                      vector_from_torch)
 from .padding import transpose_crops
 
 OWNER = "from_torch"      # the messages name the public entry point
@@ -95,7 +97,7 @@ class Translator:
                 _refuse(key, m, "has bias=False; minivae's Dense always has a bias")
             if shape is not None and shape != (m.in_features,):
                 _refuse(key, m, f"reads {m.in_features} features, but its input has shape "
-                                f"{layouts.shape_to_torch(shape)}")
+                                f"{shape_to_torch(shape)}")
             layer = Dense(m.out_features, name=name, **_initializers(m))
         elif kind in (nn.BatchNorm1d, nn.BatchNorm2d):
             if not (m.affine and m.track_running_stats):
@@ -107,7 +109,7 @@ class Translator:
             if shape is not None and (len(shape) != (3 if kind is nn.BatchNorm2d else 1)
                                       or shape[-1] != m.num_features):
                 _refuse(key, m, f"normalizes {m.num_features} features, but its input has "
-                                f"shape {layouts.shape_to_torch(shape)}")
+                                f"shape {shape_to_torch(shape)}")
             layer = BatchNormalization(momentum=1.0 - m.momentum, epsilon=m.eps, name=name)
         elif kind is nn.ReLU:
             layer = ReLU(name=name)
@@ -125,7 +127,7 @@ class Translator:
             if m.dim not in (1, -1) or len(size) != 3 or (shape is not None and len(shape) != 1):
                 _refuse(key, m, f"unflattens dim {m.dim} to {size}; the bridge maps flat "
                                 f"features to an image (C, H, W) only")
-            layer = Reshape(layouts.shape_from_torch(size), name=name)
+            layer = Reshape(shape_from_torch(size), name=name)
         elif kind is nn.Dropout:
             layer = Dropout(m.p, name=name)
         else:
@@ -147,7 +149,7 @@ class Translator:
             _refuse(key, m, "has bias=False; minivae's convolutions always have a bias")
         if len(shape) != 3 or shape[2] != m.in_channels:
             _refuse(key, m, f"reads {m.in_channels} channels, but its input has shape "
-                            f"{layouts.shape_to_torch(shape)}")
+                            f"{shape_to_torch(shape)}")
 
     def conv(self, key, m, shape, zero_pad):
         """A Conv2d (with the ZeroPad2d before it): Keras's word where PyTorch says it
@@ -222,14 +224,14 @@ class Translator:
             return tensor.detach().cpu().numpy().astype(self.dtype)
         for layer, m in self.sources.values():
             if isinstance(layer, Dense):
-                kernel, bias = layouts.dense_from_torch(array(m.weight), array(m.bias),
+                kernel, bias = dense_from_torch(array(m.weight), array(m.bias),
                                                         *orders[id(layer)])
                 layer.set_weights([kernel, bias])
             elif isinstance(layer, (Conv2D, Conv2DTranspose)):
-                layer.set_weights([layouts.kernel_from_torch(array(m.weight)), array(m.bias)])
+                layer.set_weights([kernel_from_torch(array(m.weight)), array(m.bias)])
             elif isinstance(layer, BatchNormalization):
                 order = orders[id(layer)][0]
-                layer.set_weights([layouts.vector_from_torch(array(v), order)
+                layer.set_weights([vector_from_torch(array(v), order)
                                    for v in (m.weight, m.bias, m.running_mean, m.running_var)])
 
 
