@@ -269,7 +269,15 @@ def _start(out, model, given, data, overwrite):
         model.reseed(seed)
     settings = {"model": spec_name, "seed": seed, "limit": given["limit"],
                 "batch_size": given["batch_size"] or DEFAULTS["batch_size"]}
-    model.compile(Adam(learning_rate=given["learning_rate"] or DEFAULTS["learning_rate"]))
+    # A model that comes compiled (a module:function's, say) keeps its own optimizer;
+    # one that comes without gets the book's Adam.
+    if model.optimizer is None:
+        model.compile(Adam(learning_rate=given["learning_rate"] or DEFAULTS["learning_rate"]))
+    elif given["learning_rate"] is not None:
+        raise InputError(f"--learning-rate {given['learning_rate']:g} sets the optimizer of a "
+                         f"model that comes without one; this {type(model).__name__} comes "
+                         f"compiled with {type(model.optimizer).__name__}: set its rate where "
+                         f"it is compiled")
     spec = parse_spec(*data, None, model.input_shape if model.built else None)
     return model, spec, settings
 
@@ -369,7 +377,8 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
         if train.is_sample and spec["name"] != SAMPLE:
             spec = {**spec, "name": SAMPLE}         # recorded: it resumes on the sample
         if not resume:              # a user's model built for the data, or cast to dtype
-            dtype = dtype or DEFAULTS["dtype"]
+            # a model built already keeps its dtype unless one is asked for
+            dtype = dtype or (str(model.dtype) if model.built else DEFAULTS["dtype"])
             if not model.built:
                 model.build(train.images.shape[1:],
                             rng=np.random.default_rng(settings["seed"]), dtype=dtype)

@@ -21,7 +21,7 @@ or handed to `load(..., custom_objects={"Swish": Swish})`. It must implement
 `get_config()` so that `cls(**config)` rebuilds it (or a `from_config` classmethod).
 """
 
-from .errors import InputError
+from .errors import InputError, InputTypeError
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                      LeakyReLU, ReLU, Reshape, Sampling, Sigmoid)
 
@@ -54,13 +54,16 @@ def register(cls=None, *, name=None):
     name already taken (a built-in's included) raises InputError (a ValueError).
     """
     def add(cls):
+        if not isinstance(cls, type):
+            raise InputTypeError(f"register: expected a class (a layer or a model), got "
+                                 f"{cls!r}")
         key = name or cls.__name__
         known = {**BUILT_IN, **_registered}.get(key)
         if known is not None and known is not cls:
             raise InputError(f"register: the name {key!r} already belongs to {known!r}; "
                              f"register {cls.__name__} under another name (name=...)")
+        cls._serialization_name = key           # first: a class refusing it stays out
         _registered[key] = cls
-        cls._serialization_name = key
         return cls
     return add if cls is None else add(cls)
 

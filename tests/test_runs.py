@@ -168,3 +168,18 @@ def test_a_model_whose_checkpoint_could_not_be_read_back_is_refused_before_train
     with pytest.raises(CheckpointError, match=r"describes a model of [\d,]+ parameters, more "
                                               r"than the limit of 1,000"):
         runs.train_run(out, **SMALL)
+
+
+def test_a_compiled_model_keeps_its_optimizer_and_a_built_one_its_dtype(tmp_path,
+                                                                         no_real_data):
+    """Issue 22: a user's function whose model was compiled with SGD was trained with Adam
+    5e-4, and a float64 one cast to float32, without a word."""
+    from minivae.optimizers import SGD
+    model = fashion_autoencoder(dtype="float64").compile(SGD(learning_rate=0.01))
+    run = runs.train_run(tmp_path / "run", model=model, **SMALL)
+    assert type(run.model.optimizer) is SGD and run.model.optimizer.learning_rate == 0.01
+    assert str(run.model.dtype) == "float64"
+    with pytest.raises(InputError, match=r"--learning-rate 0.001 sets the optimizer of a model "
+                                         r"that comes without one; .* compiled with SGD"):
+        runs.train_run(tmp_path / "other", model=fashion_autoencoder().compile(SGD()),
+                       learning_rate=1e-3, **SMALL)

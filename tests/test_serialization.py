@@ -8,6 +8,7 @@ import pytest
 
 from minivae import serialization
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, keras_io_vae
+from minivae.errors import InputTypeError
 from minivae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                             Layer, LeakyReLU, ReLU, Reshape, Sampling, Sigmoid)
 from minivae.models import VAE, GaussianEncoder, Sequential
@@ -114,3 +115,13 @@ def test_a_model_builds_on_first_use_and_numbers_names_across_its_parts():
     assert np.isfinite(history.history["total_loss"][0])
     unbuilt = VAE(GaussianEncoder([Flatten()], 2), Sequential([Dense(16), Reshape((4, 4, 1))]))
     assert unbuilt.encode(x)[0].shape == (6, 2)             # encode builds it too
+
+
+def test_register_leaves_nothing_behind_when_it_refuses():
+    """Issue 22: register(os.system) raised but stayed registered."""
+    import os
+    from minivae import serialization
+    for thing in (os.system, len, 3):
+        with pytest.raises(InputTypeError, match="register: expected a class"):
+            serialization.register(thing)
+    assert not {"system", "len"} & set(serialization._registered)
