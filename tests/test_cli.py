@@ -209,3 +209,18 @@ def test_a_bug_keeps_its_traceback(monkeypatch, capsys, error):
         main(["sample", "model.npz"])
     assert info.value is error
     assert capsys.readouterr().err == ""
+
+
+def test_a_bad_mplbackend_is_one_line(tmp_path, hermetic_env):
+    """Issue 22: a bad MPLBACKEND printed a traceback once matplotlib was imported only
+    where a figure needs it; matplotlib's refusal is now one line naming the variable."""
+    from minivae import checkpoint
+    from minivae.architectures import fashion_vae
+    ckpt = checkpoint.save(tmp_path / "model.npz", fashion_vae(seed=0))
+    proc = subprocess.run([sys.executable, "-m", "minivae", "sample", str(ckpt), "--out",
+                           str(tmp_path / "s.png")],
+                          env={**hermetic_env, "MPLBACKEND": "nonsense"},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "matplotlib cannot start" in lines[0] and "MPLBACKEND" in lines[0]

@@ -90,8 +90,19 @@ def _check_dpi(dpi, owner):
     return float(dpi)
 
 
+def _start_matplotlib():
+    """Import matplotlib (deferred: only figures need it), turning its refusal of its
+    own settings (a bad MPLBACKEND in the environment) into one line, not a traceback."""
+    try:
+        import matplotlib  # noqa: F401
+    except ValueError as exc:
+        raise InputError(f"matplotlib cannot start: {exc}; fix or unset MPLBACKEND (the "
+                         f"figures need no backend of their own)") from None
+
+
 def new_figure(**kwargs):
     """matplotlib.figure.Figure(**kwargs): a figure no pyplot registry holds."""
+    _start_matplotlib()
     from matplotlib.figure import Figure
     return Figure(**kwargs)
 
@@ -160,6 +171,7 @@ def _check_labels(labels, N, class_names, owner):
 
 
 def _class_colours(count):
+    _start_matplotlib()
     from matplotlib import colormaps
     if count <= 10:
         return np.asarray(colormaps["tab10"].colors)[:count]
