@@ -41,6 +41,8 @@ ACTIVE_THRESHOLD = 0.01      # Burda et al.'s threshold on Var_x E[z_u|x]
 # Decoder passes evaluate_checkpoint runs without force: the default (10,000 ELBO images,
 # 1,000 images at k = 100) needs 110,000; 2,000,000 is about 20 times that.
 MAX_DECODES = 2_000_000
+# IWAE work that reports its progress on stderr: about 10 s of decoding on two cores.
+PROGRESS_DECODES = 100_000
 
 
 def _check_vae(model, x, owner):
@@ -89,7 +91,8 @@ def _log_terms(model, x, k, rng, batch_size, progress=None):
     are drawn and decoded in chunks of at most batch_size points, so memory stays
     flat whatever k. eps is drawn chunk by chunk along k, which gives the numbers
     of one rng.standard_normal((k, B, d)) in the same order: k = 1 draws the same
-    eps whatever the caller. progress(images done), when given, is called per batch.
+    eps whatever the caller. progress(samples done), when given, is called after each
+    chunk with the number of (image, sample) pairs decoded so far.
     """
     d, n = model.latent_dim, max(1, batch_size // k)
     from_logits = model.output_activation is not None     # as training scored them
@@ -110,9 +113,9 @@ def _log_terms(model, x, k, rng, batch_size, progress=None):
                                                 ).reshape(c, len(xb))
             terms.append((log_px_z, diagonal_gaussian_logpdf(z, 0.0, 0.0),
                           diagonal_gaussian_logpdf(z, mu, log_var)))
+            if progress is not None:
+                progress(start * k + (lo + c) * len(xb))
         log_px_z, log_pz, log_qz = (np.concatenate(t) for t in zip(*terms))
-        if progress is not None:
-            progress(start + len(xb))
         yield log_px_z, log_pz, log_qz, mu, log_var
 
 
@@ -216,8 +219,8 @@ def summarize(model, x, iwae_k=(1, 10, 100), iwae_limit=None, rng=None,
 
     The ELBO uses all of x; the IWAE bounds the first iwae_limit images (all by
     default), at max(iwae_k) decodes per image. One rng drives both, in that order.
-    stderr entries are the standard error of the mean over images. progress(images
-    done) is called as the IWAE bounds advance.
+    stderr entries are the standard error of the mean over images. progress(samples
+    decoded) is called as the IWAE bounds advance.
     """
     owner = "summarize"
     x = _check_vae(model, x, owner)
@@ -278,7 +281,8 @@ def _non_finite(values, prefix=""):
 
 def _print_progress(total):
     def progress(done):
-        print(f"\rIWAE: {done:,} of {total:,} images", end="", file=sys.stderr, flush=True)
+        print(f"\rIWAE: {done:,} of {total:,} samples decoded", end="", file=sys.stderr,
+              flush=True)
     return progress
 
 
@@ -293,8 +297,8 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
     everything summarize gives (the ELBO on every image, the IWAE bounds for each k
     in iwae_k on the first iwae_limit, one default_rng(seed or 0) for both) and the
     "seconds" it took. seed also restarts the model's Generator. Work beyond
-    MAX_DECODES decoder passes is refused unless force=True, which reports its
-    progress on stderr. A model without those bounds (an autoencoder, a decoder trained
+    MAX_DECODES decoder passes is refused unless force=True; IWAE work beyond
+    PROGRESS_DECODES samples reports its progress on stderr as it goes. A model without those bounds (an autoencoder, a decoder trained
     with MSE) gets its losses only, and a line on stderr says so. A non-finite result
     is refused rather than reported.
     json_path: also write the dict there, as strict JSON.
@@ -317,7 +321,8 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
     report = {"losses": model.evaluate(x, batch_size=batch_size)}
     if bounds:
         started = time.perf_counter()
-        progress = _print_progress(iwae_images) if decodes > MAX_DECODES else None
+        samples = iwae_images * max(iwae_k or [0])
+        progress = _print_progress(samples) if samples > PROGRESS_DECODES else None
         summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
                             rng=np.random.default_rng(seed or 0), progress=progress)
         if progress is not None:

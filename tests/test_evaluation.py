@@ -219,3 +219,16 @@ def test_evaluate_checkpoint_reports_a_checkpoint_as_json(tmp_path, no_real_data
     assert json.loads((tmp_path / "r.json").read_text()) == report
     with pytest.raises(InputError, match="needs about 2,000,040 decoder passes"):
         evaluation.evaluate_checkpoint(path, limit=20, iwae_k=(100_000,), iwae_limit=20)
+
+
+def test_a_long_iwae_reports_its_progress_as_it_goes(capsys):
+    """Issue 22: evaluate --iwae-k 1000000 on one image ran about 30 minutes with
+    nothing on the screen (progress came per image, and only with --force). The
+    samples decoded are now reported after each chunk."""
+    from minivae import evaluation
+    model = tiny_vae(seed=0)
+    x = np.random.default_rng(0).uniform(size=(1, 8, 8, 1))
+    seen = []
+    evaluation.iwae_per_image(model, x, ks=[250], rng=np.random.default_rng(0),
+                              batch_size=100, progress=seen.append)
+    assert seen == [100, 200, 250]              # chunks of batch_size samples, then the rest
