@@ -83,10 +83,10 @@ def nonnegative_float(text):
 def add_data_flags(parser, train=False):
     """--data, --data-dir, --image-size, --no-verify (and --no-sample for training)."""
     parser.add_argument("--data", metavar="NAME",
-                        help="fashion-mnist, mnist, folder:PATH (PNG/JPEG images) or "
+                        help="fashion-mnist, mnist, folder:PATH (PNG/JPEG images), "
                              "celeba:ROOT (img_align_celeba/ and its attribute table, resized "
-                             "as the book does); default: what the checkpoint was trained on, "
-                             "else fashion-mnist")
+                             "as the book does) or sample (the embedded 2,000 images); "
+                             "default: what the checkpoint was trained on, else fashion-mnist")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="the folder holding the IDX files; it must exist and hold them "
                              "(no other place is searched)")
