@@ -145,17 +145,17 @@ def compare_latent_spaces(models, x, radius=DEFAULT_RADII, n_points=20000, n_ima
     return out
 
 
-def _fit(model, x, epochs, seed, verbose, data_parallel=False):
+def _fit(model, x, epochs, seed, verbose, data_parallel=True):
     model.compile(Adam(learning_rate=LEARNING_RATE))
     history = model.fit(x, epochs=epochs, batch_size=BATCH_SIZE, seed=seed, verbose=verbose,
                         data_parallel=data_parallel)
     return model, history
 
 
-def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=False):
+def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=True):
     """The book's autoencoder and VAE trained on the same x with the same seed.
 
-    data_parallel is fit's (off unless asked: it sets BLAS threads process-wide).
+    data_parallel is fit's (on by default; False trains on whole batches).
     Returns {"autoencoder": model, "vae": model}.
     """
     models = {"autoencoder": fashion_autoencoder(latent_dim=latent_dim, seed=seed),
@@ -168,7 +168,7 @@ def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=False
 
 
 def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbose=1,
-          data_parallel=False):
+          data_parallel=True):
     """One VAE per beta on x; each one's rate and distortion on x_eval, and samples.
 
     beta weighs the KL against the *summed* pixel log-likelihood (the model's
