@@ -270,3 +270,15 @@ def test_minivae_threads_must_be_a_positive_integer(monkeypatch):
         monkeypatch.setenv("MINIVAE_THREADS", bad)
         with pytest.raises(ValueError, match="MINIVAE_THREADS must be a positive integer"):
             threads.threads()
+
+
+def test_threads_follow_the_cores_this_process_may_run_on(monkeypatch):
+    """taskset and cpusets count (the CPU affinity), and nothing caps the count below
+    the parts DataParallel makes, one per core."""
+    monkeypatch.delenv("MINIVAE_THREADS", raising=False)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(12)),
+                        raising=False)
+    assert threads.cores() == threads.threads() == 12
+    assert DataParallel(tiny_vae()).parts == 12
+    monkeypatch.setenv("MINIVAE_THREADS", "3")
+    assert threads.threads() == 3 and DataParallel(tiny_vae()).parts == 12

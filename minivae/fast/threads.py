@@ -13,7 +13,9 @@ busy already, so over_batch runs inline there: the context variable INLINE, set
 in each part's own context, says so.
 
 MINIVAE_THREADS sets the number of threads (default: the cores this process may
-run on, at most 8; 1 runs everything on the calling thread, in the same order).
+run on, so that DataParallel's one part per core all run at once; 1 runs
+everything on the calling thread, in the same order). A batch is never cut into
+chunks of fewer than MIN_CHUNK examples, which bounds the threads that work.
 """
 
 import contextvars
@@ -48,7 +50,7 @@ def threads():
         if value < 1:
             raise InputError(f"MINIVAE_THREADS must be a positive integer, got {text!r}")
         return value
-    return min(cores(), 8)
+    return cores()
 
 
 def pool(k):
