@@ -129,9 +129,14 @@ def step_flops(model, n):
             "layers": layers}
 
 
-def gemm_rate(size=2048, repeats=3):
-    """GFLOP/s of a square float32 matmul in numpy, BLAS on its default threads: the
-    best of `repeats` after one untimed call (the machine's practical peak now)."""
+def gemm_rate(size=2048, repeats=3, threads=None):
+    """GFLOP/s of a square float32 matmul in numpy, BLAS on its default threads (or
+    held to `threads` with threadpoolctl): the best of `repeats` after one untimed
+    call (the machine's practical peak now)."""
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return gemm_rate(size, repeats)
     import numpy as np
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
