@@ -86,6 +86,70 @@ def summary(samples_ms):
             "max": max(samples_ms), "n": len(samples_ms)}
 
 
+def layer_flops(layer, n):
+    """(forward, backward) floating-point operations of one layer's products for a
+    batch of n, counted from its shapes: 2 per multiply-add of the math (whatever
+    algorithm runs it), the backward's input-gradient product only where the layer
+    computes one. Layers without products (activations, reshapes, sampling) count 0:
+    their elementwise work is memory-bound, and small beside these.
+
+    Conv2D: n * out_h * out_w * kh * kw * C * F multiply-adds forward, as many for dW
+    and for dx. Conv2DTranspose is Conv2D's adjoint: n * H * W * kh * kw * C * F (H, W,
+    C its input's), the same three times. Dense: n * D_in * D_out, three times.
+    """
+    from minivae.layers import Conv2D, Conv2DTranspose, Dense
+    kind = type(layer)
+    if issubclass(kind, Conv2DTranspose):
+        height, width, channels = layer.input_shape
+        kh, kw = layer.kernel_size
+        macs = n * height * width * kh * kw * channels * layer.filters
+    elif issubclass(kind, Conv2D):
+        out_h, out_w, filters = layer.output_shape
+        kh, kw = layer.kernel_size
+        macs = n * out_h * out_w * kh * kw * layer.input_shape[-1] * filters
+    elif issubclass(kind, Dense):
+        macs = n * layer.input_shape[-1] * layer.units
+    else:
+        return 0, 0
+    return 2 * macs, (4 if layer.input_gradient else 2) * macs
+
+
+def step_flops(model, n):
+    """A training step's products for a batch of n, from the built model's layers:
+    {"forward", "backward", "total"} in flops, and "layers": [(name, total)]."""
+    from minivae.fast.data_parallel import leaves
+    layers, forward, backward = [], 0, 0
+    for part in (model.encoder, model.decoder):
+        for layer in leaves(part):
+            f, b = layer_flops(layer, n)
+            if f:
+                layers.append((layer.name, f + b))
+            forward, backward = forward + f, backward + b
+    return {"forward": forward, "backward": backward, "total": forward + backward,
+            "layers": layers}
+
+
+def gemm_rate(size=2048, repeats=3, threads=None):
+    """GFLOP/s of a square float32 matmul in numpy, BLAS on its default threads (or
+    held to `threads` with threadpoolctl): the best of `repeats` after one untimed
+    call (the machine's practical peak now)."""
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return gemm_rate(size, repeats)
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * size ** 3 / (min(times) * 1e9)
+
+
 def fmt_ms(ms):
     """Milliseconds with about three significant digits."""
     if ms >= 100:

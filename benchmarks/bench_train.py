@@ -14,11 +14,17 @@ each where installed, each in its own process:
                       minivae.fast) gets that code's equivalent of `minivae train`:
                       _malloc.reuse_freed_memory() once, as its fit did, then
                       model.train_step(x), which split the batch itself
+  minivae-fit         what a library fit does by default (issue 23): the same step
+                      as minivae's, DataParallel with one part per core, without
+                      the malloc tuning (process-wide, so opt-in); minivae /
+                      minivae-fit is what the tuning is worth on its own
   minivae-whole       the fast kernels on the whole batch, no DataParallel and no
-                      malloc tuning: model.train_step(x), what a library fit does
-                      by default
+                      malloc tuning: model.train_step(x), what fit does with
+                      data_parallel=False
   minivae-reference   the same on the reference layers (MINIVAE_REFERENCE=1 in
                       that worker's environment): what the fast path buys
+  minivae 1 core      (opt-in) minivae's step in a process held to one CPU before numpy
+                      loads, as `taskset -c 0` would: one core's throughput
   torch NCHW          the same network in PyTorch eager (_frameworks.py), NCHW
   torch channels_last the same, with the model and the input in channels_last
   keras               the book's code: a keras.Model subclass with the book's
@@ -54,6 +60,7 @@ Keras fit, all on data loaded with minivae.datasets.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -65,14 +72,20 @@ from _common import (BATCH, LEARNING_RATE, STEPS_PER_EPOCH, fmt_ms, load_fashion
                      print_table, timed_steps)
 
 BASELINE = "minivae@baseline"
+ONE_CORE = "minivae 1 core"
+OPT_IN = (BASELINE, ONE_CORE)       # not in the default run
 REFERENCE_VAR = "MINIVAE_REFERENCE"     # minivae.fast's switch to the reference layers
 
 # contender -> (venv kind or None for this interpreter, worker name, extra worker args)
 CONTENDERS = {
     "minivae": (None, "minivae", ["--mode", "train"]),
     BASELINE: (None, "minivae", ["--mode", "train"]),
+    "minivae-fit": (None, "minivae", ["--mode", "fit"]),
     "minivae-whole": (None, "minivae", ["--mode", "whole"]),
     "minivae-reference": (None, "minivae", ["--mode", "reference"]),
+    # opt-in (--contenders): minivae's step in a process held to one core, as under
+    # `taskset -c 0`, so that one core's throughput is measured beside two cores'
+    ONE_CORE: (None, "minivae", ["--mode", "train", "--cores", "1"]),
     "torch NCHW": ("torch", "torch", ["--layout", "nchw"]),
     "torch channels_last": ("torch", "torch", ["--layout", "channels_last"]),
     "keras": ("tf", "keras", []),
@@ -85,8 +98,9 @@ EPOCH_CONTENDERS = [name for name, (kind, _, _) in CONTENDERS.items()
 
 def minivae_stepper(mode):
     """(model, step, description, fit options) for one minivae contender, on whichever
-    API the imported minivae has. mode: "train" (`minivae train`'s step), "whole" (a
-    library fit's default) or "reference" (the reference layers, whole batch)."""
+    API the imported minivae has. mode: "train" (`minivae train`'s step), "fit" (a
+    library fit's default: the same step, no malloc tuning in the worker), "whole"
+    (fit's data_parallel=False) or "reference" (the reference layers, whole batch)."""
     from minivae.architectures import fashion_vae
     from minivae.optimizers import Adam
     model = fashion_vae(seed=0).compile(Adam(learning_rate=LEARNING_RATE))
@@ -100,23 +114,26 @@ def minivae_stepper(mode):
                 "before issue 12: model.train_step, which splits the batch itself", {})
     import minivae.fast
     from minivae.fast.data_parallel import DataParallel
-    if mode == "train":
+    if mode in ("train", "fit"):
         parallel = DataParallel(model)
         why = parallel.why_whole()
         whole = "" if why is None else f", whole batch: {why}"
         import minivae.training
         if hasattr(minivae.training, "train_step"):
             # After issue 20: the training loop's step, with DataParallel's forward_backward
+            parts = getattr(parallel, "parts", 2)
             return (model, lambda x: minivae.training.train_step(model, x, parallel),
-                    "training.train_step(model, x, DataParallel(model))" + whole,
-                    {"data_parallel": True})
+                    f"training.train_step(model, x, DataParallel(model)), {parts} part"
+                    + ("s" if parts != 1 else "")
+                    + whole, {"data_parallel": True})
         return (model, parallel.train_step, "DataParallel(model).train_step" + whole,
                 {"data_parallel": True})
     path = "reference" if minivae.fast.using_reference() else "fast path"
     if (mode == "reference") != (path == "reference"):
         raise RuntimeError(f"mode {mode!r} runs on the {path} ({REFERENCE_VAR} is wrong in "
                            f"this worker's environment)")
-    return model, model.train_step, f"model.train_step, whole batch, {path}", {}
+    return (model, model.train_step, f"model.train_step, whole batch, {path}",
+            {"data_parallel": False})
 
 
 def has_fast_path():
@@ -136,8 +153,12 @@ def check_one_checkout(home):
         raise RuntimeError(f"modules from outside {home}: {', '.join(stray)}")
 
 
-def minivae_worker(mode, tree=None):
-    """A minivae contender's process; tree: a checkout to import minivae from."""
+def minivae_worker(mode, tree=None, cores=None):
+    """A minivae contender's process; tree: a checkout to import minivae from; cores:
+    hold the process to its first `cores` CPUs before numpy loads (as taskset would),
+    so that OpenBLAS, minivae.fast.threads.cores() and DataParallel see only those."""
+    if cores is not None:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     if tree is not None:
         sys.path.insert(0, str(Path(tree).resolve()))
         # An editable install of minivae (pip install -e) adds an import finder that maps
@@ -196,6 +217,25 @@ def minivae_worker(mode, tree=None):
     _common.serve({"setup": setup, "steps": steps, "epoch": epoch})
 
 
+def gemm_worker():
+    """The limit's process: the step's products counted from this tree's model, and a
+    2048^3 sgemm's rate, measured once a round so that it sees the rounds' load. It is
+    a process of its own so that its 48 MB of operands stay out of the contenders' RSS."""
+    def flops():
+        from minivae.architectures import fashion_vae
+        counted = _common.step_flops(fashion_vae(seed=0), BATCH)
+        return {**counted, "model": "fashion_vae(seed=0)", "batch": BATCH}
+
+    def gemm():
+        # and one core's best 1024^3, times the cores: what the cores give when the
+        # 2048^3 on all of them, which waits for its slowest thread, is held up by load
+        cores = len(os.sched_getaffinity(0))
+        return {"gflops": _common.gemm_rate(),
+                "cores_gflops": cores * _common.gemm_rate(1024, 7, threads=1)}
+
+    _common.serve({"flops": flops, "gemm": gemm})
+
+
 # ------------------------------------------------------------- orchestrator --
 
 def worker_spec(name, args, limits):
@@ -239,15 +279,22 @@ def first_batch():
 
 def run_steps(args, workers):
     batch_path, batch_info = first_batch()
+    gemm = _common.Worker("gemm", sys.executable, __file__, [],
+                          env=_common.worker_env(keep_pin=args.as_environment), label="gemm")
     try:
-        return measure_steps(args, workers, batch_path, batch_info)
+        return measure_steps(args, workers, batch_path, batch_info, gemm)
     finally:
+        gemm.close()
         batch_path.unlink()
         batch_path.parent.rmdir()
 
 
-def measure_steps(args, workers, batch_path, batch_info):
+def measure_steps(args, workers, batch_path, batch_info, gemm):
     print(f"batch: the first {BATCH} training images of {batch_info['source']}")
+    flops = gemm.request(cmd="flops")
+    print(f"step work: {flops['total'] / 1e9:.2f} GFLOP of products (forward "
+          f"{flops['forward'] / 1e9:.2f}, backward {flops['backward'] / 1e9:.2f}), counted "
+          f"from the layer shapes of {flops['model']} at batch {flops['batch']}")
     setups = {}
     for name, worker in workers.items():
         setups[name] = worker.request(cmd="setup", batch_path=str(batch_path),
@@ -256,8 +303,11 @@ def measure_steps(args, workers, batch_path, batch_info):
               f"{fmt_ms(setups[name]['first_step_ms'])} ms; {setups[name]['version']}",
               flush=True)
     rounds = {name: [] for name in workers}
-    losses = {}
+    losses, rates, core_rates = {}, [], []
     for r in range(args.rounds):
+        reply = gemm.request(cmd="gemm")
+        rates.append(reply["gflops"])
+        core_rates.append(reply["cores_gflops"])
         order = list(workers) if r % 2 == 0 else list(reversed(workers))
         for name in order:
             reply = workers[name].request(cmd="steps", n=args.steps)
@@ -265,8 +315,10 @@ def measure_steps(args, workers, batch_path, batch_info):
             losses[name] = reply["loss"]
         print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
             f"{name} {fmt_ms(statistics.median(rounds[name][-1]))}" for name in workers)
-            + " ms/step", flush=True)
-    return {"batch": batch_info, "setup": setups, "rounds_ms": rounds, "last_loss": losses}
+            + f" ms/step; sgemm {rates[-1]:.0f} GFLOP/s (one core's x cores "
+            f"{core_rates[-1]:.0f})", flush=True)
+    return {"batch": batch_info, "setup": setups, "rounds_ms": rounds, "last_loss": losses,
+            "flops": flops, "gemm_gflops": rates, "cores_gemm_gflops": core_rates}
 
 
 def report_steps(result, finals):
@@ -274,6 +326,12 @@ def report_steps(result, finals):
     medians = {name: statistics.median([t for rnd in rs for t in rnd])
                for name, rs in rounds.items()}
     round_medians = {name: [statistics.median(rnd) for rnd in rs] for name, rs in rounds.items()}
+    # The GEMM-bound limit: the step's products at the rate of a large square sgemm
+    # measured in the same round, on the same cores (no step can multiply faster).
+    flops, rates = result["flops"]["total"], result["gemm_gflops"]
+    limits_ms = [flops / (rate * 1e6) for rate in rates]
+    result["limit"] = {"flops": flops, "gemm_gflops_per_round": rates,
+                       "limit_ms_per_round": limits_ms}
     summary = {}
     rows = []
     for name in rounds:
@@ -289,17 +347,27 @@ def report_steps(result, finals):
                                           "min": min(per_round), "max": max(per_round)}
             ratio = (f"{statistics.median(per_round):.3f}x "
                      f"({min(per_round):.3f}-{max(per_round):.3f})")
+        over = [t / limit for t, limit in zip(round_medians[name], limits_ms)]
+        entry["over_limit"] = {"median": statistics.median(over), "min": min(over),
+                               "max": max(over)}
         summary[name] = entry
         rows.append([name, fmt_ms(ms), f"{fmt_ms(min(round_medians[name]))}-"
                      f"{fmt_ms(max(round_medians[name]))}", f"{entry['images_per_s']:.0f}",
-                     f"{entry['projected_epoch_s']:.1f}", f"{entry['peak_rss_mb']:.0f}", ratio])
+                     f"{entry['projected_epoch_s']:.1f}", f"{entry['peak_rss_mb']:.0f}",
+                     f"{statistics.median(over):.2f}x ({min(over):.2f}-{max(over):.2f})", ratio])
     print()
     print_table(["contender", "ms/step", "round range", "images/s", "s/epoch",
-                 "peak RSS MB", "minivae / this"], rows)
+                 "peak RSS MB", "/ limit", "minivae / this"], rows)
     print()
     print("ms/step: median of all timed steps; round range: min-max of the per-round medians;")
     print(f"s/epoch: {STEPS_PER_EPOCH} steps at the median (no validation); minivae / this: "
           "median (min-max) of the per-round ratios")
+    print(f"limit: {flops / 1e9:.2f} GFLOP of products at the round's 2048^3 sgemm rate "
+          f"(median {statistics.median(rates):.0f} GFLOP/s, {min(rates):.0f}-{max(rates):.0f}: "
+          f"{fmt_ms(statistics.median(limits_ms))} ms); / limit: the per-round median step "
+          f"over the round's limit, median (min-max); one core's best 1024^3 sgemm "
+          f"times the cores: median {statistics.median(result['cores_gemm_gflops']):.0f} "
+          f"GFLOP/s (when far above the 2048^3 rate, load held the large one up)")
     return summary
 
 
@@ -336,7 +404,7 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--contenders", nargs="+", choices=list(CONTENDERS), metavar="NAME",
                         help=f"a subset of: {', '.join(repr(c) for c in CONTENDERS)} (default: "
-                        f"all; {BASELINE} only with --baseline)")
+                        f"all but {ONE_CORE!r}; {BASELINE} only with --baseline)")
     parser.add_argument("--baseline", type=Path, metavar="PATH",
                         help=f"another checkout of minivae (a directory holding minivae/), "
                         f"measured as the contender {BASELINE!r} in the same rounds")
@@ -352,10 +420,11 @@ def parse_args():
     parser.add_argument("--layout", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
     parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--cores", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return args
-    names = list(args.contenders or [n for n in CONTENDERS if n != BASELINE])
+    names = list(args.contenders or [n for n in CONTENDERS if n not in OPT_IN])
     if args.baseline is not None:
         args.baseline = args.baseline.resolve()
         if not (args.baseline / "minivae" / "__init__.py").is_file():
@@ -375,7 +444,9 @@ def parse_args():
 def main():
     args = parse_args()
     if args.worker == "minivae":
-        return minivae_worker(args.mode, args.tree)
+        return minivae_worker(args.mode, args.tree, args.cores)
+    if args.worker == "gemm":
+        return gemm_worker()
     if args.worker in ("torch", "keras"):
         import _frameworks
         return (_frameworks.torch_worker(args.layout) if args.worker == "torch"

@@ -19,15 +19,16 @@ What is profiled:
 
   default       the whole batch (100) on the fast path, on one thread of Python:
                 no DataParallel, BLAS and the fast path's memory passes on their
-                default threads. `minivae train` splits the batch between two
-                replicas on two threads, which a per-layer timer cannot follow, so
-                its step (bench_train.py) is faster than this one; the shares still
-                show where the work is.
-  --replica     what one DataParallel part does: half the batch, BLAS held to one
-                thread (threadpoolctl), the memory passes inline (run inside
-                minivae.fast.data_parallel.run_each, as DataParallel runs its parts),
-                alone on the machine; both parts together take longer, since they
-                share memory bandwidth and caches. The Adam and "other" rows are
+                default threads. fit (and `minivae train`) splits the batch into
+                one part per core, on replicas on threads, which a per-layer timer
+                cannot follow, so its step (bench_train.py) is faster than this
+                one; the shares still show where the work is.
+  --replica     what one DataParallel part does: the batch over the cores (half of
+                it on 2), BLAS held to one thread (threadpoolctl), the memory passes
+                inline (run inside minivae.fast.data_parallel.run_each, as
+                DataParallel runs its parts), alone on the machine; the parts
+                together take longer than one, since they share memory bandwidth
+                and caches. The Adam and "other" rows are
                 the whole step's, which DataParallel runs once, after the parts.
   --reference   the same on the reference layers (minivae.fast.reference()).
 
@@ -315,19 +316,21 @@ def main():
     parser.add_argument("--cprofile", action="store_true", help="add cProfile's top functions")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--replica", action="store_true",
-                        help="one DataParallel part's work: half the batch, one BLAS thread")
+                        help="one DataParallel part's work: the batch over the cores, one BLAS "
+                        "thread")
     parser.add_argument("--reference", action="store_true",
                         help="the reference layers (minivae.fast.reference())")
     args = parser.parse_args()
     started = time.perf_counter()
-    from minivae.fast.data_parallel import PARTS
-    size = BATCH // PARTS if args.replica else BATCH
+    from minivae.fast.threads import cores
+    parts = cores()             # DataParallel's default split, one part per core
+    size = BATCH // parts if args.replica else BATCH
     layers, kernels, core_names, timers, source = profile(args, size)
     threads = _common.thread_report()
     path_name = "reference" if args.reference else "fast path"
     print(f"minivae from {_common.REPO} ({_common.describe_checkout(_common.REPO)}); "
           f"fashion_vae batch {size} float32 on the {path_name}"
-          + (f" (one DataParallel part of {PARTS}, BLAS on one thread)" if args.replica
+          + (f" (one DataParallel part of {parts}, BLAS on one thread)" if args.replica
              else "") + f"; {args.stat} of {args.steps} steps after {args.warmup} warm-up; "
           f"BLAS threads at rest: {_common.describe_threads(threads)}")
     isa = _common.isa_report()

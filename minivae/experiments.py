@@ -9,9 +9,10 @@ and beta's trade of rate against distortion (docs/evaluation.md).
                                        the training, and the folder of figures and JSON
 
 The runs train the book's 32x32 models on the data a spec names, as `minivae train`
-chooses it (datasets.load_for_training). data_parallel=True is fit's (it sets BLAS
-threads process-wide, so it is off unless asked: the command line asks). Errors a
-user can cause raise InputError or DatasetError, naming each option as its flag.
+chooses it (datasets.load_for_training). data_parallel is fit's (on by default: each
+batch split between the cores, BLAS held to one thread during each step and restored
+after it). Errors a user can cause raise InputError or DatasetError, naming each
+option as its flag.
 """
 
 import os
@@ -52,17 +53,17 @@ def compare_latent_spaces(models, x, radius=DEFAULT_RADII, n_points=20000, n_ima
     return out
 
 
-def _fit(model, x, epochs, seed, verbose, data_parallel=False):
+def _fit(model, x, epochs, seed, verbose, data_parallel=True):
     model.compile(Adam(learning_rate=LEARNING_RATE))
     history = model.fit(x, epochs=epochs, batch_size=BATCH_SIZE, seed=seed, verbose=verbose,
                         data_parallel=data_parallel)
     return model, history
 
 
-def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=False):
+def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=True):
     """The book's autoencoder and VAE trained on the same x with the same seed.
 
-    data_parallel is fit's (off unless asked: it sets BLAS threads process-wide).
+    data_parallel is fit's (on by default; False trains on whole batches).
     Returns {"autoencoder": model, "vae": model}.
     """
     models = {"autoencoder": fashion_autoencoder(latent_dim=latent_dim, seed=seed),
@@ -75,7 +76,7 @@ def train_pair(x, epochs=5, latent_dim=2, seed=0, verbose=1, data_parallel=False
 
 
 def sweep(x, x_eval, betas, epochs=3, latent_dim=2, seed=0, n_samples=10, verbose=1,
-          data_parallel=False):
+          data_parallel=True):
     """One VAE per beta on x; each one's rate and distortion on x_eval, and samples.
 
     beta weighs the KL against the *summed* pixel log-likelihood (the model's
@@ -125,7 +126,7 @@ def _dataset(data):
 
 def compare_run(out="runs/compare", data=None, epochs=5, latent_dim=2, seed=0, limit=None,
                 radius=DEFAULT_RADII, scatter=5000, data_dir=None, image_size=None, verify=True,
-                allow_sample=True, verbose=1, data_parallel=False):
+                allow_sample=True, verbose=1, data_parallel=True):
     """`minivae compare`: the book's autoencoder and VAE trained on the same images
     (train_pair), their latent spaces compared (compare_latent_spaces).
 
@@ -169,7 +170,7 @@ def compare_run(out="runs/compare", data=None, epochs=5, latent_dim=2, seed=0, l
 
 def sweep_run(out="runs/sweep", betas=(0.5, 1.0, 2.0, 4.0), epochs=3, latent_dim=2, seed=0,
               limit=None, data=None, data_dir=None, image_size=None, verify=True,
-              allow_sample=True, verbose=1, data_parallel=False):
+              allow_sample=True, verbose=1, data_parallel=True):
     """`minivae sweep`: one VAE per beta (sweep), trained on the training split and
     measured on the held-out one.
 

@@ -21,9 +21,10 @@ folder's checkpoint is refused where OUT holds a run of its own, and
 resume=True with overwrite=True is refused as contradictory.
 
 Settings of the whole process stay the caller's: `minivae train` calls
-fast.memory.tune_for_training() first and passes data_parallel=True (each batch
-split between two threads, BLAS held to one thread per step); a library call
-changes neither unless asked. Errors a user can cause raise InputError,
+fast.memory.tune_for_training() first (glibc's malloc, for the rest of the
+process), which a library call never does. data_parallel is fit's, on by default
+here as there (each batch split between the cores, BLAS held to one thread during
+each step and restored after it). Errors a user can cause raise InputError,
 CheckpointError or DatasetError, naming each setting as its command-line flag
 (the spelling a checkpoint's run records); a diverged run raises
 TrainingDiverged, an interrupted one RunInterrupted, each saying what was saved.
@@ -330,7 +331,7 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
               overwrite=False, batch_size=None, learning_rate=None, beta=None,
               reconstruction_weight=None, latent_dim=None, seed=None, dtype=None, limit=None,
               data_dir=None, image_size=None, verify=True, allow_sample=True, verbose=1,
-              data_parallel=False):
+              data_parallel=True):
     """Train a model into the folder `out`: what `minivae train` does. Returns a Run.
 
     model: a --model spec (vae, ae, faces, keras-io, or module:function; default

@@ -196,7 +196,7 @@ def _check_callbacks(callbacks, owner):
 
 
 def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
-        initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
+        initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=True):
     """Train `model` on x for epochs [initial_epoch, epochs). Returns a History.
 
     x and validation_data: images in memory (N, ...), a Sequence of batches or an
@@ -204,9 +204,13 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
 
     callbacks: callables cb(model, epoch, logs, history) run after each epoch
     (a checkpoint writer, say); they see the History including that epoch.
-    data_parallel: run each step's forward_backward through
-    minivae.fast.DataParallel(model) (a model whose class overrides train_step keeps
-    its own, on the whole batch).
+    data_parallel (default True): run each step's forward_backward through
+    minivae.fast.DataParallel(model), each batch split into one part per core, run on
+    threads with every BLAS in the process held to one thread for the duration of the
+    step and restored after it (docs/fast.md). A model that cannot be split
+    (BatchNormalization, Dropout) and a class that overrides train_step run on the
+    whole batch. data_parallel=False runs every step on the whole batch, BLAS left
+    as the caller set it.
     """
     owner = type(model).__name__ + ".fit"
     if model.optimizer is None:

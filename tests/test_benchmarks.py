@@ -66,8 +66,8 @@ def _environment(**changes):
 
 def test_bench_train_runs_every_minivae_contender_and_a_baseline_of_this_tree():
     """--baseline . measures this same tree as minivae@baseline (CI has no other checkout)."""
-    result = _train("--contenders", "minivae", "minivae-whole", "minivae-reference",
-                    "--baseline", ".")
+    result = _train("--contenders", "minivae", "minivae-fit", "minivae-whole",
+                    "minivae-reference", "--baseline", ".")
     out = result.stdout
     assert "CPU vector extension: " in out
     assert f"minivae@baseline from {REPO} (" in out
@@ -75,11 +75,41 @@ def test_bench_train_runs_every_minivae_contender_and_a_baseline_of_this_tree():
     assert "model.train_step, whole batch, fast path" in out
     assert "model.train_step, whole batch, reference" in out
     payload = _written(result)
-    assert set(payload["rounds_ms"]) == {"minivae", "minivae-whole", "minivae-reference",
-                                         "minivae@baseline"}
+    assert set(payload["rounds_ms"]) == {"minivae", "minivae-fit", "minivae-whole",
+                                         "minivae-reference", "minivae@baseline"}
     assert all(len(rounds[0]) == 2 for rounds in payload["rounds_ms"].values())
     assert payload["framework_isa_limits"] == {}       # the default run limits nothing
     assert "minivae_over_this" in payload["summary"]["minivae@baseline"]
+    # the limit: the products counted from the shapes, a GEMM rate for the round
+    assert "step work: 8.71 GFLOP of products" in out and "/ limit" in out
+    assert payload["flops"]["total"] == 8_707_276_800
+    assert len(payload["gemm_gflops"]) == 1 and payload["gemm_gflops"][0] > 0
+    assert payload["summary"]["minivae"]["over_limit"]["median"] > 0
+
+
+def test_step_flops_counts_the_products_from_the_layer_shapes():
+    """2 flops per multiply-add: forward, dW, and dx where the layer computes it."""
+    from minivae.architectures import fashion_vae
+    from minivae.layers import Dense
+    from minivae.models import VAE, GaussianEncoder, Sequential
+    common = _benchmarks_common()
+    counted = common.step_flops(fashion_vae(seed=0), 100)
+    # the book's layers at batch 100, multiply-adds of the forward pass (docs/fast.md):
+    # 3 stride-2 convs, the heads, the decoder's Dense, 3 transposed convs, the last conv
+    convs = [256 * 9 * 1 * 32, 64 * 9 * 32 * 64, 16 * 9 * 64 * 128]
+    transposes = [16 * 9 * 128 * 128, 64 * 9 * 128 * 64, 256 * 9 * 64 * 32]
+    macs = 100 * (sum(convs) + 2 * 2048 * 2 + 2 * 2048 + sum(transposes) + 1024 * 9 * 32)
+    first = 100 * convs[0]                      # the first conv computes no dx
+    assert counted["forward"] == 2 * macs
+    assert counted["backward"] == 4 * macs - 2 * first
+    assert counted["total"] == 8_707_276_800
+    # a flat-vector model: a 784-400-20 MLP VAE
+    mlp = VAE(GaussianEncoder([Dense(400, activation="relu")], 20),
+              Sequential([Dense(400, activation="relu"), Dense(784)]),
+              output_activation="sigmoid").build((784,))
+    n_macs = 784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784
+    first = 784 * 400
+    assert common.step_flops(mlp, 10)["total"] == 10 * (6 * n_macs - 2 * first)
 
 
 @pytest.mark.skipif(not (OLD_CHECKOUT / "minivae" / "__init__.py").is_file(),

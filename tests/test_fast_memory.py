@@ -47,21 +47,36 @@ def rss_mb():
     raise AssertionError(f"no VmRSS line in {STATUS}")
 
 
-@pytest.mark.parametrize("n, batch_size, epochs", [(200, 100, 8), (1000, 1000, 3)],
-                         ids=["8-epochs-batch-100", "batch-1000"])
-def test_training_memory_does_not_grow_after_the_first_epoch(n, batch_size, epochs):
+# With fit's default, each step's parts allocate on two threads, from two glibc arenas,
+# and malloc_trim cannot return a block that sits below one in use: the RSS after the
+# trim wanders by about one of a part's larger buffers per arena (218-234 MB from epoch
+# to epoch at batch 100, +10.1 MB the most seen after epoch 1; a part's largest buffer,
+# a transposed convolution's columns, is 14.7 MB). So the split run is allowed one
+# such block per arena: it finds a leak of a part's buffers per step (over 50 MB),
+# and the whole-batch runs, with the allocator's noise at 0.1 MB, find small leaks
+# in the loop, the layers and the kernels the two share.
+SPLIT_TOLERANCE_MB = TOLERANCE_MB + 2 * 14.7
+
+
+@pytest.mark.parametrize("n, batch_size, epochs, data_parallel, tolerance",
+                         [(200, 100, 8, False, TOLERANCE_MB),
+                          (1000, 1000, 3, False, TOLERANCE_MB),
+                          (200, 100, 8, True, SPLIT_TOLERANCE_MB)],
+                         ids=["8-epochs-batch-100", "batch-1000", "8-epochs-split"])
+def test_training_memory_does_not_grow_after_the_first_epoch(n, batch_size, epochs,
+                                                             data_parallel, tolerance):
     x = load_sample("uint8")[0][:n]
     model = fashion_vae(seed=0).compile(Adam())
     before = rss_mb()
     rss = []
     model.fit(x, epochs=epochs, batch_size=batch_size, verbose=0,
-              callbacks=[lambda *args: rss.append(rss_mb())])
+              data_parallel=data_parallel, callbacks=[lambda *args: rss.append(rss_mb())])
     growth = max(rss[1:]) - rss[0]
     shown = ", ".join(f"{v:.1f}" for v in rss)
     print(f"\n{n} images, batch {batch_size}: RSS {before:.1f} MB before, per epoch [{shown}] "
           f"MB, growth after epoch 1 {growth:+.1f} MB")
     assert len(rss) == epochs
-    assert growth <= TOLERANCE_MB, f"RSS per epoch (MB): {shown}"
+    assert growth <= tolerance, f"RSS per epoch (MB): {shown}"
 
 
 REFAULT_PROGRAM = """

@@ -125,8 +125,8 @@ decoder.summary()'''),
 autoencoder.compile(Adam(learning_rate=0.001))'''),
         ("code", '''# Create a model save checkpoint (written after every epoch; no TensorBoard here)
 model_checkpoint_callback = checkpoint.CheckpointCallback("models/checkpoint.npz")'''),
-        ("code", '''# Split each batch between two threads (a setting of this whole process: the
-# kernel is the notebook's own)
+        ("code", '''# fit splits each batch between the cores; keeping freed buffers for the next
+# step is a setting of this whole process (the kernel is the notebook's own)
 memory.tune_for_training()
 history = autoencoder.fit(
     x_train,
@@ -137,7 +137,6 @@ history = autoencoder.fit(
     callbacks=[model_checkpoint_callback],
     seed=0,
     verbose=2,
-    data_parallel=True,
 )'''),
         ("code", '''# Save the final model (encoder and decoder live inside it)
 checkpoint.save("models/autoencoder.npz", autoencoder, epoch=EPOCHS, history=history)'''),
@@ -242,7 +241,7 @@ optimizer = Adam(learning_rate=0.0005)
 vae.compile(optimizer)'''),
         ("code", '''# Create a model save checkpoint (written after every epoch)
 model_checkpoint_callback = checkpoint.CheckpointCallback("models/checkpoint.npz")'''),
-        ("code", '''memory.tune_for_training()   # two threads per batch: a setting of this kernel only
+        ("code", '''memory.tune_for_training()   # freed buffers kept for reuse: a setting of this kernel
 history = vae.fit(
     x_train,
     epochs=EPOCHS,
@@ -252,7 +251,6 @@ history = vae.fit(
     callbacks=[model_checkpoint_callback],
     seed=0,
     verbose=2,
-    data_parallel=True,
 )'''),
         ("code", '''# Save the final model
 checkpoint.save("models/vae.npz", vae, epoch=EPOCHS, history=history)'''),

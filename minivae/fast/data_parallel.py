@@ -1,29 +1,35 @@
 """DataParallel: each training batch split between model replicas on threads (docs/fast.md).
 
-Two threads, each running half the batch through a replica of the model with
-single-threaded BLAS, beat one thread with two-threaded BLAS: every memory pass
-then runs on both cores too, and no BLAS thread spins while numpy works
-(measured on the book's step: 54 ms against 72). numpy's GEMMs release the GIL,
-so the two threads' products run at once.
+Threads each running a part of the batch through a replica of the model with
+single-threaded BLAS beat one thread with multi-threaded BLAS: every memory pass
+then runs on every core too, and no BLAS thread spins while numpy works
+(measured on the book's step on 2 cores: 54 ms against 72). numpy's GEMMs
+release the GIL, so the threads' products run at once.
 
-    parts     = a fixed split of the batch into PARTS contiguous slices
+    parts     = a fixed split of the batch into P contiguous slices, P = the cores
+                this process may run on when the DataParallel is made (at most one
+                part per MIN_CHUNK examples)
     eps       = the noise the whole batch would draw (model.draw_eps), sliced per part
     metrics_k = replica_k.forward_backward(x[part_k], eps[part_k]),  grads_k = its named_grads()
     metrics   = sum_k w_k metrics_k,   grads = sum_k w_k grads_k,   w_k = |part_k| / N
 
 Each part's losses are means over its examples, so the weighted sums are the whole
-batch's, up to float rounding. The split does not depend on the thread count,
-so neither do the results. A replica shares the model's parameter and state
-dicts (every update reaches it) and has its own grads and caches. DataParallel
-uses only the model's public surface (forward_backward, named_grads,
-named_params, draw_eps) and offers the same forward_backward and named_grads, so
-minivae.training's step runs either one.
+batch's, up to float rounding, and the sums run in the parts' order. The split
+depends on P and N only, never on the number of threads that run the parts
+(MINIVAE_THREADS), so neither do the results. A replica shares the model's
+parameter and state dicts (every update reaches it) and has its own grads and
+caches. DataParallel uses only the model's public surface (forward_backward,
+named_grads, named_params, draw_eps) and offers the same forward_backward and
+named_grads, so minivae.training's step runs either one.
 
 A model splits only when its layers allow it: none couples the examples of a
 batch (BatchNormalization) and none draws noise of its own except the Sampling
-layer, whose eps is drawn for the whole batch first. Holding BLAS to one thread
-is a setting of the whole process, for the duration of each step, which is why
-`fit` uses DataParallel only when asked (data_parallel=True; `minivae train` asks).
+layer, whose eps is drawn for the whole batch first. Otherwise its batches stay
+whole, on the model's own forward_backward with BLAS as the caller set it.
+Holding BLAS to one thread is a setting of the whole process, so it lasts only
+for the parts of each step (threadpoolctl's limit, which restores the previous
+settings on the way out, as scikit-learn does); fit uses DataParallel unless
+asked not to (data_parallel=False).
 """
 
 import contextvars
@@ -33,10 +39,9 @@ from concurrent.futures import wait
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ..errors import InputError
 from ..layers import Sampling
-from .threads import INLINE, MIN_CHUNK, in_callers_context, pool, threads
-
-PARTS = 2
+from .threads import INLINE, MIN_CHUNK, cores, in_callers_context, pool, threads
 
 
 def leaves(part):
@@ -54,18 +59,23 @@ def _inline_call(fn):
 
 
 def run_each(fns):
-    """Call every fn(), the first on the calling thread and the others on the pool (all
-    in turn on the calling thread when threads() is 1), with over_batch inline inside
-    them; returns their results in order. No part outlives the call."""
+    """Call every fn() on at most threads() threads, the calling thread included, with
+    over_batch inline inside them; returns their results in order. Thread i runs fns
+    i, i + k, i + 2k, ... in turn (all on the calling thread when threads() is 1). No
+    call outlives run_each."""
     k = min(threads(), len(fns))
+
+    def run_group(i):
+        return [contextvars.copy_context().run(_inline_call, fn) for fn in fns[i::k]]
     if k <= 1:
-        return [contextvars.copy_context().run(_inline_call, fn) for fn in fns]
-    futures = [pool(k).submit(in_callers_context(), _inline_call, fn) for fn in fns[1:]]
+        return run_group(0)
+    futures = [pool(k).submit(in_callers_context(), run_group, i) for i in range(1, k)]
     try:
-        first = contextvars.copy_context().run(_inline_call, fns[0])
+        first = run_group(0)
     finally:
         wait(futures)
-    return [first] + [future.result() for future in futures]
+    groups = [first] + [future.result() for future in futures]
+    return [groups[i % k][i // k] for i in range(len(fns))]
 
 
 def _blas_controller():
@@ -75,13 +85,20 @@ def _blas_controller():
 
 
 class DataParallel:
-    """The model's forward_backward, each batch run as PARTS parts on threads.
+    """The model's forward_backward, each batch run as `parts` parts on threads.
 
     forward_backward(x) returns the whole batch's metrics and named_grads() its
     gradients, as the model's own do; the model's layers keep their own grads.
+    parts: how many parts a batch is split into (default: cores(), the cores this
+    process may run on now); it fixes the float rounding of the results, which the
+    number of threads never changes.
     """
 
-    def __init__(self, model, parts=PARTS):
+    def __init__(self, model, parts=None):
+        if parts is None:
+            parts = cores()
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise InputError(f"DataParallel: parts must be a positive integer, got {parts!r}")
         self.model, self.parts = model, parts
         self._replicas = None
         self._grads = {}
@@ -100,16 +117,19 @@ class DataParallel:
         return None
 
     def split(self, n):
-        """The fixed split of a batch of n into contiguous slices, or None when the
-        batch stays whole (too small to be worth it, or see why_whole)."""
-        if n < self.parts * MIN_CHUNK or self.why_whole() is not None:
+        """The fixed split of a batch of n into min(parts, n // MIN_CHUNK) contiguous
+        slices, or None when the batch stays whole (fewer than two such slices, or see
+        why_whole)."""
+        k = min(self.parts, n // MIN_CHUNK)
+        if k < 2 or self.why_whole() is not None:
             return None
-        bounds = [n * i // self.parts for i in range(self.parts + 1)]
-        return [slice(bounds[i], bounds[i + 1]) for i in range(self.parts)]
+        bounds = [n * i // k for i in range(k + 1)]
+        return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
 
     def _replicas_for(self, k):
-        """k replicas sharing the model's params and state dicts, made once."""
-        if self._replicas is None or len(self._replicas) != k:
+        """k replicas sharing the model's params and state dicts, made once (a smaller
+        last batch uses the first of them)."""
+        if self._replicas is None or len(self._replicas) < k:
             model = self.model
             # deepcopy's memo maps an object to its copy: mapping the arrays and objects
             # every replica must share to themselves keeps them shared (and uncopied).
@@ -124,7 +144,7 @@ class DataParallel:
             for layer, twin in zip(model_leaves,
                                    leaves(replica.encoder) + leaves(replica.decoder)):
                 twin.params, twin.state = layer.params, layer.state
-        return self._replicas
+        return self._replicas[:k]
 
     def forward_backward(self, x, eps=None):
         """The model's forward_backward on the whole batch, computed in parts; the

@@ -12,8 +12,10 @@ the parts of a batch split between model replicas. Inside them every thread is
 busy already, so over_batch runs inline there: the context variable INLINE, set
 in each part's own context, says so.
 
-MINIVAE_THREADS sets the number of threads (default: the machine's cores, at most
-8; 1 runs everything on the calling thread, in the same order).
+MINIVAE_THREADS sets the number of threads (default: the cores this process may
+run on, so that DataParallel's one part per core all run at once; 1 runs
+everything on the calling thread, in the same order). A batch is never cut into
+chunks of fewer than MIN_CHUNK examples, which bounds the threads that work.
 """
 
 import contextvars
@@ -28,8 +30,17 @@ INLINE = contextvars.ContextVar("minivae_over_batch_inline", default=False)
 _pool = None            # created on first use; holds no data and never changes a result
 
 
+def cores():
+    """The cores this process may run on: its CPU affinity (taskset, a container's
+    cpuset) where the system tells it, else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):       # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
 def threads():
-    """The number of threads work is split between (MINIVAE_THREADS or the core count)."""
+    """The number of threads work is split between (MINIVAE_THREADS or cores())."""
     text = os.environ.get("MINIVAE_THREADS")
     if text:
         try:
@@ -39,7 +50,7 @@ def threads():
         if value < 1:
             raise InputError(f"MINIVAE_THREADS must be a positive integer, got {text!r}")
         return value
-    return max(1, min(os.cpu_count() or 1, 8))
+    return cores()
 
 
 def pool(k):

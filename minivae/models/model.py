@@ -282,19 +282,21 @@ class Model:
         As the book's train_step: the losses and their gradients, then the optimizer.
         A non-finite loss or gradient raises TrainingDiverged before the update, with
         the parameters, the optimizer and any BatchNormalization statistics as they
-        were before this batch.
+        were before this batch. The batch stays whole here; fit's steps split it
+        (minivae.training.train_step with a DataParallel, fit's data_parallel).
         """
         return train_step(self, x)
 
     def fit(self, x, epochs=1, batch_size=100, validation_data=None, shuffle=True, seed=None,
-            initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=False):
+            initial_epoch=0, verbose=1, callbacks=(), history=None, data_parallel=True):
         """Keras's fit: returns a History of per-epoch metric means (and val_ ones).
 
         seed, when given, restarts the model's Generator (shuffling and eps).
-        data_parallel=True splits each batch between model replicas on two threads,
-        holding every BLAS in the process to one thread during each step
-        (minivae.fast.DataParallel): faster for the book's VAE, but a setting of the
-        whole process, so it is off unless asked for (`minivae train` asks).
+        data_parallel (default True) splits each batch into one part per core, run
+        on model replicas on threads (minivae.fast.DataParallel), with every BLAS in
+        the process held to one thread during each step and restored after it;
+        a model with BatchNormalization or Dropout trains on the whole batch.
+        data_parallel=False trains on the whole batch and leaves BLAS alone.
         """
         if seed is not None:
             self.reseed(check_seed(seed, "seed", f"{type(self).__name__}.fit"))
