@@ -317,3 +317,13 @@ def test_a_sigmoid_given_twice_is_refused_and_none_is_warned_about():
         warnings.simplefilter("error")          # MSE on raw outputs is a choice, not a slip
         VAE(GaussianEncoder([Flatten()], 2),
             Sequential([Dense(16, name="out"), Reshape((4, 4, 1))]), reconstruction_loss="mse")
+
+
+def test_a_model_shows_what_it_is_when_a_notebook_echoes_it():
+    """Issue 21: compile() returns the model (calls chain), so a notebook cell ending in
+    it echoed <minivae.models.vae.VAE object at 0x...>; it now says what the model is."""
+    model = tiny_vae(seed=0)
+    assert repr(model) == "<VAE 'vae': 444 parameters, input (8, 8, 1), latent 2>"
+    assert repr(model.compile(Adam(learning_rate=1e-3))).endswith(
+        "latent 2, Adam(learning_rate=0.001)>")
+    assert "not built" in repr(VAE(GaussianEncoder([Flatten()], 2), Sequential([Dense(4)])))

@@ -139,7 +139,8 @@ history = autoencoder.fit(
     verbose=2,
 )'''),
         ("code", '''# Save the final model (encoder and decoder live inside it)
-checkpoint.save("models/autoencoder.npz", autoencoder, epoch=EPOCHS, history=history)'''),
+saved = checkpoint.save("models/autoencoder.npz", autoencoder, epoch=EPOCHS, history=history)
+print(f"saved {saved}")'''),
         ("md", "## 4. Reconstruct using the autoencoder"),
         ("code", '''n_to_predict = 5000
 example_images = x_test[:n_to_predict]
@@ -253,7 +254,8 @@ history = vae.fit(
     verbose=2,
 )'''),
         ("code", '''# Save the final model
-checkpoint.save("models/vae.npz", vae, epoch=EPOCHS, history=history)'''),
+saved = checkpoint.save("models/vae.npz", vae, epoch=EPOCHS, history=history)
+print(f"saved {saved}")'''),
         ("md", "## 4. Reconstruct using the variational autoencoder"),
         ("code", '''# Select a subset of the test set
 n_to_predict = 5000
@@ -415,7 +417,8 @@ if LOAD_MODEL:
     verbose=2,
 )'''),
         ("code", '''# Save the final model
-checkpoint.save("models/vae.npz", vae, epoch=EPOCHS, history=history)'''),
+saved = checkpoint.save("models/vae.npz", vae, epoch=EPOCHS, history=history)
+print(f"saved {saved}")'''),
         ("md", "## 4. Reconstruct using the variational autoencoder"),
         ("code", '''# Select a subset of the training set (a batch, as the book)
 example_images = x_train[:8 if QUICK else BATCH_SIZE]'''),

@@ -152,6 +152,17 @@ class Model:
     def built(self):
         return self.encoder.input_shape is not None and self.decoder.input_shape is not None
 
+    def __repr__(self):
+        """What a notebook shows for the model (compile returns it, so calls chain)."""
+        parts = [f"{self.count_params():,} parameters" if self.built else "not built"]
+        if self.built:
+            parts.append(f"input {tuple(self.input_shape)}, latent {self.latent_dim}")
+        if self.optimizer is not None:
+            rate = getattr(self.optimizer, "learning_rate", None)
+            parts.append(f"{type(self.optimizer).__name__}"
+                         + (f"(learning_rate={rate:g})" if rate is not None else ""))
+        return f"<{type(self).__name__} {self.name!r}: {', '.join(parts)}>"
+
     def build_for(self, x):
         """Build for x's shape (its first axis is the batch) unless built already."""
         if not self.built:
