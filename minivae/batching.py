@@ -58,7 +58,11 @@ class Batches:
     def __init__(self, data, batch_size, owner, name="x"):
         self.owner, self.name, self.batch_size = owner, name, batch_size
         if _is_array(data):
-            self.kind, self.data = "array", data
+            try:
+                self.kind, self.data = "array", np.asarray(data)
+            except ValueError as exc:      # ragged lists: numpy cannot make an array of them
+                raise InputTypeError(f"{owner}: {name} must be images (an array (N, ...)): "
+                                     f"{exc}") from None
         elif isinstance(data, NOT_DATA):
             self.kind = None
         elif _is_sequence(data):

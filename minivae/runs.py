@@ -392,7 +392,7 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                "batch_size": settings["batch_size"], "limit": settings["limit"],
                "dtype": str(model.dtype), "latent_dim": model.latent_dim, "data": spec,
                "sample": train.is_sample}
-        aside = _set_aside(out) if overwrite else None
+        aside = None
         save = CheckpointCallback(ckpt, run)
 
         def record(model, epoch, logs, history):
@@ -400,13 +400,15 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
             save(model, epoch, logs, history)
             write_json(hist, history.history)       # after every epoch, the last included
             if aside is not None:                   # the new run has a run of its own now
-                _discard(aside)
-                aside = None
+                done, aside = aside, None           # first: an interrupt now keeps the new
+                _discard(done)
 
         if initial_epoch:
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
         started = time.perf_counter()
         try:
+            if overwrite:               # inside the try: an interrupt from here puts it back
+                aside = _set_aside(out)
             history = training.fit(model, train.images, epochs=epochs,
                                    batch_size=settings["batch_size"], validation_data=val.images,
                                    initial_epoch=initial_epoch, history=history,

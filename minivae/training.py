@@ -248,8 +248,8 @@ def fit(model, x, epochs=1, batch_size=100, validation_data=None, shuffle=True,
         return model.check_images(batch, owner, where)
 
     if val is not None:
-        val.check_whole(lambda images: check_images(images, "validation_data",
-                                                    model.input_shape, owner))
+        # (a model not built yet, read from a Sequence, builds from these)
+        val.check_whole(lambda images: model.check_images(images, owner, "validation_data"))
     history = history if history is not None else History()
     # Model.train_step is train_step above; a class's own train_step runs as written
     own_step = getattr(type(model).train_step, "__qualname__", "") != "Model.train_step"

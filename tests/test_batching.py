@@ -129,3 +129,21 @@ def test_progress_of_an_iterable_of_unknown_length(capsys):
     model.fit(Stream([x[:10], x[10:20], x[20:]]), epochs=1, verbose=1)
     out = capsys.readouterr().out
     assert "Epoch 1/1" in out and "\n3/3 - " in "\n" + out.split("Epoch 1/1\n")[1]
+
+
+def test_evaluate_and_validation_take_streamed_data_on_a_model_not_built():
+    """Review: Model.evaluate handed a Sequence to np.asarray (the process grew until it
+    was killed), and fit checked array validation_data against the input shape of a
+    model a Sequence had not built yet."""
+    x = _images(40)
+    model = tiny_vae(seed=0)
+    model.reseed(1)                     # test_step samples z: the same draws for both
+    streamed = model.evaluate(Pages(x, 10))
+    model.reseed(1)
+    # the same batches and draws, in the same order: equal but for nothing, 1e-12 allowed
+    assert streamed == pytest.approx(model.evaluate(x, batch_size=10), rel=1e-12)
+    from minivae.models import VAE, GaussianEncoder
+    from minivae.layers import Flatten
+    fresh = VAE(GaussianEncoder([Flatten()], 2), tiny_vae().decoder).compile(Adam())
+    history = fresh.fit(Pages(x, 10), validation_data=x[:20], epochs=1, verbose=0)
+    assert fresh.built and "val_total_loss" in history.history

@@ -282,3 +282,30 @@ def test_threads_follow_the_cores_this_process_may_run_on(monkeypatch):
     assert DataParallel(tiny_vae()).parts == 12
     monkeypatch.setenv("MINIVAE_THREADS", "3")
     assert threads.threads() == 3 and DataParallel(tiny_vae()).parts == 12
+
+
+def test_a_setting_changed_between_epochs_reaches_every_part():
+    """Review: the replicas were copied once, so a callback setting beta = 0 after the
+    first epoch changed nothing on the split path (the default) and everything on the
+    whole one. Both now train the same."""
+    runs = []
+    for data_parallel in (False, True):
+        model = tiny_vae(seed=0).compile(Adam())
+
+        def anneal(model, epoch, logs, history):
+            model.beta = 0.0
+
+        history = model.fit(_images(), epochs=2, batch_size=N, verbose=0, seed=3,
+                            callbacks=[anneal], data_parallel=data_parallel)
+        runs.append(history.history)
+    for split in runs:
+        assert split["total_loss"][1] == pytest.approx(split["reconstruction_loss"][1],
+                                                       rel=1e-12)     # beta 0: KL counts not
+    assert runs[1]["total_loss"][1] == pytest.approx(runs[0]["total_loss"][1], rel=1e-9)
+
+
+def test_an_unbuilt_model_builds_from_its_first_split_batch():
+    model = VAE(GaussianEncoder([Flatten()], 2), tiny_vae().decoder).compile(Adam())
+    runner = DataParallel(model)
+    metrics = train_step(model, _images(), runner)
+    assert model.built and np.isfinite(metrics["total_loss"])

@@ -103,7 +103,8 @@ def _level(name):
     best = None
     for rank, (_, prefixes) in enumerate(LEVELS):
         for prefix in prefixes:
-            if name == prefix or name.startswith(prefix + "."):
+            # the package's own __init__ ("minivae") is a module, not a prefix of every other
+            if name == prefix or (prefix != "minivae" and name.startswith(prefix + ".")):
                 if best is None or len(prefix) > len(best[1]):
                     best = (rank, prefix)
     return None if best is None else best[0]

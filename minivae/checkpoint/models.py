@@ -116,8 +116,9 @@ def save(path, model, epoch=None, history=None, run=None):
 def check_readable(model, where):
     """Refuse, before a run trains it, a model whose checkpoint `load` would refuse: more
     parameters than MAX_PARAMETERS, more entries than MAX_ENTRIES (each parameter with
-    the optimizer's two moments, each state array, the meta and the checksum) or more
-    array bytes than MAX_ARRAY_BYTES. The limits are read when called."""
+    two optimizer moments, as Adam keeps: an upper bound for SGD; each state array, the
+    meta and the checksum) or more array bytes than MAX_ARRAY_BYTES. The limits are
+    read when called."""
     params, state = model.named_params(), model.named_state()
     check_parameter_count(model.count_params(), where)
     entries = 3 * len(params) + len(state) + 3       # Adam's m and v per parameter, its step

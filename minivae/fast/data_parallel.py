@@ -16,11 +16,13 @@ release the GIL, so the threads' products run at once.
 Each part's losses are means over its examples, so the weighted sums are the whole
 batch's, up to float rounding, and the sums run in the parts' order. The split
 depends on P and N only, never on the number of threads that run the parts
-(MINIVAE_THREADS), so neither do the results. A replica shares the model's
-parameter and state dicts (every update reaches it) and has its own grads and
-caches. DataParallel uses only the model's public surface (forward_backward,
-named_grads, named_params, draw_eps) and offers the same forward_backward and
-named_grads, so minivae.training's step runs either one.
+(MINIVAE_THREADS), so neither do the results. A replica is a deep copy of the
+model that shares its parameter and state dicts (every update reaches it) and
+takes its plain settings (beta, a layer's slope) before every step, with grads
+and caches of its own. The step runs through the model's public forward_backward,
+named_grads and draw_eps (no private method, no borrowed train_step), and
+DataParallel offers the same forward_backward and named_grads, so
+minivae.training's step runs either one.
 
 A model splits only when its layers allow it: none couples the examples of a
 batch (BatchNormalization) and none draws noise of its own except the Sampling
@@ -76,6 +78,18 @@ def run_each(fns):
         wait(futures)
     groups = [first] + [future.result() for future in futures]
     return [groups[i % k][i // k] for i in range(len(fns))]
+
+
+SETTINGS = (bool, int, float, str, tuple, type(None))
+
+
+def _settings(source, replica):
+    """The plain settings of `source` (numbers, strings, tuples: a VAE's beta, a layer's
+    slope) onto its replica, so a change made between steps reaches every part. Arrays,
+    caches and objects stay each replica's own."""
+    for name, value in vars(source).items():
+        if isinstance(value, SETTINGS):
+            setattr(replica, name, value)
 
 
 def _blas_controller():
@@ -141,15 +155,18 @@ class DataParallel:
             self._replicas = [copy.deepcopy(model, dict(memo)) for _ in range(k)]
         model_leaves = leaves(self.model.encoder) + leaves(self.model.decoder)
         for replica in self._replicas:
+            _settings(self.model, replica)      # beta changed between epochs, say
             for layer, twin in zip(model_leaves,
                                    leaves(replica.encoder) + leaves(replica.decoder)):
                 twin.params, twin.state = layer.params, layer.state
+                _settings(layer, twin)
         return self._replicas[:k]
 
     def forward_backward(self, x, eps=None):
         """The model's forward_backward on the whole batch, computed in parts; the
         gradients are then named_grads()."""
         model = self.model
+        model.build_for(x)                  # as the model's own would, from the first batch
         parts = self.split(len(x))
         if parts is None:
             metrics = model.forward_backward(x, eps)

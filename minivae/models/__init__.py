@@ -6,6 +6,7 @@
                     evaluate, batched encode and decode, weights, config)
     vae.py          GaussianEncoder q(z|x) and the VAE
     autoencoder.py  the plain Autoencoder
+    footprint.py    the memory of a forward pass, estimated from the layer shapes
 
 Containers run each layer through minivae.fast, which may pick a faster kernel
 for it; a layer's own forward and backward are the reference.

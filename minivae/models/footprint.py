@@ -12,7 +12,8 @@ layers (in inference a layer's input and output are what is alive; the cached
 activations of training come on top and are not counted here):
 
     Conv2D            padded input n Hp Wp C and im2col's columns n Ho Wo kh kw C (the
-                      taps form, which runs only where F < C, makes no more)
+                      taps form, which runs only at stride 1 where F < C, makes at most
+                      Hp Wp / (Ho Wo) times as much: a little more on small images)
     Conv2DTranspose   the columns n H W kh kw F and the padded output n Hp' Wp' F
     anything else     its input and output
 

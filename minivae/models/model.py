@@ -14,6 +14,7 @@ import numpy as np
 
 from .._validation import (check_choice, check_finite, check_float_array, check_positive_int,
                            check_real, check_seed)
+from ..batching import Batches
 from ..errors import InputError, InputTypeError
 from ..layers import Flatten, Reshape, Sigmoid, get_activation
 from ..losses import binary_crossentropy, binary_crossentropy_from_logits, mean_squared_error
@@ -77,6 +78,9 @@ def _output_activation(decoder, output_activation, reconstruction_loss, owner):
     if found and activation is not None:
         raise InputError(f"{owner}: the decoder already ends in {found} ({head}); pass "
                          f"output_activation=None or remove that sigmoid")
+    if found == "a Sigmoid layer" and end is None:
+        raise InputError(f"{owner}: the decoder is a bare {head}, which maps nothing; a decoder "
+                         f"maps latent points to images")
     if found == "a Sigmoid layer":
         container, i = end
         container.layers = container.layers[:i] + container.layers[i + 1:]
@@ -316,10 +320,13 @@ class Model:
                    callbacks=callbacks, history=history, data_parallel=data_parallel)
 
     def evaluate(self, x, batch_size=100):
-        """Mean metrics over x, as the book's test_step computes them."""
+        """Mean metrics over x, as the book's test_step computes them: images in memory,
+        a Sequence of batches or an iterable of batches (minivae/batching.py)."""
         owner = f"{type(self).__name__}.evaluate"
-        x = self.check_images(x, owner)
-        return evaluate(self, x, check_positive_int(batch_size, "batch_size", owner))
+        data = Batches(x, check_positive_int(batch_size, "batch_size", owner), owner)
+        data.check_whole(lambda images: self.check_images(images, owner))
+        return evaluate(self, data,
+                        check=lambda batch, where: self.check_images(batch, owner, where))
 
     def reseed(self, seed):
         """Restart the model's Generator from `seed` (None or an integer >= 0)."""
@@ -343,7 +350,12 @@ class Model:
         output sigmoid (a model without one refuses).
         """
         owner = f"{type(self).__name__}.decode"
+        if not self.built:
+            raise InputError(f"{owner}: the model is not built, so its latent size is not "
+                             f"known; build it (model.build(input_shape)) or fit it first")
         z = check_float_array(z, "z", owner, ndim=2)
+        if len(z) == 0:
+            raise InputError(f"{owner}: z holds no point, shape {z.shape}")
         if z.shape[1:] != self.decoder.input_shape:
             raise InputError(f"{owner}: z must have shape (N, {self.decoder.input_shape[0]}), "
                              f"got {z.shape}")
