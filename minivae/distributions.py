@@ -4,7 +4,8 @@
     multivariate_normal_logpdf      N(x; mean, cov) for any symmetric positive-definite cov
     diagonal_gaussian_logpdf        log N(z; mu, diag(exp(log_var))), summed over the last axis
     diagonal_gaussian_kl            KL(N(mu, diag(exp(log_var))) || N(0, I)) per sample
-    reparameterize                  z = mu + exp(0.5 log_var) eps: a draw from N(mu, diag(exp(log_var)))
+    reparameterize                  z = mu + exp(0.5 log_var) eps, a draw from
+                                    N(mu, diag(exp(log_var)))
 
 The diagonal forms use the encoder's parametrisation (mu, log_var = log sigma^2)
 and reduce over the last axis only, so leading axes broadcast: z of shape

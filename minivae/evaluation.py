@@ -298,9 +298,10 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
     in iwae_k on the first iwae_limit, one default_rng(seed or 0) for both) and the
     "seconds" it took. seed also restarts the model's Generator. Work beyond
     MAX_DECODES decoder passes is refused unless force=True; IWAE work beyond
-    PROGRESS_DECODES samples reports its progress on stderr as it goes. A model without those bounds (an autoencoder, a decoder trained
-    with MSE) gets its losses only, and a line on stderr says so. A non-finite result
-    is refused rather than reported.
+    PROGRESS_DECODES samples reports its progress on stderr as it goes. A model
+    without those bounds (an autoencoder, a decoder trained with MSE) gets its losses
+    only, and a line on stderr says so. A non-finite result is refused rather than
+    reported.
     json_path: also write the dict there, as strict JSON.
     """
     model = load(checkpoint)
@@ -323,10 +324,12 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
         started = time.perf_counter()
         samples = iwae_images * max(iwae_k or [0])
         progress = _print_progress(samples) if samples > PROGRESS_DECODES else None
-        summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
-                            rng=np.random.default_rng(seed or 0), progress=progress)
-        if progress is not None:
-            print(file=sys.stderr)
+        try:
+            summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
+                                rng=np.random.default_rng(seed or 0), progress=progress)
+        finally:
+            if progress is not None:    # end the progress line, whatever ends the work
+                print(file=sys.stderr)
         summary["seconds"] = round(time.perf_counter() - started, 1)
         report.update(summary)
     report["dataset"] = "embedded sample" if test.is_sample else test.source

@@ -24,6 +24,7 @@ from . import checkpoint, evaluation, plotting
 from ._atomic import write_json
 from .architectures import fashion_autoencoder, fashion_vae
 from .datasets import load_for_training, parse_spec
+from .datasets.spec import GREY
 from .errors import InputError
 from .gaps import DEFAULT_RADII, DEFAULT_TRIM, latent_report, uniform_points
 from .latent import encode_codes
@@ -114,9 +115,9 @@ def _book_data(data, data_dir, image_size, limit, verify, allow_sample, verbose)
         raise InputError(f"--image-size must be 32: compare and sweep train the book's 32x32 "
                          f"models, got {image_size}")
     spec = parse_spec(data, data_dir, image_size, None, (32, 32, 1))
-    if spec["name"] not in ("fashion-mnist", "mnist"):
+    if spec["name"] not in GREY:
         raise InputError("compare and sweep train the book's Fashion-MNIST models: --data must "
-                         "be fashion-mnist or mnist")
+                         "be fashion-mnist, mnist or sample")
     return load_for_training(spec, limit, allow_sample, verify, verbose)
 
 

@@ -26,6 +26,7 @@ from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from . import attributes, latent, plotting
 from ._atomic import atomic_write, write_json
+from ._validation import check_positive_int
 from .checkpoint import load
 from .datasets import load_celeba, load_for_model, load_spec, parse_spec
 from .errors import InputError
@@ -74,11 +75,10 @@ def write_figures(model, out, data, history, seed=0):
     return paths
 
 
-def _check_figure_count(n, flag="-n"):
+def _check_figure_count(n, flag="-n", hint=""):
     if n > MAX_FIGURE_IMAGES:
         raise InputError(f"{flag} {n:,} would tile {n:,} images into one figure; a figure "
-                         f"holds at most {MAX_FIGURE_IMAGES:,} (use --out FILE.npy for the "
-                         f"images themselves)")
+                         f"holds at most {MAX_FIGURE_IMAGES:,}{hint}")
 
 
 def _load_model(checkpoint, n, memory_budget, what="a forward pass"):
@@ -106,6 +106,7 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
     memory_budget: the bytes a forward pass may need (models.footprint), in every
     function here.
     """
+    n = check_positive_int(n, "n", "sample")
     model = _load_model(checkpoint, n, memory_budget, "decoding")
     if not isinstance(model, VAE):
         raise InputError(f"{checkpoint} holds an {type(model).__name__}, which has no prior to "
@@ -124,7 +125,7 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
                 f.write(np.ascontiguousarray(model.generate(min(NPY_CHUNK, n - lo), rng))
                         .tobytes())
         return atomic_write(out, write)
-    _check_figure_count(n)
+    _check_figure_count(n, "-n", " (use --out FILE.npy for the images themselves)")
     return plotting.plot_image_grid(model.generate(n, rng), out, ncols=min(10, n))
 
 
@@ -305,6 +306,10 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
                                                    seed, attribute, data, data_dir, image_size,
                                                    verify)
     if positive is not None:
+        if labels is None or classes is None:
+            raise InputError(f"--positive names classes, and {where} has no labels: use it with "
+                             f"labelled data (fashion-mnist, mnist, sample), or --attribute NAME "
+                             f"with --celeba")
         chosen = _positive_classes(positive, classes)
         name = " + ".join(classes[c] for c in chosen)
         labels = np.isin(labels, chosen)

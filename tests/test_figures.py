@@ -81,3 +81,29 @@ def test_what_a_command_draws_or_decodes_is_bounded_before_it_runs(tmp_path, cap
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (argv, err)
+
+
+def test_review_fixes_of_the_commands_library(tmp_path, no_real_data):
+    """attribute --positive on unlabelled data, sample(n) checked in the library, the
+    .npy hint only where it helps, --data-dir over a recorded sample."""
+    from minivae import runs
+    from minivae.datasets import parse_spec
+    ckpt = checkpoint.save(tmp_path / "model.npz", fashion_vae(seed=0))
+    with pytest.raises(InputError, match=r"sample: n must be a positive integer"):
+        figures.sample(ckpt, tmp_path / "x.npy", n=-1)
+    with pytest.raises(InputError, match=r"holds at most 1,000$"):
+        figures.morph(ckpt, tmp_path / "m.png", steps=5000)
+    recorded = {"name": "sample", "data_dir": None, "folder": None, "image_size": 32}
+    assert parse_spec(None, "/some/dir", None, recorded)["name"] == "fashion-mnist"
+    with pytest.raises(InputError, match="pass one of them"):
+        parse_spec("sample", "/some/dir", None, recorded)
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = runs.train_run(tmp_path / "run", model="faces", data=f"folder:{folder}", epochs=1,
+                         batch_size=5, verbose=0)
+    with pytest.raises(InputError, match=r"--positive names classes, and .* has no labels"):
+        figures.attribute(run.checkpoint, tmp_path / "attr", positive=["0"])

@@ -115,6 +115,11 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     """
     recorded = dict(recorded or {})
     name = data or recorded.get("name") or "fashion-mnist"
+    if data_dir is not None and name == SAMPLE:
+        if data == SAMPLE:
+            raise InputError(f"--data-dir {data_dir} names where Fashion-MNIST lies, and --data "
+                             f"sample reads the embedded sample: pass one of them")
+        name = "fashion-mnist"          # a folder given: the real data, not the recorded sample
     if name.startswith(("folder:", "celeba:")):
         name, folder = name.split(":", 1)
     else:
