@@ -43,7 +43,8 @@ def _stride_3000_vae():
     """A legal model of few parameters whose decoder writes 3000 x 3000 images."""
     encoder = GaussianEncoder([Conv2D(1, 3, strides=3000, padding="same"), Flatten()], 2)
     decoder = Sequential([Dense(1), Reshape((1, 1, 1)),
-                          Conv2DTranspose(1, 3, strides=3000, padding="same", activation="sigmoid")])
+                          Conv2DTranspose(1, 3, strides=3000, padding="same",
+                                          activation="sigmoid")])
     with shapes_only():
         return VAE(encoder, decoder).build((3000, 3000, 1))
 

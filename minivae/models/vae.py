@@ -96,7 +96,8 @@ class GaussianEncoder(LayerList):
         h = self._check_input(x)
         for layer in self.body:
             h = dispatch.forward(layer, h, training)
-        return dispatch.forward(self.z_mean, h, training), dispatch.forward(self.z_log_var, h, training)
+        return (dispatch.forward(self.z_mean, h, training),
+                dispatch.forward(self.z_log_var, h, training))
 
     def forward(self, x, training=True, eps=None):
         """(z_mean, z_log_var, z); eps (N, latent_dim), when given, fixes Sampling's noise."""
