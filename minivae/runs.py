@@ -220,7 +220,7 @@ def _resume_settings(given, data, model, path):
               f"{lr:g} as --learning-rate asks", file=sys.stderr)
         model.optimizer.learning_rate = lr
     recorded_data = recorded.get("data") or {}
-    spec = parse_spec(*data, recorded_data, model.input_shape)
+    spec = parse_spec(*data, recorded_data, _data_shape(model))
     for key, flag in (("name", "--data"), ("folder", "--data"), ("data_dir", "--data-dir"),
                       ("image_size", "--image-size")):
         if key in recorded_data and spec[key] != recorded_data[key]:
@@ -270,8 +270,14 @@ def _start(out, model, given, data, overwrite):
     settings = {"model": spec_name, "seed": seed, "limit": given["limit"],
                 "batch_size": given["batch_size"] or DEFAULTS["batch_size"]}
     model.compile(Adam(learning_rate=given["learning_rate"] or DEFAULTS["learning_rate"]))
-    spec = parse_spec(*data, None, model.input_shape if model.built else None)
+    spec = parse_spec(*data, None, _data_shape(model) if model.built else None)
     return model, spec, settings
+
+
+def _data_shape(model):
+    """What names the model's data: the images it reads, or the image shape its flat
+    vectors record (else their length, which parse_spec matches to an image size)."""
+    return model.image_shape or model.input_shape
 
 
 def _other_run(out, source):
@@ -375,7 +381,11 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                             rng=np.random.default_rng(settings["seed"]), dtype=dtype)
             elif str(model.dtype) != dtype:
                 model.astype(dtype)
-        check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        if model.image_shape is None and len(model.input_shape) == 1:
+            # a model of flat vectors records the images they are, for every command
+            model.image_shape = train.images.shape[1:]
+        train = check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        val = check_fits(val, model.input_shape, f"the model ({settings['model']})")
         # a run whose checkpoints nothing could read back is refused before it trains
         check_readable(model, f"the model ({settings['model']})")
         run = {"model": settings["model"], "seed": settings["seed"],

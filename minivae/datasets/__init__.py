@@ -24,14 +24,14 @@ from .mnist import (ENV_VAR, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, FASHIO
                     MNIST_CLASSES, MNIST_SHA256, MNIST_URL, NO_SYSTEM_DATA_VAR, load_fashion_mnist,
                     load_mnist)
 from .sample import SAMPLE_FILE, SAMPLE_SHA256, SAMPLE_SIZE, load_sample
-from .spec import (SAMPLE, Dataset, check_fits, load_dataset, load_for_model, load_for_training,
-                   load_spec, parse_spec)
+from .spec import (SAMPLE, Dataset, check_fits, flatten_images, load_dataset, load_for_model,
+                   load_for_training, load_spec, parse_spec)
 
 __all__ = ["SAMPLE", "Dataset", "DatasetError", "DatasetNotFoundError", "DatasetWarning",
            "load_dataset",
            "load_fashion_mnist", "load_mnist", "load_sample", "load_image_folder", "read_idx",
            "CelebA", "open_celeba", "load_celeba", "parse_spec", "load_spec",
-           "load_for_training", "load_for_model", "check_fits",
+           "load_for_training", "load_for_model", "check_fits", "flatten_images",
            "to_float", "ENV_VAR", "NO_SYSTEM_DATA_VAR", "FASHION_MNIST_CLASSES", "MNIST_CLASSES",
            "FASHION_MNIST_SHA256", "MNIST_SHA256", "FASHION_MNIST_URL", "MNIST_URL",
            "SAMPLE_FILE", "SAMPLE_SHA256", "SAMPLE_SIZE"]

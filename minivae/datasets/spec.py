@@ -19,6 +19,7 @@ checkpoint's run records.
 """
 
 import dataclasses
+import math
 import os
 import sys
 
@@ -125,7 +126,9 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     if name in FOLDER_FORMAT and not folder:
         raise InputError(f"--data {name} needs its path: --data {name}:PATH")
     size = image_size or recorded.get("image_size")
-    if size is None and input_shape is not None:
+    if size is None and input_shape is not None and len(input_shape) == 1:
+        size = _size_of_vectors(input_shape[0], name)
+    elif size is None and input_shape is not None:
         size = input_shape[0]
         if name in GREY and (tuple(input_shape[1:]) != (size, 1) or size not in (28, 32)):
             raise InputError(f"the model reads images of shape {tuple(input_shape)}, and {name} "
@@ -138,6 +141,20 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     # a str, as a run records it (a notebook may pass a Path)
     data_dir = os.fspath(data_dir) if data_dir is not None else recorded.get("data_dir")
     return {"name": name, "data_dir": data_dir, "folder": folder, "image_size": int(size)}
+
+
+def _size_of_vectors(D, name):
+    """The --image-size whose images, flattened, are vectors of D values: 28 or 32 for
+    the grey sets, N for a folder's N x N RGB; refused when none is."""
+    sizes = (28, 32) if name in GREY else range(1, math.isqrt(D // 3) + 1)
+    channels = 1 if name in GREY else 3
+    for size in sizes:
+        if size * size * channels == D:
+            return size
+    images = "28x28 or 32x32 grey" if name in GREY else "N x N RGB"
+    raise InputError(f"the model reads flat vectors of {D} values, and no --image-size of "
+                     f"{name} ({images} images) flattens to that many; choose the data with "
+                     f"--data and --image-size")
 
 
 def _sample_notice(data):
@@ -200,10 +217,22 @@ def load_for_training(spec, limit=None, allow_sample=True, verify=True, verbose=
     return train.head(limit), val.head(limit)
 
 
+def flatten_images(images):
+    """Images (N, H, W, C) as vectors (N, H*W*C), row-major as numpy's reshape (a view
+    of an array; a streamed FolderImages flattens each batch as it is read)."""
+    if hasattr(images, "flattened"):
+        return images.flattened()
+    return np.reshape(images, (len(images), -1))
+
+
 def check_fits(data, input_shape, reader):
-    """The model (named by `reader`) reads images of the data's shape, or an InputError
-    saying both."""
+    """The data as the model (named by `reader`) reads it, or an InputError saying both
+    shapes: its images as they are, or flattened to vectors (N, D) for a model of flat
+    vectors (D,) when H*W*C = D (a view: the pixels and their order unchanged)."""
     shape = tuple(data.images.shape[1:])
+    if input_shape is not None and len(input_shape) == 1 and len(shape) > 1 \
+            and math.prod(shape) == input_shape[0]:
+        return dataclasses.replace(data, images=flatten_images(data.images))
     if input_shape is not None and tuple(input_shape) != shape:
         raise InputError(f"{reader} reads images of shape {tuple(input_shape)}, but "
                          f"{data.description} gives {shape}; choose the data with --data and "
@@ -212,10 +241,12 @@ def check_fits(data, input_shape, reader):
 
 
 def load_for_model(input_shape, split="test", data=None, data_dir=None, image_size=None,
-                   recorded=None, limit=None, verify=True, verbose=1, reader="the model"):
+                   recorded=None, limit=None, verify=True, verbose=1, reader="the model",
+                   image_shape=None):
     """The data a model reads: the spec the arguments, then what its run `recorded`
-    (a checkpoint's run["data"]), then its input_shape name (parse_spec), loaded
-    (load_spec) and checked to fit (check_fits)."""
-    spec = parse_spec(data, data_dir, image_size, recorded, input_shape)
+    (a checkpoint's run["data"]), then its input_shape name (parse_spec; a model of
+    flat vectors by the image_shape it records), loaded (load_spec) and checked to fit
+    (check_fits: flattened for flat vectors)."""
+    spec = parse_spec(data, data_dir, image_size, recorded, image_shape or input_shape)
     return check_fits(load_spec(spec, split, limit, verify=verify, verbose=verbose), input_shape,
                       reader)
