@@ -42,7 +42,7 @@ import numpy as np
 from . import architectures, training
 from ._atomic import write_json
 from .checkpoint import CheckpointCallback, CheckpointError, check_readable, load, read
-from .datasets import SAMPLE, check_fits, load_for_training, parse_spec
+from .datasets import SAMPLE, batches_of, check_fits, load_for_training, parse_spec
 from .errors import InputError
 from .fast import memory
 from .figures import write_figures
@@ -340,7 +340,9 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     model, data and settings it recorded: a setting given that contradicts it is
     refused, learning_rate may change. The other settings default to the book's
     (batch 100, Adam 5e-4, seed 0, float32); limit keeps the first N training and
-    N validation images. verify, allow_sample: datasets.load_spec's. verbose=1
+    N validation images (a folder's or CelebA's are streamed: only those N are read,
+    one batch at a time, fit visiting the batches in a fresh order each epoch).
+    verify, allow_sample: datasets.load_spec's. verbose=1
     prints fit's progress and says when the embedded sample stands in for the
     data; data_parallel is fit's.
     """
@@ -407,8 +409,11 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
         started = time.perf_counter()
         try:
-            history = training.fit(model, train.images, epochs=epochs,
-                                   batch_size=settings["batch_size"], validation_data=val.images,
+            # a folder's or CelebA's images are streamed, one batch read at a time
+            history = training.fit(model, batches_of(train.images, settings["batch_size"]),
+                                   epochs=epochs, batch_size=settings["batch_size"],
+                                   validation_data=batches_of(val.images,
+                                                              settings["batch_size"]),
                                    initial_epoch=initial_epoch, history=history,
                                    verbose=verbose, callbacks=[record],
                                    data_parallel=data_parallel)

@@ -27,11 +27,12 @@ import numpy as np
 
 from .._validation import check_choice
 from ..errors import InputError
-from .celeba import load_celeba
+from .celeba import face_pixels, open_celeba
 from .errors import DatasetNotFoundError
-from .folders import load_image_folder
+from .folders import folder_pixels, image_files
 from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
 from .sample import _sample_resource, load_sample
+from .streaming import FolderImages
 
 MNIST_FORMAT = ("fashion-mnist", "mnist")
 # The embedded sample by name: what a run that fell back to it records, so that it
@@ -42,14 +43,16 @@ FOLDER_FORMAT = ("folder", "celeba")
 IMAGE_FOLDER_SIZE = 64          # the faces VAE's 64x64 (the book's CelebA size)
 TRAIN_SHARE = 0.9               # a folder's first 90% train, the rest test
 SAMPLE_HOLDOUT = 200            # the sample's last 200 images validate
-ALL_FACES = 10 ** 9             # celeba without a limit: every face (2.5 GB of uint8)
+ALL_FACES = 10 ** 9             # celeba without a limit: every face, streamed
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
     """One split of a dataset and where it came from.
 
-    images (N, H, W, C) float in [0, 1] or uint8; labels (N,) uint8, or None for
+    images (N, H, W, C) float in [0, 1] or uint8, or for a folder or CelebA a
+    streaming.FolderImages of uint8 (read when indexed: images[:n] is an array);
+    labels (N,) uint8, or None for
     unlabelled images (a folder, CelebA without an attribute); classes: the
     label names, or None.
     source: the folder the files were read from, or the embedded sample's path.
@@ -79,7 +82,8 @@ class Dataset:
         """The first n images and labels (all of them when n is None), as a Dataset."""
         if n is None:
             return self
-        return dataclasses.replace(self, images=self.images[:n],
+        head = self.images.head(n) if hasattr(self.images, "head") else self.images[:n]
+        return dataclasses.replace(self, images=head,
                                    labels=None if self.labels is None else self.labels[:n])
 
 
@@ -168,21 +172,23 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
     """The split a spec names (parse_spec), as a Dataset of uint8 images.
 
     A folder or CelebA is split TRAIN_SHARE train, the rest test (one image: the
-    same image for both); limit reads at most that many CelebA faces (all by
-    default). The MNIST-format sets fall back to the embedded sample as
+    same image for both), sorted by file name, and streamed: its files are listed
+    and each image is read when indexed (streaming.FolderImages); limit takes at
+    most that many CelebA faces before the split (all by default). The MNIST-format sets fall back to the embedded sample as
     load_dataset does, saying so on stderr when verbose; verify=False accepts
     IDX files of the published size whose SHA-256 differs.
     """
     if spec["name"] in FOLDER_FORMAT:
         size = (spec["image_size"],) * 2
         if spec["name"] == "celeba":
-            images = load_celeba(spec["folder"], limit or ALL_FACES, size=size, dtype="uint8")
+            faces = open_celeba(spec["folder"])
+            files = [faces.image_folder / name for name in faces.files[:limit or ALL_FACES]]
+            images = FolderImages(files, size, face_pixels)
         else:
-            images = load_image_folder(spec["folder"], size=size)
-            images = np.round(images * 255).astype(np.uint8)
+            images = FolderImages(image_files(spec["folder"]), size, folder_pixels)
         cut = max(1, int(TRAIN_SHARE * len(images))) if len(images) > 1 else len(images)
-        part = images[:cut] if split == "train" else images[cut:] if cut < len(images) \
-            else images
+        part = images.subset(slice(None, cut)) if split == "train" else \
+            images.subset(slice(cut, None)) if cut < len(images) else images
         return Dataset(part, None, spec["folder"], False, spec["name"], split, None, spec)
     if spec["name"] == SAMPLE:
         images, labels = load_sample("uint8", spec["image_size"] == 32)
