@@ -151,3 +151,20 @@ def test_a_flat_model_without_an_image_shape_says_how_to_give_it(tmp_path, herme
     assert "1024 values" in line and "vectors of 784" in line
     # the data needs no image shape: 784 values are Fashion-MNIST's 28x28 flattened
     ok(minivae(["evaluate", "bare.npz", "--limit", "10", "--iwae-k"], hermetic_env, tmp_path))
+
+
+def test_a_flat_model_trains_on_a_streamed_folder_and_shows_its_images(tmp_path):
+    from minivae import figures, runs
+    from tests.test_streaming import write_folder
+    folder = write_folder(tmp_path / "f", 12)
+    encoder = GaussianEncoder([Dense(16, activation="relu")], 2)
+    decoder = Sequential([Dense(16, activation="relu"), Dense(8 * 8 * 3, activation="sigmoid")])
+    model = VAE(encoder, decoder, reconstruction_weight=192).build((8 * 8 * 3,))
+    run = runs.train_run(tmp_path / "run", model=model, data=f"folder:{folder}", epochs=1,
+                         batch_size=4, verbose=0)
+    assert run.model.image_shape == (8, 8, 3)      # 192 values: the folder's 8x8 RGB
+    ckpt = tmp_path / "run" / "model.npz"
+    saved = checkpoint.load(ckpt)
+    assert saved.image_shape == (8, 8, 3) and saved.run["data"]["image_size"] == 8
+    figures.reconstruct(ckpt, tmp_path / "r.png", n=1)
+    figures.morph(ckpt, tmp_path / "m.png", steps=3)
