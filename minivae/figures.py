@@ -388,8 +388,8 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
         if index < 0:
             raise InputError(f"{flag} must be an image index >= 0, got {index}")
     model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
-    # CelebA is read only as far as the later index; Fashion-MNIST is in memory already.
-    limit = max(index_a, index_b) + 1 if celeba else None
+    # Read only as far as the later index: CelebA and folders are read image by image.
+    limit = max(index_a, index_b) + 1
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
                                                    verify)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from minivae import runs
+from minivae import figures, runs
 from minivae.datasets import (FolderImages, ImageBatches, batches_of, load_celeba,
                               load_image_folder, load_for_training, parse_spec)
 from minivae.datasets import spec as spec_module
@@ -111,3 +111,8 @@ def test_a_limited_run_reads_only_its_images(tmp_path, monkeypatch):
     runs.train_run(tmp_path / "run", model="faces", data=f"folder:{folder}", latent_dim=2,
                    epochs=2, batch_size=2, limit=4, verbose=0)
     assert set(read) == set(files[:4]) | set(files[36:40])
+    # the commands read only the test images they show: the split's first two here
+    for command, kwargs in ((figures.reconstruct, {"n": 2}), (figures.morph, {"steps": 3})):
+        read.clear()
+        command(tmp_path / "run" / "model.npz", tmp_path / "figure.png", **kwargs)
+        assert sorted(set(read)) == files[36:38], command.__name__
