@@ -102,6 +102,25 @@ def as_pair(value, name, owner=None, minimum=1):
     return tuple(_check_int(v, name, owner, minimum, expected) for v in pair)
 
 
+def check_image_shape(value, name, owner=None):
+    """An image shape (H, W, C) of positive ints, from a sequence or text "HxWxC"
+    (the command line's spelling): a tuple of three ints."""
+    if isinstance(value, str):
+        parts = value.lower().split("x")
+        if not all(p.strip().isdigit() for p in parts):
+            raise InputError(f"{_where(owner)}{name} must be HxWxC, e.g. 28x28x1, got {value!r}")
+        value = [int(p) for p in parts]
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise InputTypeError(f"{_where(owner)}{name} must be (height, width, channels), "
+                             f"got {value!r}") from None
+    if len(shape) != 3:
+        raise InputError(f"{_where(owner)}{name} must be (height, width, channels), three "
+                         f"values, got {value!r}")
+    return tuple(_check_int(v, name, owner, 1, "a positive integer") for v in shape)
+
+
 def check_choice(value, name, options, owner=None):
     """Return `value` if it is one of `options` (strings compared lower-cased)."""
     key = value.lower() if isinstance(value, str) else value

@@ -110,20 +110,25 @@ def _data(args):
     return options
 
 
-def add_budget_flag(parser):
-    """--memory-budget: what one forward pass of the checkpoint's model may need."""
+def add_figure_flags(parser):
+    """--memory-budget: what one forward pass of the checkpoint's model may need;
+    --image-shape: how a model of flat vectors that records none shows them."""
     parser.add_argument("--memory-budget", type=positive_float, default=2.0, metavar="GIB",
                         help="GiB a forward pass may need, estimated from the model's layer "
                              "shapes before it runs (default 2)")
+    parser.add_argument("--image-shape", metavar="HxWxC",
+                        help="the images a model of flat vectors reads, e.g. 28x28x1, when "
+                             "its checkpoint records none (a run of `minivae train` does)")
 
 
-def _budget(args):
-    return {"memory_budget": int(args.memory_budget * 2 ** 30)}
+def _figure(args):
+    return {"memory_budget": int(args.memory_budget * 2 ** 30),
+            "image_shape": args.image_shape}
 
 
 def _chapter_flags(p):
     add_data_flags(p)
-    add_budget_flag(p)
+    add_figure_flags(p)
     p.add_argument("--split", choices=("train", "test"), default="test",
                    help="Fashion-MNIST split (default test)")
     p.add_argument("--celeba", metavar="ROOT",
@@ -134,7 +139,7 @@ def _chapter_flags(p):
 
 def _chapter(args):
     return {"split": args.split, "celeba": args.celeba, "seed": args.seed, **_data(args),
-            **_budget(args)}
+            **_figure(args)}
 
 
 # -------------------------------------------------------------------- commands --
@@ -159,13 +164,13 @@ def cmd_train(args):
 
 
 def cmd_sample(args):
-    print(figures.sample(args.checkpoint, args.out, n=args.n, seed=args.seed, **_budget(args)))
+    print(figures.sample(args.checkpoint, args.out, n=args.n, seed=args.seed, **_figure(args)))
     return 0
 
 
 def cmd_reconstruct(args):
     print(figures.reconstruct(args.checkpoint, args.out, n=args.n, **_data(args),
-                              **_budget(args)))
+                              **_figure(args)))
     return 0
 
 
@@ -196,7 +201,7 @@ def cmd_gradcheck(args):
 def cmd_interpolate(args):
     print(figures.interpolate(args.checkpoint, args.out, args.index_a, args.index_b,
                               steps=args.steps, spherical=args.spherical, **_data(args),
-                              **_budget(args)))
+                              **_figure(args)))
     return 0
 
 
@@ -302,14 +307,14 @@ def _add_checkpoint_commands(sub):
                         f"{figures.MAX_FIGURE_IMAGES:,} images, or .npy for the images "
                         "themselves, any number, written in chunks (default samples.png)")
     s.add_argument("--seed", type=int, default=0)
-    add_budget_flag(s)
+    add_figure_flags(s)
     s.set_defaults(run=cmd_sample)
 
     r = sub.add_parser("reconstruct", help="test images over their reconstructions")
     r.add_argument("checkpoint")
     r.add_argument("-n", type=positive_int, default=10, help="how many images (default 10)")
     add_data_flags(r)
-    add_budget_flag(r)
+    add_figure_flags(r)
     r.add_argument("--out", default="reconstructions.png")
     r.set_defaults(run=cmd_reconstruct)
 
@@ -343,7 +348,7 @@ def _add_checkpoint_commands(sub):
     i.add_argument("--spherical", action="store_true",
                    help="a great-circle path (slerp) instead of a straight line")
     add_data_flags(i)
-    add_budget_flag(i)
+    add_figure_flags(i)
     i.add_argument("--out", default="interpolation.png")
     i.set_defaults(run=cmd_interpolate)
 

@@ -306,7 +306,8 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
     """
     model = load(checkpoint)
     test = load_for_model(model.input_shape, "test", data, data_dir, image_size,
-                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
+                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint),
+                          image_shape=model.image_shape)
     if seed is not None:
         model.reseed(seed)
     x = test.images[:limit]

@@ -19,6 +19,7 @@ images. Errors a user can cause raise InputError (or CheckpointError,
 DatasetError), naming each option as its command-line flag.
 """
 
+import math
 import os
 
 import numpy as np
@@ -28,7 +29,8 @@ from . import attributes, latent, plotting
 from ._atomic import atomic_write, write_json
 from ._validation import check_positive_int
 from .checkpoint import load
-from .datasets import load_celeba, load_for_model, load_spec, parse_spec
+from ._validation import check_image_shape
+from .datasets import flatten_images, load_celeba, load_for_model, load_spec, parse_spec
 from .errors import InputError
 from .models import PREDICT_BATCH, VAE
 from .models.footprint import DEFAULT_BUDGET, check_budget
@@ -53,7 +55,8 @@ def write_figures(model, out, data, history, seed=0):
     x = data.images[:SCATTER_CODES]
     y = None if data.labels is None else data.labels[:SCATTER_CODES]
     path = lambda name: os.path.join(out, name)     # noqa: E731
-    paths = [plotting.plot_reconstructions(to_float(x[:10]), model.reconstruct(x[:10]),
+    show = model.as_images          # flat vectors shown as the images they are
+    paths = [plotting.plot_reconstructions(show(to_float(x[:10])), show(model.reconstruct(x[:10])),
                                            path("reconstructions.png"))]
     z = latent.encode_codes(model, x, dtype=None)[0]     # the model's dtype, as drawn before
     paths.append(plotting.plot_latent_scatter(z, y, path("latent_scatter.png"),
@@ -61,14 +64,16 @@ def write_figures(model, out, data, history, seed=0):
     components = latent.principal_components(z)[1] if z.shape[1] > 2 else None
     if isinstance(model, VAE):
         # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2).
-        paths.append(plotting.plot_latent_grid(model.decode, path("latent_grid.png"),
+        paths.append(plotting.plot_latent_grid(lambda z: show(model.decode(z)),
+                                               path("latent_grid.png"),
                                                components=components, latent_dim=z.shape[1]))
-        paths.append(plotting.plot_image_grid(model.generate(30, rng), path("samples.png"),
+        paths.append(plotting.plot_image_grid(show(model.generate(30, rng)), path("samples.png"),
                                               ncols=10, title="samples from the prior N(0, I)"))
     else:
         # An autoencoder has no prior: span the region its codes occupy instead.
         scale = z.std(axis=0) if components is None else (z @ components.T).std(axis=0)
-        paths.append(plotting.plot_latent_grid(model.decode, path("latent_grid.png"),
+        paths.append(plotting.plot_latent_grid(lambda z: show(model.decode(z)),
+                                               path("latent_grid.png"),
                                                components=components, latent_dim=z.shape[1],
                                                mean=z.mean(axis=0), scale=scale))
     paths.append(plotting.plot_history(history.history, path("loss_curves.png")))
@@ -81,22 +86,43 @@ def _check_figure_count(n, flag="-n", hint=""):
                          f"holds at most {MAX_FIGURE_IMAGES:,}{hint}")
 
 
-def _load_model(checkpoint, n, memory_budget, what="a forward pass"):
+def _load_model(checkpoint, n, memory_budget, what="a forward pass", image_shape=None):
     """The checkpoint's model, refused before it runs when a pass of the images it will
     run at once (min(n, PREDICT_BATCH)) needs more than memory_budget bytes
-    (models.footprint): a checkpoint of kilobytes may describe gigabytes of activations."""
+    (models.footprint): a checkpoint of kilobytes may describe gigabytes of activations.
+
+    A model of flat vectors is shown as the images it records (model.image_shape), or
+    as image_shape when given; one that records none is refused, saying how to give it.
+    """
     model = load(checkpoint)
     check_budget(model, max(1, min(n, PREDICT_BATCH)), memory_budget, what)
+    if image_shape is not None:
+        shape = check_image_shape(image_shape, "--image-shape")
+        if len(model.input_shape) == 3 and shape != tuple(model.input_shape):
+            raise InputError(f"--image-shape {'x'.join(map(str, shape))} contradicts "
+                             f"{checkpoint}, which reads images of shape "
+                             f"{tuple(model.input_shape)}")
+        if len(model.input_shape) == 1 and math.prod(shape) != model.input_shape[0]:
+            raise InputError(f"--image-shape {'x'.join(map(str, shape))} has "
+                             f"{math.prod(shape)} values, but {checkpoint} reads vectors of "
+                             f"{model.input_shape[0]}")
+        model.image_shape = shape
+    if model.image_shape is None:
+        raise InputError(f"{checkpoint} reads flat vectors {tuple(model.input_shape)} and "
+                         f"records no image shape to show them as; pass --image-shape HxWxC "
+                         f"(e.g. 28x28x1; image_shape= in Python)")
     return model
 
 
 def _test_data(model, checkpoint, data, data_dir, image_size, verify):
     """The test split of the data the checkpoint's run recorded (or the one named)."""
     return load_for_model(model.input_shape, "test", data, data_dir, image_size,
-                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint))
+                          (model.run or {}).get("data"), verify=verify, reader=str(checkpoint),
+                          image_shape=model.image_shape)
 
 
-def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BUDGET):
+def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BUDGET,
+           image_shape=None):
     """n images decoded from the prior N(0, I) of a VAE's checkpoint, default_rng(seed).
 
     out: a figure (.png, .jpg, .pdf, .svg) of at most MAX_FIGURE_IMAGES images,
@@ -104,10 +130,11 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
     and filled NPY_CHUNK images at a time, so memory does not grow with n (the
     draws are those of one generate(n), in the same order). Returns out.
     memory_budget: the bytes a forward pass may need (models.footprint), in every
-    function here.
+    function here. image_shape (H, W, C): how a model of flat vectors that records none
+    shows them (the .npy holds what the model outputs), in every function here.
     """
     n = check_positive_int(n, "n", "sample")
-    model = _load_model(checkpoint, n, memory_budget, "decoding")
+    model = _load_model(checkpoint, n, memory_budget, "decoding", image_shape)
     if not isinstance(model, VAE):
         raise InputError(f"{checkpoint} holds an {type(model).__name__}, which has no prior to "
                          f"sample from; train a VAE")
@@ -126,26 +153,28 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
                         .tobytes())
         return atomic_write(out, write)
     _check_figure_count(n, "-n", " (use --out FILE.npy for the images themselves)")
-    return plotting.plot_image_grid(model.generate(n, rng), out, ncols=min(10, n))
+    return plotting.plot_image_grid(model.as_images(model.generate(n, rng)), out,
+                                    ncols=min(10, n))
 
 
 def reconstruct(checkpoint, out="reconstructions.png", n=10, data=None, data_dir=None,
-                image_size=None, verify=True, memory_budget=DEFAULT_BUDGET):
+                image_size=None, verify=True, memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The first n test images over their reconstructions; returns the figure's path."""
     _check_figure_count(n)
-    model = _load_model(checkpoint, n, memory_budget)
+    model = _load_model(checkpoint, n, memory_budget, image_shape=image_shape)
     x = _test_data(model, checkpoint, data, data_dir, image_size, verify).images[:n]
-    return plotting.plot_reconstructions(to_float(x), model.reconstruct(x), out, n=n)
+    return plotting.plot_reconstructions(model.as_images(to_float(x)),
+                                         model.as_images(model.reconstruct(x)), out, n=n)
 
 
 def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps=10,
                 spherical=False, data=None, data_dir=None, image_size=None, verify=True,
-                memory_budget=DEFAULT_BUDGET):
+                memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The images decoded along the path between two test images' codes (a straight
     line, or with spherical=True the great circle: latent.interpolate); returns the
     figure's path."""
     _check_figure_count(steps, "--steps")
-    model = _load_model(checkpoint, steps, memory_budget)
+    model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
     test = _test_data(model, checkpoint, data, data_dir, image_size, verify)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if not 0 <= index < len(test):
@@ -161,7 +190,7 @@ def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps
     else:
         ends = f"{index_a} to {index_b}"
     title = f"{'spherical' if spherical else 'linear'} path from test image {ends}"
-    return plotting.plot_interpolation(images, out, title=title)
+    return plotting.plot_interpolation(model.as_images(images), out, title=title)
 
 
 # -------------------------------------------------- the rest of chapter 3 --
@@ -172,14 +201,14 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
     data it was trained on (or the one named), or with celeba=ROOT that many faces in
     an order drawn from default_rng(seed), labelled by the column `attribute`."""
     if celeba:
-        loaded = load_celeba(celeba, limit, attribute, size=model.input_shape[:2],
+        loaded = load_celeba(celeba, limit, attribute, size=model.image_shape[:2],
                              shuffle=True, rng=np.random.default_rng(seed))
         images, labels = loaded if attribute is not None else (loaded, None)
         where, classes = f"CelebA at {celeba}", None
     else:
         try:
             spec = parse_spec(data, data_dir, image_size, (model.run or {}).get("data"),
-                              model.input_shape)
+                              model.image_shape)
         except InputError as exc:
             raise InputError(f"{exc}, or pass --celeba ROOT") from None
         found = load_spec(spec, split, limit, verify=verify)
@@ -187,6 +216,8 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
         labels = None if found.labels is None else found.labels[:limit]
         classes = found.classes
         where = "the embedded sample" if found.is_sample else f"{found.source} ({split})"
+    if len(model.input_shape) == 1 and tuple(images.shape[1:]) == model.image_shape:
+        images = flatten_images(images)         # the vectors a model of flat vectors reads
     if tuple(images.shape[1:]) != tuple(model.input_shape):
         hint = "" if celeba else "; for a faces model pass --celeba ROOT"
         raise InputError(f"{checkpoint} reads images of shape {tuple(model.input_shape)} but "
@@ -197,7 +228,7 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
 def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLES,
               grid=latent.BOOK_GRID, dims=latent.BOOK_HISTOGRAM_DIMS, split="test", celeba=None,
               seed=0, data=None, data_dir=None, image_size=None, verify=True,
-              memory_budget=DEFAULT_BUDGET):
+              memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The chapter's views of a model's latent space, into the folder `out`.
 
     Encodes the first `limit` images and writes reconstructions.png, scatter.png
@@ -211,7 +242,9 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     """
     _check_figure_count(n, "-n")
     _check_figure_count(grid * grid, "--grid (its square)")
-    model = _load_model(checkpoint, max(n, grid * grid, limit), memory_budget)
+    model = _load_model(checkpoint, max(n, grid * grid, limit), memory_budget,
+                        image_shape=image_shape)
+    show = model.as_images
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
                                                    verify)
@@ -222,7 +255,8 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
                          f"dimensions")
     os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, name)     # noqa: E731
-    paths = [plotting.plot_reconstructions(to_float(images[:10]), model.reconstruct(images[:10]),
+    paths = [plotting.plot_reconstructions(show(to_float(images[:10])),
+                                           show(model.reconstruct(images[:10])),
                                            path("reconstructions.png")),
              plotting.plot_latent_scatter(z, None, path("scatter.png"))]
     if labels is not None:
@@ -230,11 +264,11 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
                                                   class_names=classes))
     box = latent.bounding_box_samples(z, n, rng)
     paths.append(plotting.plot_latent_samples(
-        z, box, latent.decode_points(model, box), path("box_samples.png"),
+        z, box, show(latent.decode_points(model, box)), path("box_samples.png"),
         title=f"{n} points drawn uniformly from the codes' bounding box"))
     square = latent.range_grid(z, grid)
     paths.append(plotting.plot_range_grid(
-        latent.decode_points(model, square["points"]), square["xs"], square["ys"],
+        show(latent.decode_points(model, square["points"])), square["xs"], square["ys"],
         path("range_grid.png"), codes=square["plane"], labels=labels, class_names=classes,
         axis_names=square["axis_names"]))
     report = {"data": where, "codes": len(z), "latent_dim": int(z.shape[1]),
@@ -242,7 +276,8 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     if isinstance(model, VAE):
         prior = latent.prior_samples(z.shape[1], n, rng)
         paths.append(plotting.plot_latent_samples(
-            z_sampled, prior, latent.decode_points(model, prior), path("prior_samples.png"),
+            z_sampled, prior, show(latent.decode_points(model, prior)),
+            path("prior_samples.png"),
             title=f"{n} points drawn from the prior N(0, I)"))
         paths.append(plotting.plot_p_space(z_sampled, labels, path("p_space.png"),
                                            class_names=classes))
@@ -282,7 +317,7 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
               max_positive=attributes.BOOK_MAX_POSITIVE, sample=True, faces=5,
               factors=attributes.BOOK_FACTORS, split="test", celeba=None, seed=0, data=None,
               data_dir=None, image_size=None, verify=True, verbose=1,
-              memory_budget=DEFAULT_BUDGET):
+              memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The book's attribute vector (attributes.attribute_vector), added to images.
 
     The label is given one way: positive, the classes (names or indices) that
@@ -301,7 +336,7 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
                          f"too, or use --positive CLASS ... for Fashion-MNIST")
     if not all(np.isfinite(factors)):
         raise InputError(f"--factors must be finite numbers, got {factors}")
-    model = _load_model(checkpoint, limit, memory_budget)
+    model = _load_model(checkpoint, limit, memory_budget, image_shape=image_shape)
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, attribute, data, data_dir, image_size,
                                                    verify)
@@ -328,7 +363,9 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
     os.makedirs(out, exist_ok=True)
     state = "converged" if found.converged else "not converged"
     figure = plotting.plot_attribute_arithmetic(
-        to_float(shown), decoded, factors, os.path.join(out, "attribute.png"),
+        model.as_images(to_float(shown)),
+        decoded.reshape(*decoded.shape[:2], *model.image_shape), factors,
+        os.path.join(out, "attribute.png"),
         title=f"z + factor x the '{name}' vector ({state} after {found.n_positive} images "
               f"with it, {found.n_negative} without)")
     write_json(os.path.join(out, "attribute.json"), {
@@ -345,7 +382,7 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
 
 def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="test",
           celeba=None, seed=0, data=None, data_dir=None, image_size=None, verify=True,
-          memory_budget=DEFAULT_BUDGET):
+          memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The straight path between two images' codes (z_mean for a VAE), decoded for
     alpha = 0, ..., 1 between the two originals (attributes.morph); returns the
     figure's path."""
@@ -355,9 +392,9 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if index < 0:
             raise InputError(f"{flag} must be an image index >= 0, got {index}")
-    model = _load_model(checkpoint, steps, memory_budget)
-    # CelebA is read only as far as the later index; Fashion-MNIST is in memory already.
-    limit = max(index_a, index_b) + 1 if celeba else None
+    model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
+    # Read only as far as the later index: CelebA and folders are read image by image.
+    limit = max(index_a, index_b) + 1
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
                                                    verify)
@@ -371,7 +408,8 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
     named = [f" ({classes[labels[i]]})" if classes else "" for i in (index_a, index_b)]
     title = (f"(1 - α) z_A + α z_B: A = image {index_a}{named[0]}, "
              f"B = image {index_b}{named[1]}")
-    return plotting.plot_morph(decoded, alphas, out, originals=pair, title=title)
+    return plotting.plot_morph(model.as_images(decoded), alphas, out,
+                               originals=model.as_images(pair), title=title)
 
 
 __all__ = ["write_figures", "sample", "reconstruct", "interpolate", "embedding", "attribute",

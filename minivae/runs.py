@@ -43,7 +43,7 @@ import numpy as np
 from . import architectures, training
 from ._atomic import write_json
 from .checkpoint import CheckpointCallback, CheckpointError, check_readable, load, read
-from .datasets import SAMPLE, check_fits, load_for_training, parse_spec
+from .datasets import SAMPLE, batches_of, check_fits, load_for_training, parse_spec
 from .errors import InputError
 from .fast import memory
 from .figures import write_figures
@@ -221,7 +221,7 @@ def _resume_settings(given, data, model, path):
               f"{lr:g} as --learning-rate asks", file=sys.stderr)
         model.optimizer.learning_rate = lr
     recorded_data = recorded.get("data") or {}
-    spec = parse_spec(*data, recorded_data, model.input_shape)
+    spec = parse_spec(*data, recorded_data, _data_shape(model))
     for key, flag in (("name", "--data"), ("folder", "--data"), ("data_dir", "--data-dir"),
                       ("image_size", "--image-size")):
         if key in recorded_data and spec[key] != recorded_data[key]:
@@ -279,8 +279,14 @@ def _start(out, model, given, data, overwrite):
                          f"model that comes without one; this {type(model).__name__} comes "
                          f"compiled with {type(model.optimizer).__name__}: set its rate where "
                          f"it is compiled")
-    spec = parse_spec(*data, None, model.input_shape if model.built else None)
+    spec = parse_spec(*data, None, _data_shape(model) if model.built else None)
     return model, spec, settings
+
+
+def _data_shape(model):
+    """What names the model's data: the images it reads, or the image shape its flat
+    vectors record (else their length, which parse_spec matches to an image size)."""
+    return model.image_shape or model.input_shape
 
 
 def _other_run(out, source):
@@ -343,7 +349,9 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     model, data and settings it recorded: a setting given that contradicts it is
     refused, learning_rate may change. The other settings default to the book's
     (batch 100, Adam 5e-4, seed 0, float32); limit keeps the first N training and
-    N validation images. verify, allow_sample: datasets.load_spec's. verbose=1
+    N validation images (a folder's or CelebA's are streamed: only those N are read,
+    one batch at a time, fit visiting the batches in a fresh order each epoch).
+    verify, allow_sample: datasets.load_spec's. verbose=1
     prints fit's progress and says when the embedded sample stands in for the
     data; data_parallel is fit's.
     """
@@ -385,7 +393,11 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                             rng=np.random.default_rng(settings["seed"]), dtype=dtype)
             elif str(model.dtype) != dtype:
                 model.astype(dtype)
-        check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        if model.image_shape is None and len(model.input_shape) == 1:
+            # a model of flat vectors records the images they are, for every command
+            model.image_shape = train.images.shape[1:]
+        train = check_fits(train, model.input_shape, f"the model ({settings['model']})")
+        val = check_fits(val, model.input_shape, f"the model ({settings['model']})")
         # a run whose checkpoints nothing could read back is refused before it trains
         check_readable(model, f"the model ({settings['model']})")
         run = {"model": settings["model"], "seed": settings["seed"],
@@ -409,8 +421,11 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
         try:
             if overwrite:               # inside the try: an interrupt from here puts it back
                 aside = _set_aside(out)
-            history = training.fit(model, train.images, epochs=epochs,
-                                   batch_size=settings["batch_size"], validation_data=val.images,
+            # a folder's or CelebA's images are streamed, one batch read at a time
+            history = training.fit(model, batches_of(train.images, settings["batch_size"]),
+                                   epochs=epochs, batch_size=settings["batch_size"],
+                                   validation_data=batches_of(val.images,
+                                                              settings["batch_size"]),
                                    initial_epoch=initial_epoch, history=history,
                                    verbose=verbose, callbacks=[record],
                                    data_parallel=data_parallel)

@@ -196,3 +196,12 @@ def test_profile_step_runs(args):
     assert payload["batch"] == (50 if args else 100)
     kernels = set(payload["kernels"].values())
     assert ("Conv2DTranspose" in kernels) == bool(args)     # the reference names the layer
+
+
+def test_bench_folder_memory_measures_train_on_folders_and_a_baseline():
+    # 20 and 30 images: the 10% held out must give the run's figures 2 codes or more
+    result = _run("bench_folder_memory.py", "--sizes", "20", "30", "--baseline", str(REPO))
+    report = _written(result)
+    assert [(r["images"], r["contender"]) for r in report["runs"]] == [
+        (20, "minivae"), (20, "minivae@baseline"), (30, "minivae"), (30, "minivae@baseline")]
+    assert all(r["peak_rss_mb"] > 0 for r in report["runs"])

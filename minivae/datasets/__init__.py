@@ -4,6 +4,7 @@
     mnist.py    Fashion-MNIST and MNIST: searched for, downloaded, verified, padded
     sample.py   the 2,000-image sample shipped inside the package
     folders.py  folders of PNG/JPEG images (the faces VAE)
+    streaming.py  image files read when indexed, and their batches for fit
     celeba.py   CelebA's aligned faces and attribute table, at 64x64, in batches
     standin.py  a small CelebA-shaped stand-in: LFW faces or drawn ones
     spec.py     the Dataset type, load_dataset (the sample when nothing is found), and the
@@ -24,14 +25,16 @@ from .mnist import (ENV_VAR, FASHION_MNIST_CLASSES, FASHION_MNIST_SHA256, FASHIO
                     MNIST_CLASSES, MNIST_SHA256, MNIST_URL, NO_SYSTEM_DATA_VAR, load_fashion_mnist,
                     load_mnist)
 from .sample import SAMPLE_FILE, SAMPLE_SHA256, SAMPLE_SIZE, load_sample
-from .spec import (SAMPLE, Dataset, check_fits, load_dataset, load_for_model, load_for_training,
-                   load_spec, parse_spec)
+from .streaming import FolderImages, ImageBatches, batches_of
+from .spec import (SAMPLE, Dataset, check_fits, flatten_images, load_dataset, load_for_model,
+                   load_for_training, load_spec, parse_spec)
 
 __all__ = ["SAMPLE", "Dataset", "DatasetError", "DatasetNotFoundError", "DatasetWarning",
            "load_dataset",
            "load_fashion_mnist", "load_mnist", "load_sample", "load_image_folder", "read_idx",
            "CelebA", "open_celeba", "load_celeba", "parse_spec", "load_spec",
-           "load_for_training", "load_for_model", "check_fits",
+           "load_for_training", "load_for_model", "check_fits", "flatten_images",
+           "FolderImages", "ImageBatches", "batches_of",
            "to_float", "ENV_VAR", "NO_SYSTEM_DATA_VAR", "FASHION_MNIST_CLASSES", "MNIST_CLASSES",
            "FASHION_MNIST_SHA256", "MNIST_SHA256", "FASHION_MNIST_URL", "MNIST_URL",
            "SAMPLE_FILE", "SAMPLE_SHA256", "SAMPLE_SIZE"]

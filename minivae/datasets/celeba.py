@@ -141,13 +141,23 @@ class CelebA:
             index = order[start:start + batch_size]
             out = np.empty((len(index), h, w, 3), dtype=np.float32)
             for row, i in enumerate(index):
-                file = self.image_folder / self.files[i]
-                # dimensions checked before decoding, errors naming the file (folders.py)
-                x = _as_rgb(_read_image(file), file)
-                out[row] = (resize_bilinear(x, h, w) if interpolation == "bilinear"
-                            else _resize_area(x, h, w))
+                out[row] = read_face(self.image_folder / self.files[i], (h, w), interpolation)
             images = to_uint8(out) if dtype == "uint8" else out.astype(dtype, copy=False)
             yield images if labels is None else (images, labels[index])
+
+
+def read_face(file, size=BOOK_SIZE, interpolation="bilinear"):
+    """One face as CelebA.batches reads it: float32 (h, w, 3) in [0, 1], the whole image
+    resized (see load_celeba); dimensions checked before decoding (folders.py)."""
+    h, w = size
+    x = _as_rgb(_read_image(file), file)
+    return resize_bilinear(x, h, w) if interpolation == "bilinear" else _resize_area(x, h, w)
+
+
+def face_pixels(file, size):
+    """One face as `minivae train --data celeba:ROOT` reads it: uint8 (h, w, 3), as
+    CelebA.batches(dtype="uint8") gives it."""
+    return to_uint8(read_face(file, size))
 
 
 def open_celeba(root):

@@ -100,6 +100,36 @@ def _image_files(folder, owner):
         raise DatasetError(f"{owner}: cannot list {folder} ({exc})") from exc
 
 
+def image_files(path, owner="load_image_folder"):
+    """The PNG/JPEG files directly in `path`, sorted by name: what load_image_folder
+    reads, listed without reading any. Raises DatasetError for a path that is not a
+    folder and a folder with no image."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        why = "it is a file" if folder.exists() else "it does not exist"
+        raise DatasetError(f"{owner}: {folder} is not a folder ({why})")
+    files = sorted(_image_files(folder, owner))
+    if not files:
+        raise DatasetError(f"{owner}: {folder} holds no .png, .jpg or .jpeg file")
+    return files
+
+
+def read_folder_image(file, h, w):
+    """One image file as load_image_folder reads it: float32 (h, w, 3) in [0, 1],
+    center-cropped to the aspect h/w and area-resized."""
+    pixels = _read_image(file)
+    try:
+        return _resize_area(_center_crop(_as_rgb(pixels, file), h / w), h, w)
+    except MemoryError as exc:
+        raise DatasetError(f"{file}: out of memory while resizing it") from exc
+
+
+def folder_pixels(file, size):
+    """One image file as `minivae train --data folder:PATH` reads it: uint8 (h, w, 3),
+    round(255 x) of read_folder_image."""
+    return np.round(read_folder_image(file, *size) * 255).astype(np.uint8)
+
+
 def load_image_folder(path, size=(64, 64), limit=None):
     """Every PNG/JPEG directly in `path`, sorted by name, as float32 (N, h, w, 3) in [0, 1].
 
@@ -110,18 +140,13 @@ def load_image_folder(path, size=(64, 64), limit=None):
     Raises DatasetError for a path that is not a folder, a folder with no image,
     an image of more than MAX_IMAGE_PIXELS pixels (checked before it is decoded),
     any file that cannot be decoded, and memory running out (naming the file).
+    datasets.streaming.FolderImages reads the same images one batch at a time.
     """
     h, w = as_pair(size, "size", "load_image_folder")
     if limit is not None:
         limit = check_positive_int(limit, "limit", "load_image_folder")
+    files = image_files(path)[:limit]
     folder = Path(path).expanduser()
-    if not folder.is_dir():
-        why = "it is a file" if folder.exists() else "it does not exist"
-        raise DatasetError(f"load_image_folder: {folder} is not a folder ({why})")
-    files = sorted(_image_files(folder, "load_image_folder"))
-    if not files:
-        raise DatasetError(f"load_image_folder: {folder} holds no .png, .jpg or .jpeg file")
-    files = files[:limit]
     try:
         out = np.empty((len(files), h, w, 3), dtype=np.float32)
     except MemoryError as exc:
@@ -129,10 +154,5 @@ def load_image_folder(path, size=(64, 64), limit=None):
                            f"{h}x{w} from {folder} ({len(files) * h * w * 12:,} bytes); "
                            f"pass a smaller limit or size") from exc
     for i, file in enumerate(files):
-        pixels = _read_image(file)
-        try:
-            out[i] = _resize_area(_center_crop(_as_rgb(pixels, file), h / w), h, w)
-        except MemoryError as exc:
-            raise DatasetError(f"{file}: out of memory while resizing it") from exc
-        del pixels              # before the next file is decoded, not after
+        out[i] = read_folder_image(file, h, w)     # each decoded image freed before the next
     return out

@@ -19,6 +19,7 @@ checkpoint's run records.
 """
 
 import dataclasses
+import math
 import os
 import sys
 
@@ -26,11 +27,12 @@ import numpy as np
 
 from .._validation import check_choice
 from ..errors import InputError
-from .celeba import load_celeba
+from .celeba import face_pixels, open_celeba
 from .errors import DatasetNotFoundError
-from .folders import load_image_folder
+from .folders import folder_pixels, image_files
 from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
 from .sample import _sample_resource, load_sample
+from .streaming import FolderImages
 
 MNIST_FORMAT = ("fashion-mnist", "mnist")
 # The embedded sample by name: what a run that fell back to it records, so that it
@@ -41,14 +43,16 @@ FOLDER_FORMAT = ("folder", "celeba")
 IMAGE_FOLDER_SIZE = 64          # the faces VAE's 64x64 (the book's CelebA size)
 TRAIN_SHARE = 0.9               # a folder's first 90% train, the rest test
 SAMPLE_HOLDOUT = 200            # the sample's last 200 images validate
-ALL_FACES = 10 ** 9             # celeba without a limit: every face (2.5 GB of uint8)
+ALL_FACES = 10 ** 9             # celeba without a limit: every face, streamed
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
     """One split of a dataset and where it came from.
 
-    images (N, H, W, C) float in [0, 1] or uint8; labels (N,) uint8, or None for
+    images (N, H, W, C) float in [0, 1] or uint8, or for a folder or CelebA a
+    streaming.FolderImages of uint8 (read when indexed: images[:n] is an array);
+    labels (N,) uint8, or None for
     unlabelled images (a folder, CelebA without an attribute); classes: the
     label names, or None.
     source: the folder the files were read from, or the embedded sample's path.
@@ -78,7 +82,8 @@ class Dataset:
         """The first n images and labels (all of them when n is None), as a Dataset."""
         if n is None:
             return self
-        return dataclasses.replace(self, images=self.images[:n],
+        head = self.images.head(n) if hasattr(self.images, "head") else self.images[:n]
+        return dataclasses.replace(self, images=head,
                                    labels=None if self.labels is None else self.labels[:n])
 
 
@@ -130,7 +135,9 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     if name in FOLDER_FORMAT and not folder:
         raise InputError(f"--data {name} needs its path: --data {name}:PATH")
     size = image_size or recorded.get("image_size")
-    if size is None and input_shape is not None:
+    if size is None and input_shape is not None and len(input_shape) == 1:
+        size = _size_of_vectors(input_shape[0], name)
+    elif size is None and input_shape is not None:
         size = input_shape[0]
         if name in GREY and (tuple(input_shape[1:]) != (size, 1) or size not in (28, 32)):
             raise InputError(f"the model reads images of shape {tuple(input_shape)}, and {name} "
@@ -145,6 +152,20 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     return {"name": name, "data_dir": data_dir, "folder": folder, "image_size": int(size)}
 
 
+def _size_of_vectors(D, name):
+    """The --image-size whose images, flattened, are vectors of D values: 28 or 32 for
+    the grey sets, N for a folder's N x N RGB; refused when none is."""
+    sizes = (28, 32) if name in GREY else range(1, math.isqrt(D // 3) + 1)
+    channels = 1 if name in GREY else 3
+    for size in sizes:
+        if size * size * channels == D:
+            return size
+    images = "28x28 or 32x32 grey" if name in GREY else "N x N RGB"
+    raise InputError(f"the model reads flat vectors of {D} values, and no --image-size of "
+                     f"{name} ({images} images) flattens to that many; choose the data with "
+                     f"--data and --image-size")
+
+
 def _sample_notice(data):
     title = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}[data.name]
     print(f"minivae: {title} not found; using the embedded sample of {len(data)} images "
@@ -156,21 +177,23 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
     """The split a spec names (parse_spec), as a Dataset of uint8 images.
 
     A folder or CelebA is split TRAIN_SHARE train, the rest test (one image: the
-    same image for both); limit reads at most that many CelebA faces (all by
-    default). The MNIST-format sets fall back to the embedded sample as
+    same image for both), sorted by file name, and streamed: its files are listed
+    and each image is read when indexed (streaming.FolderImages); limit takes at
+    most that many CelebA faces before the split (all by default). The MNIST-format sets fall back to the embedded sample as
     load_dataset does, saying so on stderr when verbose; verify=False accepts
     IDX files of the published size whose SHA-256 differs.
     """
     if spec["name"] in FOLDER_FORMAT:
         size = (spec["image_size"],) * 2
         if spec["name"] == "celeba":
-            images = load_celeba(spec["folder"], limit or ALL_FACES, size=size, dtype="uint8")
+            faces = open_celeba(spec["folder"])
+            files = [faces.image_folder / name for name in faces.files[:limit or ALL_FACES]]
+            images = FolderImages(files, size, face_pixels)
         else:
-            images = load_image_folder(spec["folder"], size=size)
-            images = np.round(images * 255).astype(np.uint8)
+            images = FolderImages(image_files(spec["folder"]), size, folder_pixels)
         cut = max(1, int(TRAIN_SHARE * len(images))) if len(images) > 1 else len(images)
-        part = images[:cut] if split == "train" else images[cut:] if cut < len(images) \
-            else images
+        part = images.subset(slice(None, cut)) if split == "train" else \
+            images.subset(slice(cut, None)) if cut < len(images) else images
         return Dataset(part, None, spec["folder"], False, spec["name"], split, None, spec)
     if spec["name"] == SAMPLE:
         images, labels = load_sample("uint8", spec["image_size"] == 32)
@@ -205,10 +228,22 @@ def load_for_training(spec, limit=None, allow_sample=True, verify=True, verbose=
     return train.head(limit), val.head(limit)
 
 
+def flatten_images(images):
+    """Images (N, H, W, C) as vectors (N, H*W*C), row-major as numpy's reshape (a view
+    of an array; a streamed FolderImages flattens each batch as it is read)."""
+    if hasattr(images, "flattened"):
+        return images.flattened()
+    return np.reshape(images, (len(images), -1))
+
+
 def check_fits(data, input_shape, reader):
-    """The model (named by `reader`) reads images of the data's shape, or an InputError
-    saying both."""
+    """The data as the model (named by `reader`) reads it, or an InputError saying both
+    shapes: its images as they are, or flattened to vectors (N, D) for a model of flat
+    vectors (D,) when H*W*C = D (a view: the pixels and their order unchanged)."""
     shape = tuple(data.images.shape[1:])
+    if input_shape is not None and len(input_shape) == 1 and len(shape) > 1 \
+            and math.prod(shape) == input_shape[0]:
+        return dataclasses.replace(data, images=flatten_images(data.images))
     if input_shape is not None and tuple(input_shape) != shape:
         raise InputError(f"{reader} reads images of shape {tuple(input_shape)}, but "
                          f"{data.description} gives {shape}; choose the data with --data and "
@@ -217,10 +252,12 @@ def check_fits(data, input_shape, reader):
 
 
 def load_for_model(input_shape, split="test", data=None, data_dir=None, image_size=None,
-                   recorded=None, limit=None, verify=True, verbose=1, reader="the model"):
+                   recorded=None, limit=None, verify=True, verbose=1, reader="the model",
+                   image_shape=None):
     """The data a model reads: the spec the arguments, then what its run `recorded`
-    (a checkpoint's run["data"]), then its input_shape name (parse_spec), loaded
-    (load_spec) and checked to fit (check_fits)."""
-    spec = parse_spec(data, data_dir, image_size, recorded, input_shape)
+    (a checkpoint's run["data"]), then its input_shape name (parse_spec; a model of
+    flat vectors by the image_shape it records), loaded (load_spec) and checked to fit
+    (check_fits: flattened for flat vectors)."""
+    spec = parse_spec(data, data_dir, image_size, recorded, image_shape or input_shape)
     return check_fits(load_spec(spec, split, limit, verify=verify, verbose=verbose), input_shape,
                       reader)

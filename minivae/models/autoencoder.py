@@ -16,9 +16,9 @@ class Autoencoder(Model):
     """The chapter's plain autoencoder: z = encoder(x), loss = w * mean pixel BCE."""
 
     def __init__(self, encoder, decoder, reconstruction_weight=1.0, reconstruction_loss="bce",
-                 output_activation=None, rng=None, name="autoencoder"):
+                 output_activation=None, rng=None, name="autoencoder", image_shape=None):
         super().__init__(encoder, decoder, reconstruction_weight, reconstruction_loss,
-                         output_activation, rng, name)
+                         output_activation, rng, name, image_shape)
 
     def forward_backward(self, x, eps=None):
         """The batch's metrics, every layer's grads filled. The autoencoder has no noise:

@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 
-from .._validation import (check_choice, check_finite, check_float_array, check_positive_int,
+from .._validation import (check_choice, check_finite, check_float_array, check_image_shape,
+                           check_positive_int,
                            check_real, check_seed)
 from ..batching import Batches
 from ..errors import InputError, InputTypeError
@@ -113,7 +114,7 @@ class Model:
     """What both models share: parameters by name, train_step, fit, evaluate, decoding."""
 
     def __init__(self, encoder, decoder, reconstruction_weight, reconstruction_loss,
-                 output_activation, rng, name):
+                 output_activation, rng, name, image_shape=None):
         owner = type(self).__name__
         self.encoder, self.decoder, self.name = encoder, decoder, name
         for part, default in ((encoder, "encoder"), (decoder, "decoder")):
@@ -131,6 +132,21 @@ class Model:
         self.optimizer = None
         self.config = {}
         self.rng = rng if rng is not None else np.random.default_rng()
+        self.image_shape = image_shape
+
+    @property
+    def image_shape(self):
+        """The shape (H, W, C) of the images the model's inputs are: its input shape
+        when it reads images, the one recorded when it reads flat vectors (N, D) of
+        images flattened (docs/models.md, "Flat vectors"), else None."""
+        if self.built and len(self.input_shape) == 3:
+            return tuple(self.input_shape)
+        return self._image_shape
+
+    @image_shape.setter
+    def image_shape(self, shape):
+        self._image_shape = None if shape is None else check_image_shape(
+            shape, "image_shape", type(self).__name__)
 
     def build(self, input_shape, rng=None, dtype="float32"):
         """Build encoder then decoder for inputs of `input_shape` (no batch axis), drawing
@@ -234,7 +250,9 @@ class Model:
                 "decoder": serialize(self.decoder),
                 "reconstruction_weight": self.reconstruction_weight,
                 "reconstruction_loss": self.reconstruction_loss,
-                "output_activation": None if self.output_activation is None else "sigmoid"}
+                "output_activation": None if self.output_activation is None else "sigmoid",
+                # recorded when given (a model of flat vectors): image models' stay as they were
+                **({} if self._image_shape is None else {"image_shape": list(self._image_shape)})}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -342,6 +360,16 @@ class Model:
         if isinstance(outs[0], tuple):
             return tuple(np.concatenate(parts) for parts in zip(*outs))
         return np.concatenate(outs)
+
+    def as_images(self, x):
+        """The model's inputs or outputs x (N, *input_shape) as images (N, H, W, C): a
+        view of flat vectors in the recorded image_shape, image models' as they are."""
+        shape = self.image_shape
+        if shape is None:
+            raise InputError(f"{type(self).__name__}: reads flat vectors {tuple(self.input_shape)} "
+                             f"and records no image shape to show them in; give it as "
+                             f"image_shape=(H, W, C) (--image-shape HxWxC)")
+        return np.reshape(x, (len(x), *shape))
 
     def decode(self, z, batch_size=PREDICT_BATCH, logits=False):
         """Images x' (N, H, W, C) for latent points z (N, latent_dim).

@@ -128,15 +128,18 @@ class VAE(Model):
     reconstruction_loss: "bce" or "mse".
     output_activation: None or "sigmoid", applied by the model to the decoder's
         output; a decoder whose last layer has a fused sigmoid hands it over here.
+    image_shape: (H, W, C) of the images a model of flat vectors (N, H*W*C) reads,
+        recorded in its config so every command shows its vectors as those images.
     """
 
     def __init__(self, encoder, decoder, reconstruction_weight=500.0, beta=1.0,
-                 reconstruction_loss="bce", output_activation=None, rng=None, name="vae"):
+                 reconstruction_loss="bce", output_activation=None, rng=None, name="vae",
+                 image_shape=None):
         if not isinstance(encoder, GaussianEncoder):
             raise InputTypeError(f"VAE: encoder must be a GaussianEncoder (body, z_mean, "
                                  f"z_log_var, sampling), got {type(encoder).__name__}")
         super().__init__(encoder, decoder, reconstruction_weight, reconstruction_loss,
-                         output_activation, rng, name)
+                         output_activation, rng, name, image_shape)
         self.beta = check_real(beta, "beta", "VAE", minimum=0)
         self.reseed_sampling()
 
