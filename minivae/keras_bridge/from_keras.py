@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                      LeakyReLU, ReLU, Reshape, Sigmoid)
+                      LeakyReLU, ReLU, Reshape)
 from ..layers.activations import get_activation
 from ..layers.initializers import get_initializer
 from ..models import VAE, Autoencoder, GaussianEncoder, Sequential
@@ -150,21 +150,6 @@ def _minivae_layer(layer, keras, pairs):
     return ours
 
 
-def _take_output_sigmoid(layers):
-    """Remove the decoder's final sigmoid (a fused activation or a layer of its own)
-    so that the model applies it; True when there was one."""
-    last = layers[-1]
-    if type(last) is Sequential and last.layers:
-        return _take_output_sigmoid(last.layers)
-    if type(last) is Sigmoid:
-        layers.pop()
-        return True
-    if isinstance(getattr(last, "activation", None), Sigmoid):
-        last.activation = None
-        return True
-    return False
-
-
 def _heads(encoder, keras):
     """(z_mean layer, z_log_var layer, the tensor both read) of a VAE's Keras encoder."""
     outputs = encoder.outputs
@@ -241,7 +226,6 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
                          f"expected [z_mean, z_log_var], [z_mean, z_log_var, z] or [z]")
     decoder_layers = [translate(layer) for layer in _chain(decoder, keras)]
     body, decoder_layers = ([x for x in xs if x is not None] for xs in (body, decoder_layers))
-    output_activation = "sigmoid" if _take_output_sigmoid(decoder_layers) else None
 
     input_shape = tuple(encoder.inputs[0].shape[1:])
     if any(s is None for s in input_shape):
@@ -253,11 +237,9 @@ def from_keras(model, decoder=None, *, reconstruction_weight=None, reconstructio
     if variational:
         ours = GaussianEncoder(body, mean.units, name=encoder.name)
         pairs += [(ours.z_mean, mean), (ours.z_log_var, log_var)]
-        result = VAE(ours, decoder_part, output_activation=output_activation, rng=rng,
-                     name=name or "vae", **settings)
+        result = VAE(ours, decoder_part, rng=rng, name=name or "vae", **settings)
     else:
-        result = Autoencoder(Sequential(body, name=encoder.name), decoder_part,
-                             output_activation=output_activation, rng=rng,
+        result = Autoencoder(Sequential(body, name=encoder.name), decoder_part, rng=rng,
                              name=name or "autoencoder", **settings)
     result.build(input_shape, rng=rng, dtype=dtype)
     for ours, theirs in pairs:

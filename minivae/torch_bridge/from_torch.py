@@ -3,7 +3,6 @@
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from ..layers import Sigmoid
 from ..models import VAE, Autoencoder, GaussianEncoder, Sequential
 from .layouts import flat_orders, model_orders, shape_from_torch, shape_to_torch
 from ._torch import _import_torch
@@ -20,21 +19,6 @@ def _unique(layers, taken):
             layer.name = None
         elif layer.name is not None:
             taken.add(layer.name)
-
-
-def _take_output_sigmoid(layers):
-    """Remove the decoder's final sigmoid (a module of its own, fused or inside a nested
-    Sequential) so that the model applies it; True when there was one."""
-    last = layers[-1] if layers else None
-    if type(last) is Sequential and last.layers:
-        return _take_output_sigmoid(last.layers)
-    if type(last) is Sigmoid:
-        layers.pop()
-        return True
-    if isinstance(getattr(last, "activation", None), Sigmoid):
-        last.activation = None
-        return True
-    return False
 
 
 def _dtype(torch, modules, dtype):
@@ -138,13 +122,11 @@ def vae_from_torch(body, z_mean, z_log_var, decoder, input_shape, *,
     decoder_layers, _ = translator.chain(decoder, (z_mean.out_features,))
     taken = {"z_mean", "z_log_var", "sampling"}
     _unique(body_layers, taken), _unique(decoder_layers, taken)
-    sigmoid = _take_output_sigmoid(decoder_layers)
     rng = np.random.default_rng(seed)
     encoder = GaussianEncoder(body_layers, z_mean.out_features, name="encoder")
     model = VAE(encoder, Sequential(decoder_layers, name="decoder"),
                 reconstruction_weight=reconstruction_weight, beta=beta,
-                reconstruction_loss=reconstruction_loss,
-                output_activation="sigmoid" if sigmoid else None, rng=rng, name=name)
+                reconstruction_loss=reconstruction_loss, rng=rng, name=name)
     model.build(shape, rng=rng, dtype=translator.dtype)
     for ours, theirs in zip((encoder.z_mean, encoder.z_log_var), heads):
         translator.sources[id(ours)] = (ours, translator.sources.pop(id(theirs))[1])
@@ -167,13 +149,12 @@ def autoencoder_from_torch(encoder, decoder, input_shape, *, reconstruction_weig
     decoder_layers, _ = translator.chain(decoder, z_shape)
     taken = set()
     _unique(encoder_layers, taken), _unique(decoder_layers, taken)
-    sigmoid = _take_output_sigmoid(decoder_layers)
     rng = np.random.default_rng(seed)
     model = Autoencoder(Sequential(encoder_layers, name="encoder"),
                         Sequential(decoder_layers, name="decoder"),
                         reconstruction_weight=reconstruction_weight,
-                        reconstruction_loss=reconstruction_loss,
-                        output_activation="sigmoid" if sigmoid else None, rng=rng, name=name)
+                        reconstruction_loss=reconstruction_loss, rng=rng,
+                        name=name)
     model.build(shape, rng=rng, dtype=translator.dtype)
     translator.copy(model_orders(model, OWNER))
     return model
