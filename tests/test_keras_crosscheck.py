@@ -113,7 +113,9 @@ def _check_conv(cls, algorithm, kernel, strides, padding, hw, batch=2, channels=
     else:
         from minivae.fast import conv as kernels
         kernel = getattr(kernels, algorithm)
-        forward, backward = (lambda x: kernel.forward(ours, x)), (lambda d: kernel.backward(ours, d))
+        cache = {}                  # what minivae.fast keeps for the layer between the two
+        forward = lambda x: kernel.forward(ours, x, True, cache)  # noqa: E731
+        backward = lambda d: kernel.backward(ours, d, cache)  # noqa: E731
     y = forward(x)
     assert y.shape == y_k.shape
     assert rel_err(y, y_k) < F64_RTOL
