@@ -50,6 +50,12 @@ def _batch(item, where, owner):
     return item
 
 
+def batches(n, batch_size, rng=None):
+    """Index arrays covering range(n) in batches; shuffled when rng is given."""
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
 class Batches:
     """Data as fit reads it: epoch(rng) yields its batches, steps() counts them (None
     when an iterable does not say), and check_whole(fn) checks data in memory once
@@ -94,10 +100,8 @@ class Batches:
         order of the batches); check(batch, where), when given, checks each batch that
         did not come from memory."""
         if self.kind == "array":
-            n = len(self.data)
-            order = rng.permutation(n) if rng is not None else np.arange(n)
-            for i in range(0, n, self.batch_size):
-                yield self.data[order[i:i + self.batch_size]]
+            for index in batches(len(self.data), self.batch_size, rng):
+                yield self.data[index]
             return
         if self.kind == "sequence":
             count = len(self.data)

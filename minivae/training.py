@@ -15,10 +15,9 @@ import time
 import numpy as np
 
 from ._validation import check_choice, check_nonnegative_int, check_positive_int
-from .errors import InputError, InputTypeError
 from .batching import Batches
+from .errors import InputError, InputTypeError
 from .fast.data_parallel import DataParallel
-from .pixels import check_images
 
 
 class TrainingDiverged(RuntimeError):
@@ -138,12 +137,6 @@ def train_step(model, x, runner=None):
         raise
     model.optimizer.apply_gradients(model.named_params(), grads)
     return metrics
-
-
-def batches(n, batch_size, rng=None):
-    """Index arrays covering range(n) in batches; shuffled when rng is given."""
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
 def run_epoch(model, data, rng, epoch, progress, runner=None, check=None):

@@ -8,7 +8,8 @@ import pytest
 
 from minivae.architectures import fashion_autoencoder, fashion_vae
 from minivae.optimizers import Adam
-from minivae.training import History, Progress, TrainingDiverged, batches
+from minivae.batching import batches
+from minivae.training import History, Progress, TrainingDiverged
 from tests.reference import blobs
 
 
