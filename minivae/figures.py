@@ -173,15 +173,14 @@ def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps
     """The images decoded along the path between two test images' codes (a straight
     line, or with spherical=True the great circle: latent.interpolate); returns the
     figure's path."""
+    if steps < 2:
+        raise InputError(f"--steps must be at least 2 (both ends), got {steps}")
     _check_figure_count(steps, "--steps")
     model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
     test = _test_data(model, checkpoint, data, data_dir, image_size, verify)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if not 0 <= index < len(test):
             raise InputError(f"{flag} must lie in [0, {len(test) - 1}], got {index}")
-    if steps < 2:
-        raise InputError(f"--steps must be at least 2 (both ends), got {steps}")
-    _check_figure_count(steps, "--steps")
     x_a, x_b = to_float(test.images[[index_a, index_b]])
     images, _ = latent.interpolation_images(model, x_a, x_b, steps=steps, spherical=spherical)
     if test.labels is not None:
