@@ -214,23 +214,24 @@ CLI_CASES = [
      r"minivae reconstruct: error: the model reads images of shape \(64, 64, 3\), and "
      r"fashion-mnist has 28x28 or 32x32 grey ones; name its data with --data folder:PATH "
      r"--image-size 64"),
-    ("cli-data-dir-is-a-file", ["train", "--out", "{d}/run", "--data-dir", "{d}/vae.npz"],
+    ("cli-data-dir-is-a-file", ["train", "--out", "{d}/run-data-dir", "--data-dir",
+                                "{d}/vae.npz"],
      r"minivae train: error: load_dataset: data_dir '.*vae.npz' is a file; expected the folder"),
-    ("cli-no-data-in-one-line", ["train", "--out", "{d}/run", "--no-sample"],
+    ("cli-no-data-in-one-line", ["train", "--out", "{d}/run-no-data", "--no-sample"],
      r"minivae train: error: Fashion-MNIST \(train split\) was not found. Looked in, in order: "
      r".*\(no such folder\); .*To get it, any one of: apt-get install dataset-fashion-mnist"),
-    ("cli-zero-epochs", ["train", "--out", "{d}/run", "--epochs", "0"],
+    ("cli-zero-epochs", ["train", "--out", "{d}/run-0", "--epochs", "0"],
      r"minivae train: error: argument --epochs: expected a positive integer, got '0'"),
-    ("cli-nan-learning-rate", ["train", "--out", "{d}/run", "--learning-rate", "nan"],
+    ("cli-nan-learning-rate", ["train", "--out", "{d}/run-nan", "--learning-rate", "nan"],
      r"minivae train: error: argument --learning-rate: expected a finite number > 0, got "
      r"'nan'"),
-    ("cli-epochs-not-a-number", ["train", "--out", "{d}/run", "--epochs", "abc"],
+    ("cli-epochs-not-a-number", ["train", "--out", "{d}/run-abc", "--epochs", "abc"],
      r"minivae train: error: argument --epochs: expected a positive integer, got 'abc' "
      r"\(see minivae train --help\)"),
     ("cli-out-already-holds-a-run", ["train", "--out", "{d}/held"],
      r"minivae train: error: .*held already holds a run \(.*model.npz\); pass --resume to "
      r"continue it, --overwrite to replace it, or choose another --out"),
-    ("cli-resume-contradicts-the-checkpoint", ["train", "--out", "{d}/held", "--resume",
+    ("cli-resume-contradicts-the-checkpoint", ["train", "--out", "{d}/held-2", "--resume",
                                                "--latent-dim", "3", "--epochs", "2"],
      r"minivae train: error: --latent-dim 3 contradicts .*model.npz, which was trained with 2"),
     ("cli-resume-without-optimizer", ["train", "--out", "{d}/r2", "--resume", "{d}/vae.npz",
@@ -255,8 +256,12 @@ def cli_runs(tmp_path_factory, hermetic_env):
     vae_path = checkpoint.save(root / "vae.npz", fashion_vae(seed=0))
     checkpoint.save(root / "ae.npz", fashion_autoencoder(seed=0))
     checkpoint.save(root / "faces.npz", faces_vae(latent_dim=2, seed=0))
-    (root / "held").mkdir()
-    checkpoint.save(root / "held" / "model.npz", fashion_vae(seed=0).compile(Adam()), epoch=1)
+    # Cases that reach `train`'s lock run at the same moment, so each has its own --out:
+    # two in one folder would race for the lock and one would fail for that instead.
+    for held in ("held", "held-2"):
+        (root / held).mkdir()
+        checkpoint.save(root / held / "model.npz", fashion_vae(seed=0).compile(Adam()),
+                        epoch=1)
     data = open(vae_path, "rb").read()
     (root / "cut.npz").write_bytes(data[: len(data) // 3])
     procs = {}
