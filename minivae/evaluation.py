@@ -15,10 +15,13 @@ a number printed twice is the same number). Networks run in the model's dtype;
 the densities are summed in float64.
 
 evaluate_checkpoint(path) is `minivae evaluate`: the losses and every bound of a
-checkpoint on the test split of its data, bounded in work, as one JSON-ready dict.
+checkpoint on the test split of its data (of the embedded sample, the last
+SAMPLE_HOLDOUT images, which training on it holds out), bounded in work and in
+memory, as one JSON-ready dict.
 """
 
 import math
+import numbers
 import sys
 import time
 
@@ -26,14 +29,16 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._atomic import write_json
-from ._validation import check_positive_int
+from ._validation import check_positive_int, check_real, check_seed
 from .checkpoint import load
 from .datasets import load_for_model
+from .datasets.spec import SAMPLE_HOLDOUT
 from .distributions import _diagonal_gaussian_kl, diagonal_gaussian_logpdf, reparameterize
 from .errors import InputError, InputTypeError
 from .latent import encode_codes
 from .losses import EPSILON
 from .models import PREDICT_BATCH, VAE
+from .models.footprint import DEFAULT_BUDGET, check_budget
 from .pixels import check_images, to_float
 
 DEFAULT_BATCH = PREDICT_BATCH    # latent points decoded at once
@@ -286,33 +291,70 @@ def _print_progress(total):
     return progress
 
 
+def _article(name):
+    return "an" if name[:1].lower() in "aeiou" else "a"
+
+
+def _iwae_ks(iwae_k, owner):
+    """iwae_k as a list of positive ints: None or () for none, one int, or a list of them."""
+    if iwae_k is None:
+        return []
+    if isinstance(iwae_k, numbers.Integral) and not isinstance(iwae_k, bool):
+        iwae_k = [iwae_k]
+    if isinstance(iwae_k, (str, bytes)) or not isinstance(iwae_k, (list, tuple, np.ndarray)):
+        raise InputTypeError(f"{owner}: iwae_k must be positive integers (an int or a list of "
+                             f"them, e.g. (1, 10, 100)), got {iwae_k!r} of type "
+                             f"{type(iwae_k).__name__}")
+    return [check_positive_int(k, "iwae_k", owner) for k in iwae_k]
+
+
 def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, verify=True,
                         batch_size=100, seed=None, limit=None, iwae_k=(1, 10, 100),
-                        iwae_limit=1000, force=False, json_path=None):
+                        iwae_limit=1000, force=False, json_path=None,
+                        memory_budget=DEFAULT_BUDGET):
     """`minivae evaluate`: a checkpoint's losses and bounds on the test split of its data.
 
     The data is what the checkpoint's run recorded unless named (datasets.
-    load_for_model), its first `limit` images. Returns a JSON-ready dict: "losses"
-    (the model's evaluate), "dataset", and for a VAE with a Bernoulli decoder
-    everything summarize gives (the ELBO on every image, the IWAE bounds for each k
-    in iwae_k on the first iwae_limit, one default_rng(seed or 0) for both) and the
-    "seconds" it took. seed also restarts the model's Generator. Work beyond
-    MAX_DECODES decoder passes is refused unless force=True; IWAE work beyond
-    PROGRESS_DECODES samples reports its progress on stderr as it goes. A model
-    without those bounds (an autoencoder, a decoder trained with MSE) gets its losses
-    only, and a line on stderr says so. A non-finite result is refused rather than
-    reported.
+    load_for_model), its first `limit` images; where the embedded sample stands in
+    for the test split, its last SAMPLE_HOLDOUT images, the ones a run on the sample
+    validates on and never trains on. Returns a JSON-ready dict: "losses" (the
+    model's evaluate), "dataset", "split" (which of its images), and for a VAE with
+    a Bernoulli decoder everything summarize gives (the ELBO on every image, the
+    IWAE bounds for each k in iwae_k on the first iwae_limit, one
+    default_rng(seed or 0) for both) and the "seconds" it took. seed also restarts
+    the model's Generator. A model whose forward pass of the batches evaluated at
+    once would need more than memory_budget bytes (models.footprint) is refused
+    before any data is read, and work beyond MAX_DECODES decoder passes before any
+    is done, unless force=True; IWAE work beyond PROGRESS_DECODES samples reports
+    its progress on stderr as it goes. A model without those bounds (an
+    autoencoder, a decoder trained with MSE) gets its losses only, and a line on
+    stderr says so. A non-finite result is refused rather than reported.
     json_path: also write the dict there, as strict JSON.
     """
+    owner = "evaluate_checkpoint"
+    batch_size = check_positive_int(batch_size, "batch_size", owner)
+    seed = check_seed(seed, "--seed")
+    if limit is not None:
+        limit = check_positive_int(limit, "limit", owner)
+    iwae_k = _iwae_ks(iwae_k, owner)
+    iwae_limit = check_positive_int(iwae_limit, "iwae_limit", owner)
+    memory_budget = check_real(memory_budget, "memory_budget", owner, minimum=0)
     model = load(checkpoint)
+    # The most examples one pass runs at once: the model's evaluate takes batch_size
+    # images, the bounds encode and decode at most DEFAULT_BATCH points at a time.
+    at_once = max(batch_size, DEFAULT_BATCH) if limit is None else \
+        max(min(batch_size, limit), min(DEFAULT_BATCH, limit * max(iwae_k or [1])))
+    check_budget(model, at_once, memory_budget)
     test = load_for_model(model.input_shape, "test", data, data_dir, image_size,
                           (model.run or {}).get("data"), verify=verify, reader=str(checkpoint),
                           image_shape=model.image_shape)
     if seed is not None:
         model.reseed(seed)
-    x = test.images[:limit]
+    # The sample stands in for both splits; a run on it trains on all but its last
+    # SAMPLE_HOLDOUT images (datasets.load_for_training), so only those are test images.
+    x = test.images[-SAMPLE_HOLDOUT:] if test.is_sample else test.images
+    x = x[:limit]
     bounds = isinstance(model, VAE) and model.reconstruction_loss == "bce"
-    iwae_k = list(iwae_k or [])
     iwae_images = min(len(x), iwae_limit) if iwae_k else 0
     decodes = len(x) * (2 if bounds else 1) + iwae_images * max(iwae_k or [0])
     if decodes > MAX_DECODES and not force:
@@ -334,15 +376,18 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
         summary["seconds"] = round(time.perf_counter() - started, 1)
         report.update(summary)
     report["dataset"] = "embedded sample" if test.is_sample else test.source
+    report["split"] = f"the sample's last {SAMPLE_HOLDOUT:,} images (a run on the sample " \
+                      f"holds them out)" if test.is_sample else "test"
     bad = _non_finite(report)
     if bad:
         raise InputError(f"{checkpoint} gives non-finite results ({', '.join(bad[:4])}"
                          f"{' ...' if len(bad) > 4 else ''}): its weights or the data are "
                          f"broken, so there is nothing to report")
     if not bounds:
-        print(f"minivae: {checkpoint} holds an {type(model).__name__} with "
+        name = type(model).__name__
+        print(f"minivae: {checkpoint} holds {_article(name)} {name} trained with "
               f"{model.reconstruction_loss}; a likelihood bound needs a VAE with a Bernoulli "
-              f"decoder, so only its losses are shown", file=sys.stderr)
+              f"decoder (bce), so only its losses are shown", file=sys.stderr)
     if json_path:
         write_json(json_path, report)
     return report

@@ -141,12 +141,12 @@ def test_sample_bounds_a_figure_and_streams_any_number_to_npy(trained, tmp_path,
 
 
 def test_evaluate_refuses_work_beyond_its_limit_at_once(trained, no_real_data, capsys):
-    """A million IWAE samples for each of 1,000 images is refused before any work, with
-    the estimate: 2,000 sample images x 2 passes, plus 1,000 x 1,000,000."""
+    """A million IWAE samples for each image is refused before any work, with the
+    estimate: the sample's 200 held-out test images x 2 passes, plus 200 x 1,000,000."""
     ckpt = str(trained / "model.npz")
     assert main(["evaluate", ckpt, "--iwae-k", "1000000"]) == 2
     err = capsys.readouterr().err
-    assert "needs about 1,000,004,000 decoder passes" in err and "--force" in err
+    assert "needs about 200,000,400 decoder passes" in err and "--force" in err
     assert len(err.strip().splitlines()) == 2       # the sample notice, then the refusal
 
 

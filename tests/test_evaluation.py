@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -9,7 +10,12 @@ from scipy.stats import multivariate_normal, norm
 
 from minivae import checkpoint, evaluation
 from minivae.architectures import fashion_autoencoder, fashion_vae
+from minivae.cli import main
+from minivae.datasets import load_sample
+from minivae.datasets.spec import SAMPLE_HOLDOUT
 from minivae.errors import InputError
+from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
+from minivae.models import VAE, GaussianEncoder, Sequential
 from minivae.losses import binary_crossentropy, binary_crossentropy_from_logits, gaussian_kl
 from tests.conftest import tiny_vae
 
@@ -232,3 +238,68 @@ def test_a_long_iwae_reports_its_progress_as_it_goes(capsys):
     evaluation.iwae_per_image(model, x, ks=[250], rng=np.random.default_rng(0),
                               batch_size=100, progress=seen.append)
     assert seen == [100, 200, 250]              # chunks of batch_size samples, then the rest
+
+
+def _stride_3000_vae():
+    """A legal VAE of 31 parameters whose passes read and write 3000 x 3000 images."""
+    encoder = GaussianEncoder([Conv2D(1, 3, strides=3000, padding="same"), Flatten()], 2)
+    decoder = Sequential([Dense(1), Reshape((1, 1, 1)),
+                          Conv2DTranspose(1, 3, strides=3000, padding="same",
+                                          activation="sigmoid")])
+    return VAE(encoder, decoder).build((3000, 3000, 1), rng=np.random.default_rng(0))
+
+
+def test_evaluate_refuses_a_pass_beyond_its_memory_budget_before_reading_data(tmp_path,
+                                                                             no_real_data,
+                                                                             capsys):
+    """Issue 22: evaluate had no memory budget, where the figure commands have one. A
+    checkpoint of 10 KB whose 100-image pass needs gigabytes is refused, with the
+    estimate and the flag, before any data is read: with the budget raised, what stops
+    it is the data (32x32 sample images for a 3000x3000 model), which it reads later."""
+    path = checkpoint.save(tmp_path / "big.npz", _stride_3000_vae())
+    assert os.path.getsize(path) < 20_000
+    with pytest.raises(InputError, match=r"a forward pass of 100 example\(s\) through this "
+                                         r"model needs about [\d.]+ GiB .*more than the budget "
+                                         r"of 2.00 GiB; .*--memory-budget"):
+        evaluation.evaluate_checkpoint(path)
+    # 3 images run at most 3 at once, and fit the budget; so does 100 in a larger one
+    for options in ({"limit": 3, "iwae_k": (1,)}, {"memory_budget": 1024 ** 4}):
+        with pytest.raises(InputError, match=r"reads images of shape \(3000, 3000, 1\)"):
+            evaluation.evaluate_checkpoint(path, **options)
+    assert main(["evaluate", str(path), "--memory-budget", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "more than the budget of 512.0 MiB" in err[0], err
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["run-on-the-sample", "fallback"])
+def test_evaluate_scores_only_the_images_a_run_on_the_sample_holds_out(tmp_path, no_real_data,
+                                                                      recorded):
+    """Issue 22: a checkpoint trained on the embedded sample (named, or fallen back to) was
+    scored on all 2,000 images, its 1,800 training images among them. Its test images
+    are the last SAMPLE_HOLDOUT, the ones training validates on."""
+    model = fashion_vae(seed=0)
+    run = {"data": {"name": "sample", "data_dir": None, "folder": None, "image_size": 32}}
+    path = checkpoint.save(tmp_path / "vae.npz", model, run=run if recorded else None)
+    report = evaluation.evaluate_checkpoint(path, iwae_k=(1,), seed=0)
+    assert SAMPLE_HOLDOUT == 200 and report["images"] == 200 and report["iwae_images"] == 200
+    assert report["dataset"] == "embedded sample" and "last 200" in report["split"]
+    held_out = load_sample("uint8")[0][-SAMPLE_HOLDOUT:]
+    # the same images, batches, noise (seed 0) and arithmetic: the losses agree exactly
+    model.reseed(0)
+    assert report["losses"] == model.evaluate(held_out, batch_size=100)
+    assert evaluation.evaluate_checkpoint(path, limit=7, iwae_k=())["images"] == 7
+
+
+def test_type_errors_and_articles_of_evaluate(tmp_path, no_real_data, capsys):
+    path = checkpoint.save(tmp_path / "vae.npz", fashion_vae(seed=0))
+    for bad in (5.0, "5", [1, 2.5], True):
+        with pytest.raises(TypeError, match=r"evaluate_checkpoint: iwae_k must be"):
+            evaluation.evaluate_checkpoint(path, iwae_k=bad)
+    # one int is one k
+    assert set(evaluation.evaluate_checkpoint(path, limit=3, iwae_k=2)["iwae"]) == {"2"}
+    capsys.readouterr()
+    mse = fashion_vae(seed=0)
+    mse.reconstruction_loss = "mse"
+    for model, article in ((mse, "a VAE"), (fashion_autoencoder(seed=0), "an Autoencoder")):
+        evaluation.evaluate_checkpoint(checkpoint.save(tmp_path / "m.npz", model), limit=3)
+        assert f"m.npz holds {article} trained with" in capsys.readouterr().err
