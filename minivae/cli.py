@@ -62,6 +62,16 @@ def positive_int(text):
     return value
 
 
+def nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _float(text, test, expected):
     try:
         value = float(text)
@@ -110,20 +120,28 @@ def _data(args):
     return options
 
 
-def add_figure_flags(parser):
-    """--memory-budget: what one forward pass of the checkpoint's model may need;
-    --image-shape: how a model of flat vectors that records none shows them."""
+def add_memory_budget_flag(parser):
+    """--memory-budget: what one forward pass of the checkpoint's model may need."""
     parser.add_argument("--memory-budget", type=positive_float, default=2.0, metavar="GIB",
                         help="GiB a forward pass may need, estimated from the model's layer "
                              "shapes before it runs (default 2)")
+
+
+def _budget(args):
+    return int(args.memory_budget * 2 ** 30)
+
+
+def add_figure_flags(parser):
+    """--memory-budget, and --image-shape: how a model of flat vectors that records none
+    shows them."""
+    add_memory_budget_flag(parser)
     parser.add_argument("--image-shape", metavar="HxWxC",
                         help="the images a model of flat vectors reads, e.g. 28x28x1, when "
                              "its checkpoint records none (a run of `minivae train` does)")
 
 
 def _figure(args):
-    return {"memory_budget": int(args.memory_budget * 2 ** 30),
-            "image_shape": args.image_shape}
+    return {"memory_budget": _budget(args), "image_shape": args.image_shape}
 
 
 def _chapter_flags(p):
@@ -134,7 +152,8 @@ def _chapter_flags(p):
     p.add_argument("--celeba", metavar="ROOT",
                    help="use CelebA at ROOT (img_align_celeba/ and list_attr_celeba.csv) "
                    "instead of Fashion-MNIST, for a 64x64x3 model")
-    p.add_argument("--seed", type=int, default=0, help="sampling and shuffling (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="sampling and shuffling (default 0)")
 
 
 def _chapter(args):
@@ -178,7 +197,7 @@ def cmd_evaluate(args):
     report = evaluation.evaluate_checkpoint(
         args.checkpoint, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
         iwae_k=args.iwae_k, iwae_limit=args.iwae_limit, force=args.force, json_path=args.json,
-        **_data(args))
+        memory_budget=_budget(args), **_data(args))
     if "elbo" in report:                # a VAE with a Bernoulli decoder: its bounds
         print(evaluation.format_summary(report))
     print(json.dumps({k: round(v, 4) for k, v in report["losses"].items()}))
@@ -306,7 +325,7 @@ def _add_checkpoint_commands(sub):
                    help="a figure (.png, .jpg, .pdf, .svg) of at most "
                         f"{figures.MAX_FIGURE_IMAGES:,} images, or .npy for the images "
                         "themselves, any number, written in chunks (default samples.png)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=nonnegative_int, default=0)
     add_figure_flags(s)
     s.set_defaults(run=cmd_sample)
 
@@ -326,7 +345,7 @@ def _add_checkpoint_commands(sub):
     e.add_argument("checkpoint")
     add_data_flags(e)
     e.add_argument("--batch-size", type=positive_int, default=100)
-    e.add_argument("--seed", type=int, default=None, help="fix the sampling noise")
+    e.add_argument("--seed", type=nonnegative_int, default=None, help="fix the sampling noise")
     e.add_argument("--limit", type=positive_int, metavar="N", help="use the first N test images")
     e.add_argument("--iwae-k", type=positive_int, nargs="*", default=[1, 10, 100], metavar="K",
                    help="samples per image of the IWAE bounds (default 1 10 100; none: skip)")
@@ -337,6 +356,7 @@ def _add_checkpoint_commands(sub):
                    help=f"run even beyond {evaluation.MAX_DECODES:,} decoder passes, "
                         f"reporting progress")
     e.add_argument("--json", metavar="PATH", help="also write everything to PATH as JSON")
+    add_memory_budget_flag(e)
     e.set_defaults(run=cmd_evaluate)
 
     i = sub.add_parser("interpolate", help="decode the path between two test images' codes")
@@ -392,7 +412,7 @@ def _add_experiments(sub):
     c.add_argument("--epochs", type=positive_int, default=5, help="per model (default 5)")
     c.add_argument("--latent-dim", type=positive_int, default=2, help="default 2")
     c.add_argument("--out", default="runs/compare", help="default runs/compare")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=nonnegative_int, default=0)
     c.add_argument("--limit", type=positive_int, metavar="N", help="train on the first N images")
     c.add_argument("--radius", type=float, nargs="+", default=[0.25, 0.5], metavar="R",
                    help="gap radii in standard deviations of each latent axis (default 0.25 0.5)")
@@ -414,7 +434,7 @@ def _add_experiments(sub):
     w.add_argument("--limit", type=positive_int, metavar="N",
                    help="the first N training and N held-out images")
     add_data_flags(w, train=True)
-    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--seed", type=nonnegative_int, default=0)
     w.add_argument("--quiet", action="store_true", help="print nothing but errors")
     w.set_defaults(run=cmd_sweep)
 
