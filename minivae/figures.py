@@ -16,22 +16,30 @@ celeba=ROOT a CelebA copy for a faces model, and returns what it wrote. The
 numbers come from minivae.latent and minivae.attributes, the drawing from
 minivae.plotting. Work is bounded: a figure tiles at most MAX_FIGURE_IMAGES
 images. Errors a user can cause raise InputError (or CheckpointError,
-DatasetError), naming each option as its command-line flag.
+DatasetError), naming each option as its command-line flag; an argument only Python
+passes (a float where an index goes, say) raises InputTypeError naming it.
+
+Memory is bounded too: embedding and attribute read and encode their images
+STREAM_BATCH at a time, whatever their limit (a folder's or CelebA's images are
+read from disk batch by batch), and embedding keeps at most MAX_CODES codes.
 """
 
 import math
+import numbers
 import os
+import sys
 
 import numpy as np
 from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from . import attributes, latent, plotting
 from ._atomic import atomic_write, write_json
-from ._validation import check_positive_int
+from ._validation import check_image_shape, check_positive_int, check_real, check_seed
 from .checkpoint import load
-from ._validation import check_image_shape
-from .datasets import flatten_images, load_celeba, load_for_model, load_spec, parse_spec
-from .errors import InputError
+from .datasets import FolderImages, flatten_images, load_for_model, load_spec, open_celeba
+from .datasets import parse_spec
+from .datasets.celeba import face_pixels
+from .errors import InputError, InputTypeError
 from .models import PREDICT_BATCH, VAE
 from .models.footprint import DEFAULT_BUDGET, check_budget
 from .pixels import to_float
@@ -41,6 +49,35 @@ from .pixels import to_float
 MAX_FIGURE_IMAGES = 1000
 NPY_CHUNK = 1000                # images generated and written at a time to a .npy
 SCATTER_CODES = 5000            # codes a run's scatter shows (the notebooks' n_to_predict)
+STREAM_BATCH = PREDICT_BATCH    # images embedding and attribute read and encode at a time
+# Codes embedding keeps for its figures (z and a draw, d float64 each: 320 MB at the faces
+# VAE's d = 200); more is refused. A scatter of more shows nothing new, and all of
+# Fashion-MNIST's training split (60,000) fits.
+MAX_CODES = 100_000
+
+
+def _article(name):
+    return "an" if name[:1].lower() in "aeiou" else "a"
+
+
+def _note(text):
+    """One line on stderr: what a figure could not show, and why."""
+    print(f"minivae: {text}", file=sys.stderr)
+
+
+def _check_index(value, name, owner):
+    """An image index: an int (its range is checked against the data, by its flag)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(f"{owner}: {name} must be an integer (an image index), got "
+                             f"{value!r} of type {type(value).__name__}")
+    return int(value)
+
+
+def _check_steps(steps, owner):
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise InputTypeError(f"{owner}: steps must be an integer >= 2, got {steps!r} of type "
+                             f"{type(steps).__name__}")
+    return int(steps)
 
 
 def write_figures(model, out, data, history, seed=0):
@@ -49,7 +86,11 @@ def write_figures(model, out, data, history, seed=0):
     data: a Dataset (the run's validation images); history: the run's History.
     reconstructions.png, latent_scatter.png, latent_grid.png (a VAE's over the
     prior's quantiles, an autoencoder's over the region its codes occupy),
-    samples.png (a VAE's, from N(0, I)) and loss_curves.png.
+    samples.png (a VAE's, from N(0, I)) and loss_curves.png. Drawn from what there
+    is: a folder of a few images leaves one or two validation images, and a figure
+    that cannot be drawn from them (the plane of codes with d > 2 needs two, an
+    autoencoder's grid codes that spread) is left out, with a line on stderr saying
+    why; so is the grid of a 1-D latent space.
     """
     rng = np.random.default_rng(seed)
     x = data.images[:SCATTER_CODES]
@@ -59,23 +100,37 @@ def write_figures(model, out, data, history, seed=0):
     paths = [plotting.plot_reconstructions(show(to_float(x[:10])), show(model.reconstruct(x[:10])),
                                            path("reconstructions.png"))]
     z = latent.encode_codes(model, x, dtype=None)[0]     # the model's dtype, as drawn before
-    paths.append(plotting.plot_latent_scatter(z, y, path("latent_scatter.png"),
-                                              class_names=data.classes))
-    components = latent.principal_components(z)[1] if z.shape[1] > 2 else None
-    if isinstance(model, VAE):
-        # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2).
+    n, d = z.shape
+    few = f"the validation data holds {n} image(s)"
+    if d > 2 and n < 2:
+        _note(f"no latent_scatter.png: {few}, and codes of {d} dimensions need two for the "
+              f"plane they are drawn in")
+    else:
+        paths.append(plotting.plot_latent_scatter(z, y, path("latent_scatter.png"),
+                                                  class_names=data.classes))
+    components = latent.principal_components(z)[1] if d > 2 and n >= 2 else None
+    if d < 2:
+        _note("no latent_grid.png: a 1-D latent space has no 2-D grid")
+    elif isinstance(model, VAE):
+        # The prior's quantiles: N(0, I) projected on orthonormal components is N(0, I_2),
+        # and so is any other plane (the first two axes, without the codes' components).
         paths.append(plotting.plot_latent_grid(lambda z: show(model.decode(z)),
                                                path("latent_grid.png"),
-                                               components=components, latent_dim=z.shape[1]))
-        paths.append(plotting.plot_image_grid(show(model.generate(30, rng)), path("samples.png"),
-                                              ncols=10, title="samples from the prior N(0, I)"))
+                                               components=components, latent_dim=d))
     else:
         # An autoencoder has no prior: span the region its codes occupy instead.
-        scale = z.std(axis=0) if components is None else (z @ components.T).std(axis=0)
-        paths.append(plotting.plot_latent_grid(lambda z: show(model.decode(z)),
-                                               path("latent_grid.png"),
-                                               components=components, latent_dim=z.shape[1],
-                                               mean=z.mean(axis=0), scale=scale))
+        scale = z.std(axis=0)[:2] if components is None else (z @ components.T).std(axis=0)
+        if np.all(scale > 0):
+            paths.append(plotting.plot_latent_grid(lambda z: show(model.decode(z)),
+                                                   path("latent_grid.png"),
+                                                   components=components, latent_dim=d,
+                                                   mean=z.mean(axis=0), scale=scale))
+        else:
+            _note(f"no latent_grid.png: {few}, and an autoencoder's grid spans the spread "
+                  f"of its codes, which have none")
+    if isinstance(model, VAE):
+        paths.append(plotting.plot_image_grid(show(model.generate(30, rng)), path("samples.png"),
+                                              ncols=10, title="samples from the prior N(0, I)"))
     paths.append(plotting.plot_history(history.history, path("loss_curves.png")))
     return paths
 
@@ -134,9 +189,11 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
     shows them (the .npy holds what the model outputs), in every function here.
     """
     n = check_positive_int(n, "n", "sample")
+    check_seed(seed, "seed", "sample")
     model = _load_model(checkpoint, n, memory_budget, "decoding", image_shape)
     if not isinstance(model, VAE):
-        raise InputError(f"{checkpoint} holds an {type(model).__name__}, which has no prior to "
+        name = type(model).__name__
+        raise InputError(f"{checkpoint} holds {_article(name)} {name}, which has no prior to "
                          f"sample from; train a VAE")
     rng = np.random.default_rng(seed)
     if os.fspath(out).lower().endswith(".npy"):
@@ -159,7 +216,9 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
 
 def reconstruct(checkpoint, out="reconstructions.png", n=10, data=None, data_dir=None,
                 image_size=None, verify=True, memory_budget=DEFAULT_BUDGET, image_shape=None):
-    """The first n test images over their reconstructions; returns the figure's path."""
+    """The first n test images over their reconstructions (as many as there are, when
+    fewer); returns the figure's path."""
+    n = check_positive_int(n, "n", "reconstruct")
     _check_figure_count(n)
     model = _load_model(checkpoint, n, memory_budget, image_shape=image_shape)
     x = _test_data(model, checkpoint, data, data_dir, image_size, verify).images[:n]
@@ -173,7 +232,10 @@ def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps
     """The images decoded along the path between two test images' codes (a straight
     line, or with spherical=True the great circle: latent.interpolate); returns the
     figure's path."""
-    if steps < 2:
+    owner = "interpolate"
+    index_a, index_b = _check_index(index_a, "index_a", owner), \
+        _check_index(index_b, "index_b", owner)
+    if _check_steps(steps, owner) < 2:
         raise InputError(f"--steps must be at least 2 (both ends), got {steps}")
     _check_figure_count(steps, "--steps")
     model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
@@ -197,12 +259,24 @@ def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps
 def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None, data=None,
                   data_dir=None, image_size=None, verify=True):
     """(images, labels or None, class names or None, what they are) for the model: the
-    data it was trained on (or the one named), or with celeba=ROOT that many faces in
-    an order drawn from default_rng(seed), labelled by the column `attribute`."""
+    first `limit` images of the data it was trained on (or the one named), or with
+    celeba=ROOT that many faces in an order drawn from default_rng(seed), labelled by
+    the column `attribute` (-1/1).
+
+    images is indexable and not read yet where it lies on disk (a folder's, CelebA's:
+    datasets.FolderImages, each image read when indexed), so that a caller reads only
+    the batch it works on; the MNIST-format sets are arrays in memory, as loaded.
+    """
     if celeba:
-        loaded = load_celeba(celeba, limit, attribute, size=model.image_shape[:2],
-                             shuffle=True, rng=np.random.default_rng(seed))
-        images, labels = loaded if attribute is not None else (loaded, None)
+        faces = open_celeba(celeba)
+        if attribute is not None:
+            column = faces.attribute(attribute)         # a missing column: refused now
+        # The order CelebA.batches(shuffle=True, rng=default_rng(seed)) visits, its first
+        # `limit` faces read as `minivae train --data celeba:ROOT` reads them (uint8).
+        order = np.random.default_rng(seed).permutation(np.arange(len(faces)))[:limit]
+        images = FolderImages([faces.image_folder / faces.files[i] for i in order],
+                              model.image_shape[:2], face_pixels)
+        labels = None if attribute is None else column[order]
         where, classes = f"CelebA at {celeba}", None
     else:
         try:
@@ -210,10 +284,8 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
                               model.image_shape)
         except InputError as exc:
             raise InputError(f"{exc}, or pass --celeba ROOT") from None
-        found = load_spec(spec, split, limit, verify=verify)
-        images = found.images[:limit]
-        labels = None if found.labels is None else found.labels[:limit]
-        classes = found.classes
+        found = load_spec(spec, split, limit, verify=verify).head(limit)
+        images, labels, classes = found.images, found.labels, found.classes
         where = "the embedded sample" if found.is_sample else f"{found.source} ({split})"
     if len(model.input_shape) == 1 and tuple(images.shape[1:]) == model.image_shape:
         images = flatten_images(images)         # the vectors a model of flat vectors reads
@@ -222,6 +294,19 @@ def _chapter_data(model, checkpoint, limit, split, celeba, seed, attribute=None,
         raise InputError(f"{checkpoint} reads images of shape {tuple(model.input_shape)} but "
                          f"{where} holds {tuple(images.shape[1:])}{hint}")
     return images, labels, classes, where
+
+
+def _encoded(model, images, rng):
+    """codes_and_draws of all the images, read and encoded STREAM_BATCH at a time: the
+    same numbers as one call on them all (the draws come from rng in the same order)."""
+    parts = [latent.codes_and_draws(model, images[lo:lo + STREAM_BATCH], rng)
+             for lo in range(0, len(images), STREAM_BATCH)]
+    z = np.concatenate([part[0] for part in parts])
+    return z, None if parts[0][1] is None else np.concatenate([part[1] for part in parts])
+
+
+def _check_counts(owner, **counts):
+    return [check_positive_int(value, name, owner) for name, value in counts.items()]
 
 
 def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLES,
@@ -237,8 +322,14 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     p_space.png and latent_histograms.png (of `dims` axes), with embedding.json.
     Returns (the figures' paths, the report written to embedding.json). n and
     grid x grid are decoded into one figure each, so each is at most
-    MAX_FIGURE_IMAGES.
+    MAX_FIGURE_IMAGES; the images are read and encoded STREAM_BATCH at a time,
+    and limit is at most MAX_CODES (the codes are kept).
     """
+    limit, n, grid, dims = _check_counts("embedding", limit=limit, n=n, grid=grid, dims=dims)
+    check_seed(seed, "seed", "embedding")
+    if limit > MAX_CODES:
+        raise InputError(f"--limit {limit:,} would keep {limit:,} codes; embedding encodes at "
+                         f"most {MAX_CODES:,} images (its scatter of more shows nothing new)")
     _check_figure_count(n, "-n")
     _check_figure_count(grid * grid, "--grid (its square)")
     model = _load_model(checkpoint, max(n, grid * grid, limit), memory_budget,
@@ -247,15 +338,18 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
                                                    verify)
+    if len(images) < 2:
+        raise InputError(f"{where} holds {len(images)} image(s); the embedding's figures need "
+                         f"at least 2 codes (more images, or --split train)")
     rng = np.random.default_rng(seed)
-    z, z_sampled = latent.codes_and_draws(model, images, np.random.default_rng(seed))
+    z, z_sampled = _encoded(model, images, np.random.default_rng(seed))
     if z.shape[1] < 2:
         raise InputError(f"{checkpoint} has a 1-D latent space; these figures need 2 or more "
                          f"dimensions")
     os.makedirs(out, exist_ok=True)
     path = lambda name: os.path.join(out, name)     # noqa: E731
-    paths = [plotting.plot_reconstructions(show(to_float(images[:10])),
-                                           show(model.reconstruct(images[:10])),
+    first = images[:10]
+    paths = [plotting.plot_reconstructions(show(to_float(first)), show(model.reconstruct(first)),
                                            path("reconstructions.png")),
              plotting.plot_latent_scatter(z, None, path("scatter.png"))]
     if labels is not None:
@@ -289,14 +383,30 @@ def embedding(checkpoint, out="runs/embedding", limit=5000, n=latent.BOOK_SAMPLE
     return paths, report
 
 
+def _positive_names(positive):
+    """positive as a list of class names (str) or indices (int): one of them, or a list."""
+    if isinstance(positive, (str, numbers.Integral)):
+        positive = [positive]
+    if not isinstance(positive, (list, tuple, np.ndarray)) or not all(
+            isinstance(p, (str, numbers.Integral)) and not isinstance(p, bool) for p in positive):
+        raise InputTypeError(f"attribute: positive must be class names or indices (a str, an "
+                             f"int, or a list of them, e.g. ['Sandal', 'Sneaker']), got "
+                             f"{positive!r}")
+    if not len(positive):
+        raise InputError("--positive names no class; name at least one, e.g. Sandal")
+    return list(positive)
+
+
 def _positive_classes(names, classes):
     """positive=[CLASS, ...] (names, any case, or indices) -> sorted class indices."""
     lower = [c.lower() for c in classes]
     chosen = set()
     for name in names:
-        if name.isdigit() and int(name) < len(classes):
+        if isinstance(name, numbers.Integral) and 0 <= name < len(classes):
             chosen.add(int(name))
-        elif name.lower() in lower:
+        elif isinstance(name, str) and name.isdigit() and int(name) < len(classes):
+            chosen.add(int(name))
+        elif isinstance(name, str) and name.lower() in lower:
             chosen.add(lower.index(name.lower()))
         else:
             raise InputError(f"--positive: unknown class {name!r}; expected an index 0-"
@@ -311,6 +421,27 @@ def _print_row(row):
           f"{row['move_negative']:8.3f} {row['distance']:9.3f} {row['change']:8.3f}")
 
 
+def _shuffled_batches(images, labels, batch_size, rng):
+    """(images, labels) in batches, in an order drawn from rng when first asked: what
+    attributes.attribute_vector does with images in memory (shuffle=True, the same rng,
+    so the same numbers), reading only the batch it yields."""
+    order = rng.permutation(len(images))
+    for start in range(0, len(order), batch_size):
+        index = np.sort(order[start:start + batch_size])        # sorted: a contiguous read
+        yield images[index], labels[index]
+
+
+def _check_factors(factors):
+    try:
+        values = np.asarray(factors, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"attribute: factors must be a list of numbers, got "
+                             f"{factors!r}") from None
+    if values.ndim != 1 or not values.size or not np.all(np.isfinite(values)):
+        raise InputError(f"--factors must be finite numbers, at least one, got {factors}")
+    return factors
+
+
 def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, limit=20000,
               batch_size=attributes.BOOK_BATCH, tolerance=attributes.BOOK_TOLERANCE,
               max_positive=attributes.BOOK_MAX_POSITIVE, sample=True, faces=5,
@@ -319,22 +450,33 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
               memory_budget=DEFAULT_BUDGET, image_shape=None):
     """The book's attribute vector (attributes.attribute_vector), added to images.
 
-    The label is given one way: positive, the classes (names or indices) that
-    have the attribute; or attribute, a CelebA column (with celeba=ROOT). The
-    first `faces` images, moved by each factor times the vector, are decoded into
+    The label is given one way: positive, the classes (names or indices, one or a
+    list) that have the attribute; or attribute, a CelebA column (with celeba=ROOT).
+    The first `faces` images, moved by each factor times the vector, are decoded into
     out/attribute.png; out/attribute.json holds the vector and the running
     means' table, which verbose=1 prints as it is made. sample=False averages
-    z_mean instead of z drawn from q(z|x). Returns (the AttributeVector, the
-    figure's path).
+    z_mean instead of z drawn from q(z|x). The images are read and encoded one
+    batch at a time (memory does not grow with limit). Returns (the AttributeVector,
+    the figure's path).
     """
+    owner = "attribute"
     if (attribute is None) == (positive is None):
         raise InputError("give the attribute one way: --positive CLASS ... (Fashion-MNIST "
                          "classes) or --attribute NAME (a CelebA column, with --celeba ROOT)")
+    if positive is not None:
+        positive = _positive_names(positive)
+    elif not isinstance(attribute, str):
+        raise InputTypeError(f"{owner}: attribute must be a CelebA column's name (a str, e.g. "
+                             f"'Blond_Hair'), got {attribute!r} of type "
+                             f"{type(attribute).__name__}")
     if attribute is not None and not celeba:
         raise InputError(f"--attribute {attribute} names a CelebA column; pass --celeba ROOT "
                          f"too, or use --positive CLASS ... for Fashion-MNIST")
-    if not all(np.isfinite(factors)):
-        raise InputError(f"--factors must be finite numbers, got {factors}")
+    factors = _check_factors(factors)
+    limit, batch_size, max_positive, faces = _check_counts(
+        owner, limit=limit, batch_size=batch_size, max_positive=max_positive, faces=faces)
+    check_real(tolerance, "tolerance", owner, minimum=0)
+    check_seed(seed, "seed", owner)
     model = _load_model(checkpoint, limit, memory_budget, image_shape=image_shape)
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, attribute, data, data_dir, image_size,
@@ -353,9 +495,10 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
         print(f"label: {name} ({int(labels.sum())} of {len(labels)} images of {where})")
         print(f"{'with':>7} {'without':>8} {'move +':>8} {'move -':>8} {'distance':>9} "
               f"{'change':>8}")
+    rng = np.random.default_rng(seed)
     found = attributes.attribute_vector(
-        model, images, labels, batch_size=batch_size, tolerance=tolerance,
-        max_positive=max_positive, sample=sample, rng=np.random.default_rng(seed),
+        model, _shuffled_batches(images, labels, batch_size, rng), batch_size=batch_size,
+        tolerance=tolerance, max_positive=max_positive, sample=sample, rng=rng,
         callback=_print_row if verbose else None)
     shown = images[:faces]
     decoded, _ = attributes.add_vector(model, shown, found.vector, factors)
@@ -385,14 +528,18 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
     """The straight path between two images' codes (z_mean for a VAE), decoded for
     alpha = 0, ..., 1 between the two originals (attributes.morph); returns the
     figure's path."""
-    if steps < 2:
+    owner = "morph"
+    index_a, index_b = _check_index(index_a, "index_a", owner), \
+        _check_index(index_b, "index_b", owner)
+    if _check_steps(steps, owner) < 2:
         raise InputError(f"--steps must be at least 2 (alpha 0 and 1), got {steps}")
     _check_figure_count(steps, "--steps")
+    check_seed(seed, "seed", owner)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if index < 0:
             raise InputError(f"{flag} must be an image index >= 0, got {index}")
     model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
-    # Read only as far as the later index: CelebA and folders are read image by image.
+    # Read only as far as the later index, and then only the two images.
     limit = max(index_a, index_b) + 1
     images, labels, classes, where = _chapter_data(model, checkpoint, limit, split, celeba,
                                                    seed, None, data, data_dir, image_size,
@@ -412,4 +559,4 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
 
 
 __all__ = ["write_figures", "sample", "reconstruct", "interpolate", "embedding", "attribute",
-           "morph", "MAX_FIGURE_IMAGES"]
+           "morph", "MAX_FIGURE_IMAGES", "MAX_CODES", "STREAM_BATCH"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae import checkpoint, datasets, losses, plotting
+from minivae import checkpoint, datasets, evaluation, experiments, figures, losses, plotting
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError
@@ -44,6 +44,11 @@ def written(save, path):
     """`path` after save(path, array): a numpy file that is not a checkpoint."""
     save(path, f32(3))
     return path
+
+
+def saved(model, folder):
+    """A checkpoint of `model` in `folder`, for the commands' library functions."""
+    return checkpoint.save(folder / "model.npz", model)
 
 
 IMAGES = f32(4, 32, 32, 1, fill=0.5)
@@ -161,6 +166,36 @@ CASES = [
     ("fit-unscaled-pixels", lambda m, d: m.fit(f32(4, 32, 32, 1, fill=200.0), verbose=0),
      InputError, r"VAE.fit: x must be float images in \[0, 1\] \(or uint8 pixels, which are "
                  r"scaled for you\), got values from 200 to 200; divide by 255 first"),
+    # ------------------------------------------- the commands, called from Python --
+    ("evaluate-iwae-k-float", lambda m, d: evaluation.evaluate_checkpoint(saved(m, d), iwae_k=5.0),
+     InputTypeError, r"evaluate_checkpoint: iwae_k must be positive integers \(an int or a list "
+                     r"of them, e.g. \(1, 10, 100\)\), got 5.0 of type float"),
+    ("evaluate-iwae-k-string", lambda m, d: evaluation.evaluate_checkpoint(saved(m, d), iwae_k="5"),
+     InputTypeError, r"evaluate_checkpoint: iwae_k must be positive integers .*got '5' of "
+                     r"type str"),
+    ("interpolate-index-float",
+     lambda m, d: figures.interpolate(saved(m, d), d / "i.png", index_a=1.5),
+     InputTypeError, r"interpolate: index_a must be an integer \(an image index\), got 1.5 of "
+                     r"type float"),
+    ("morph-steps-float", lambda m, d: figures.morph(saved(m, d), d / "m.png", steps=2.5),
+     InputTypeError, r"morph: steps must be an integer >= 2, got 2.5 of type float"),
+    ("attribute-positive-float",
+     lambda m, d: figures.attribute(saved(m, d), d / "a", positive=3.5),
+     InputTypeError, r"attribute: positive must be class names or indices \(a str, an int, or a "
+                     r"list of them, .*\), got 3.5"),
+    ("attribute-column-not-a-name",
+     lambda m, d: figures.attribute(saved(m, d), d / "a", attribute=5, celeba=d),
+     InputTypeError, r"attribute: attribute must be a CelebA column's name \(a str, e.g. "
+                     r"'Blond_Hair'\), got 5 of type int"),
+    ("compare-radius-string", lambda m, d: experiments.compare_run(d / "c", radius="a"),
+     InputTypeError, r"compare_run: radius must be a number or a list of numbers \(radii in "
+                     r"standard deviations\), got 'a'"),
+    ("compare-radius-infinite", lambda m, d: experiments.compare_run(d / "c", radius=np.inf),
+     InputError, r"--radius must be positive and finite \(radii in standard deviations\), at "
+                 r"least one, got inf"),
+    ("sweep-betas-one-number", lambda m, d: experiments.sweep_run(d / "s", betas=1.0),
+     InputTypeError, r"sweep_run: betas must be a list of numbers >= 0 \(e.g. \[0.5, 1, 2\]\), "
+                     r"got 1.0"),
     ("fit-images-in-minus-one-to-one",
      lambda m, d: m.fit(np.linspace(-1, 1, 4096, dtype=np.float32).reshape(4, 32, 32, 1),
                         verbose=0),

@@ -131,6 +131,8 @@ def test_morph_writes_the_strip(run, checkpoints, tmp_path):
                                                 "--image-size 64, or pass --celeba ROOT"),
     (["embedding", "{vae}", "--celeba", "{missing}"], "holds no img_align_celeba/ folder"),
     (["embedding", "{missing}.npz"], "none.npz': no such file"),
+    # a negative seed reached numpy, whose ValueError printed a traceback
+    (["embedding", "{vae}", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
 ])
 def test_user_errors_are_one_line_and_exit_2(run, checkpoints, tmp_path, argv, message):
     names = {**{k: str(v) for k, v in checkpoints.items()}, "missing": str(tmp_path / "none")}
