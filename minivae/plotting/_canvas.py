@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
+from .._matplotlib import start_matplotlib as _start_matplotlib
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 
@@ -90,16 +91,6 @@ def _check_dpi(dpi, owner):
     return float(dpi)
 
 
-def _start_matplotlib():
-    """Import matplotlib (deferred: only figures need it), turning its refusal of its
-    own settings (a bad MPLBACKEND in the environment) into one line, not a traceback."""
-    try:
-        import matplotlib  # noqa: F401
-    except ValueError as exc:
-        raise InputError(f"matplotlib cannot start: {exc}; fix or unset MPLBACKEND (the "
-                         f"figures need no backend of their own)") from None
-
-
 def new_figure(**kwargs):
     """matplotlib.figure.Figure(**kwargs): a figure no pyplot registry holds."""
     _start_matplotlib()
@@ -109,12 +100,14 @@ def new_figure(**kwargs):
 
 def legend_marker(colour, label, size=7):
     """A legend entry: one round marker of `colour`, no line."""
+    _start_matplotlib()
     from matplotlib.lines import Line2D
     return Line2D([], [], linestyle="", marker="o", markersize=size, color=colour, label=label)
 
 
 def _save(fig, path, dpi, tight=False):
     """Write fig to `path` (checked by _check_path) in the format its extension names."""
+    _start_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)                    # attach a raster canvas: no display, no pyplot
     kind = FORMATS[path.suffix.lower()]

@@ -174,8 +174,8 @@ def plot_history(history, path, dpi=100):
     found = list(dict.fromkeys(k.removeprefix("val_") for k in series))
     metrics = [m for m in LOSS_ORDER if m in found] + [m for m in found if m not in LOSS_ORDER]
 
-    from matplotlib.ticker import MaxNLocator     # matplotlib when drawing (_canvas.py)
     fig = new_figure(figsize=(4.0 * len(metrics), 3.4), layout="constrained")
+    from matplotlib.ticker import MaxNLocator     # after new_figure, which starts matplotlib
     for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics):
         for key, label, style in ((metric, "train", "-"), ("val_" + metric, "validation", "--")):
             if key in series:
