@@ -16,7 +16,8 @@ taken before anything else looks at it and held while the run lives (the kernel
 drops it if the process dies; no file is left behind). A new run is refused
 where one lies unless overwrite=True, and then the old run's files are set
 aside in OUT/.replaced-run/ until the new run has saved its first good
-checkpoint (and put back if it never does). A run resumed from another
+checkpoint (and put back if it never does: at once when it stops, or by the next
+run in the folder when it was killed outright). A run resumed from another
 folder's checkpoint is refused where OUT holds a run of its own, and
 resume=True with overwrite=True is refused as contradictory.
 
@@ -196,10 +197,11 @@ def _recorded(model):
     return run
 
 
-def _resume_settings(given, data, model, path):
+def _resume_settings(given, data, model, path, verbose):
     """The run's settings and data spec: settings that contradict the checkpoint are
     refused, naming the flag and both values; the learning rate and the epochs may
-    change, and say so."""
+    change, and say so when verbose (a setting the checkpoint lacks is a warning:
+    said always)."""
     recorded = _recorded(model)
     for name in RECORDED:
         value, kept = given[name], recorded.get(name)
@@ -217,8 +219,9 @@ def _resume_settings(given, data, model, path):
         settings["limit"] = given["limit"]
     lr = given["learning_rate"]
     if lr is not None and lr != model.optimizer.learning_rate:
-        print(f"minivae: the learning rate changes from {model.optimizer.learning_rate:g} to "
-              f"{lr:g} as --learning-rate asks", file=sys.stderr)
+        if verbose:
+            print(f"minivae: the learning rate changes from {model.optimizer.learning_rate:g} "
+                  f"to {lr:g} as --learning-rate asks", file=sys.stderr)
         model.optimizer.learning_rate = lr
     recorded_data = recorded.get("data") or {}
     spec = parse_spec(*data, recorded_data, _data_shape(model))
@@ -235,13 +238,13 @@ def _resume_settings(given, data, model, path):
     return settings, spec
 
 
-def _resume(path, given, data, epochs):
+def _resume(path, given, data, epochs, verbose):
     """(model, data spec, settings) of a run continued from the checkpoint at path."""
     model = load(path)
     if model.optimizer is None:
         raise InputError(f"{path} was saved without its optimizer state, so it cannot be "
                          f"resumed exactly; start a new run instead")
-    settings, spec = _resume_settings(given, data, model, path)
+    settings, spec = _resume_settings(given, data, model, path, verbose)
     if model.epoch >= epochs:
         raise InputError(f"{path} has {model.epoch} epoch(s) done; pass --epochs larger "
                          f"than that to train further")
@@ -254,10 +257,6 @@ def _start(out, model, given, data, overwrite):
     if os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{out} already holds a run ({ckpt}); pass --resume to continue "
                          f"it, --overwrite to replace it, or choose another --out")
-    if os.path.exists(os.path.join(out, REPLACED)):
-        raise InputError(f"{out} holds {os.path.join(out, REPLACED)}, a run set aside by an "
-                         f"overwriting run that never finished its first epoch; move it back "
-                         f"or away first")
     seed = given["seed"] if given["seed"] is not None else DEFAULTS["seed"]
     if model is None or isinstance(model, str):
         spec_name = MODEL_ALIASES.get(model, model) if model else DEFAULTS["model"]
@@ -298,8 +297,8 @@ def _other_run(out, source):
 
 
 def _set_aside(out):
-    """Move the run files in out into out/REPLACED; returns that folder, or None when
-    there was nothing to move."""
+    """Move the run files in out into out/REPLACED, the checkpoint first (_recover relies
+    on it); returns that folder, or None when there was nothing to move."""
     present = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
     if not present:
         return None
@@ -311,10 +310,38 @@ def _set_aside(out):
 
 
 def _put_back(out, aside):
-    """The set-aside run back in place of whatever the new run wrote."""
-    for name in os.listdir(aside):
+    """The set-aside run back in place of whatever the new run wrote, its checkpoint last:
+    while the folder lacks one, the run is still aside (_recover relies on it)."""
+    names = sorted(os.listdir(aside), key=lambda name: name == CHECKPOINT)
+    for name in names:
         os.replace(os.path.join(aside, name), os.path.join(out, name))
     os.rmdir(aside)
+
+
+def _recover(out):
+    """Finish what an overwriting run killed outright (SIGKILL, a crash) left in out.
+
+    Its checkpoint is the point of no return, as for a run that stops otherwise: the
+    old run goes aside checkpoint first and comes back checkpoint last, so while out
+    holds no model.npz, the new run saved nothing and the old run, all or part of it
+    in out/REPLACED, is put back; once out holds one, the new run had saved its first
+    epoch and the old run is removed, as --overwrite asked. Both say so on stderr."""
+    aside = os.path.join(out, REPLACED)
+    if not os.path.isdir(aside):
+        return
+    ckpt = os.path.join(out, CHECKPOINT)
+    if not os.listdir(aside):                   # stopped between a move and the rmdir
+        os.rmdir(aside)
+    elif not os.path.exists(ckpt):
+        _put_back(out, aside)
+        print(f"minivae: {aside} held the run that an --overwrite run had set aside, and that "
+              f"run was stopped before it saved an epoch of its own; the old run is back in "
+              f"{out} (pass --overwrite again to replace it)", file=sys.stderr)
+    else:
+        _discard(aside)
+        print(f"minivae: removed {aside}, the old run an --overwrite run had set aside: the new "
+              f"run saved its first epoch in {ckpt} before it was stopped, so it replaces the "
+              f"old one, as --overwrite asked", file=sys.stderr)
 
 
 def _kept(out, aside, ckpt):
@@ -352,8 +379,10 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     N validation images (a folder's or CelebA's are streamed: only those N are read,
     one batch at a time, fit visiting the batches in a fresh order each epoch).
     verify, allow_sample: datasets.load_spec's. verbose=1
-    prints fit's progress and says when the embedded sample stands in for the
-    data; data_parallel is fit's.
+    prints fit's progress, where a resumed run starts and what it changes, and says
+    when the embedded sample stands in for the data; verbose=0 prints only warnings
+    (what a resumed run cannot repeat exactly, a set-aside run put back) and
+    errors. data_parallel is fit's.
     """
     if resume and overwrite:
         raise InputError("--resume continues the run a checkpoint holds and --overwrite "
@@ -369,11 +398,12 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     # Everything that looks at the folder does so under its lock: two runs started at
     # once cannot both find it empty.
     with _lock(out):
+        _recover(out)           # what an --overwrite run killed outright left behind
         if resume:
             source = ckpt if resume is True else os.fspath(resume)
             if os.path.exists(source):
                 _other_run(out, source)
-            model, spec, settings = _resume(source, given, data, epochs)
+            model, spec, settings = _resume(source, given, data, epochs, verbose)
             initial_epoch, history = model.epoch, model.history
             # A run that recorded where its data came from resumes on the same: the real
             # data never falls back to the sample (and a run on the sample recorded it
@@ -415,7 +445,7 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                 done, aside = aside, None           # first: an interrupt now keeps the new
                 _discard(done)
 
-        if initial_epoch:
+        if initial_epoch and verbose:
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
         started = time.perf_counter()
         try:
