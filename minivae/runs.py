@@ -43,9 +43,11 @@ import numpy as np
 
 from . import architectures, training
 from ._atomic import write_json
+from ._validation import (check_choice, check_float_dtype, check_nonnegative_int,
+                          check_positive_int, check_real)
 from .checkpoint import CheckpointCallback, CheckpointError, check_readable, load, read
 from .datasets import SAMPLE, batches_of, check_fits, load_for_training, parse_spec
-from .errors import InputError
+from .errors import InputError, InputTypeError
 from .fast import memory
 from .figures import write_figures
 from .optimizers import Adam
@@ -104,7 +106,13 @@ def make_model(spec="vae", latent_dim=None, beta=None, reconstruction_weight=Non
                dtype="float32"):
     """The model a --model spec names: one of the book's (vae, ae, faces, keras-io, or
     their builders' names, with latent_dim etc.), or what a user's `module:function`
-    returns (maybe not built yet: train_run builds it for the data), reseeded."""
+    returns (maybe not built yet: train_run builds it for the data), reseeded; None
+    names the default, vae."""
+    if spec is None:
+        spec = DEFAULTS["model"]
+    if not isinstance(spec, str):
+        raise InputTypeError(f"--model must be one of {', '.join(BOOK_MODELS)} or "
+                             f"module:function, got {spec!r} of type {type(spec).__name__}")
     name = MODEL_ALIASES.get(spec, spec)
     if name in BOOK_MODELS:
         kwargs = {"latent_dim": latent_dim, "beta": beta,
@@ -145,7 +153,7 @@ def _own_model(name, seed):
     if not callable(fn):
         raise InputError(f"--model {name}: {module_name} has no function {attr!r}")
     model = fn()
-    if not all(hasattr(model, a) for a in ("fit", "get_config", "named_params")):
+    if not _is_model(model):
         raise InputError(f"--model {name}: the function returned {type(model).__name__}, not a "
                          f"minivae model (VAE or Autoencoder)")
     model.reseed(seed)
@@ -171,6 +179,9 @@ def _lock(out):
 def saved_state(path):
     """What a run's checkpoint holds now, as a phrase (read back: a signal may land
     just after a save)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path must be the path of a checkpoint (str or os.PathLike), got "
+                             f"{path!r} of type {type(path).__name__}")
     if not os.path.exists(path):
         return "nothing was saved"
     try:
@@ -178,6 +189,44 @@ def saved_state(path):
     except CheckpointError as exc:
         return f"{path} cannot be read ({exc})"
     return f"the last good checkpoint is {path} ({epoch} epoch(s) done)"
+
+
+def _check_given(out, model, epochs, resume, given, verbose):
+    """What train_run was given, each refused in one line naming its flag, before the
+    folder is touched: a 0 is never taken for "the default"."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise InputTypeError(f"--out must be the path of a folder (str or os.PathLike), got "
+                             f"{out!r} of type {type(out).__name__}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {os.fspath(out)} is a file; a run writes into a folder")
+    if model is not None and not isinstance(model, str) and not _is_model(model):
+        raise InputTypeError(f"--model must be one of {', '.join(BOOK_MODELS)}, "
+                             f"module:function or a minivae model (VAE or Autoencoder), got "
+                             f"{model!r} of type {type(model).__name__}")
+    if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
+        raise InputTypeError(f"--resume must be True (OUT/model.npz) or the path of a "
+                             f"checkpoint, got {resume!r} of type {type(resume).__name__}")
+    check_positive_int(epochs, "--epochs")
+    for name in ("batch_size", "limit", "latent_dim"):
+        if given[name] is not None:
+            check_positive_int(given[name], _flag(name))
+    if given["seed"] is not None:
+        check_nonnegative_int(given["seed"], "--seed")
+    if given["learning_rate"] is not None:
+        check_real(given["learning_rate"], "--learning-rate")
+        if not given["learning_rate"] > 0:
+            raise InputError(f"--learning-rate must be a finite number > 0, got "
+                             f"{given['learning_rate']!r}")
+    for name in ("beta", "reconstruction_weight"):
+        if given[name] is not None:
+            check_real(given[name], _flag(name), minimum=0)
+    if given["dtype"] is not None:
+        given["dtype"] = str(check_float_dtype(given["dtype"], "--dtype"))
+    check_choice(verbose, "verbose", (0, 1, 2))
+
+
+def _is_model(model):
+    return all(hasattr(model, a) for a in ("fit", "get_config", "named_params"))
 
 
 # ------------------------------------------------------------------- resuming --
@@ -391,6 +440,8 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
              "latent_dim": latent_dim, "beta": beta,
              "reconstruction_weight": reconstruction_weight, "dtype": dtype, "seed": seed,
              "batch_size": batch_size, "limit": limit, "learning_rate": learning_rate}
+    _check_given(out, model, epochs, resume, given, verbose)
+    dtype = given["dtype"]
     data = (data, data_dir, image_size)
     out = os.fspath(out)
     ckpt, hist = os.path.join(out, CHECKPOINT), os.path.join(out, HISTORY)
@@ -401,6 +452,10 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
         _recover(out)           # what an --overwrite run killed outright left behind
         if resume:
             source = ckpt if resume is True else os.fspath(resume)
+            if resume is True and not os.path.exists(ckpt):
+                raise InputError(f"--resume continues the run in --out, and {out} holds none "
+                                 f"({ckpt} does not exist); start a run there without "
+                                 f"--resume, or name a checkpoint: --resume PATH")
             if os.path.exists(source):
                 _other_run(out, source)
             model, spec, settings = _resume(source, given, data, epochs, verbose)

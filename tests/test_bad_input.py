@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae import checkpoint, datasets, losses, plotting
+from minivae import checkpoint, datasets, latent, losses, model_check, plotting, runs
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError
@@ -143,6 +143,52 @@ CASES = [
     ("labels-wrong-length",
      lambda m, d: plotting.plot_latent_scatter(f32(5, 2), np.zeros(4, int), d / "s.png"),
      InputError, r"labels must have shape \(5,\), one per row of z, got shape \(4,\)"),
+    ("spec-data-is-a-path", lambda m, d: datasets.parse_spec(d),
+     InputTypeError, r"--data must be a data spec, the text fashion-mnist, .*got PosixPath\(.*\) "
+                     r"of type PosixPath; write folder:.* for the images in that folder, or "
+                     r"pass it as --data-dir"),
+    ("spec-image-size-zero", lambda m, d: datasets.parse_spec(image_size=0),
+     InputError, r"--image-size must be a positive integer, got 0"),
+    ("spec-image-size-float", lambda m, d: datasets.parse_spec("folder:x", image_size=64.0),
+     InputTypeError, r"--image-size must be a positive integer, got 64.0 of type float"),
+    ("spec-data-dir-not-a-path", lambda m, d: datasets.parse_spec(data_dir=3),
+     InputTypeError, r"--data-dir must be the path of a folder .*got 3 of type int"),
+    # ---------------------------------------------------- runs, gradcheck --
+    ("train-run-batch-size-zero", lambda m, d: runs.train_run(d / "r", batch_size=0),
+     InputError, r"--batch-size must be a positive integer, got 0"),
+    ("train-run-learning-rate-zero", lambda m, d: runs.train_run(d / "r", learning_rate=0),
+     InputError, r"--learning-rate must be a finite number > 0, got 0"),
+    ("train-run-epochs-float", lambda m, d: runs.train_run(d / "r", epochs=2.5),
+     InputTypeError, r"--epochs must be a positive integer, got 2.5 of type float"),
+    ("train-run-out-none", lambda m, d: runs.train_run(None),
+     InputTypeError, r"--out must be the path of a folder .*got None of type NoneType"),
+    ("train-run-model-not-a-model", lambda m, d: runs.train_run(d / "r", model=3),
+     InputTypeError, r"--model must be one of vae, .* or a minivae model .*got 3 of type int"),
+    ("train-run-resume-nothing", lambda m, d: runs.train_run(d / "r", resume=True, epochs=2),
+     InputError, r"--resume continues the run in --out, and .*r holds none \(.*model.npz does "
+                 r"not exist\)"),
+    ("make-model-not-a-spec", lambda m, d: runs.make_model(3),
+     InputTypeError, r"--model must be one of vae, ae, .*module:function, got 3 of type int"),
+    ("gradcheck-max-entries-string", lambda m, d: model_check.check_whole_model(max_entries="8"),
+     InputTypeError, r"--max-entries must be a positive integer \(entries checked per array\) or "
+                     r"None \(every entry\), got '8' of type str"),
+    ("gradcheck-batch-size-zero", lambda m, d: model_check.check_whole_model(batch_size=0),
+     InputError, r"--batch-size must be a positive integer, got 0"),
+    ("gradcheck-seed-negative", lambda m, d: model_check.check_whole_model(seed=-1),
+     InputError, r"--seed must be an integer >= 0, got -1"),
+    ("gradcheck-checkpoint-not-a-path", lambda m, d: model_check.check_whole_model(checkpoint=3),
+     InputTypeError, r"--checkpoint must be the path of a checkpoint .*got 3 of type int"),
+    # ------------------------------------------------------------- latent --
+    ("codes-of-no-model", lambda m, d: latent.codes(None, IMAGES),
+     InputTypeError, r"codes: model must be a minivae model .*got NoneType"),
+    ("codes-wrong-images", lambda m, d: latent.codes(m, f32(2, 28, 28, 1)),
+     InputError, r"codes: x must have shape \(N, 32, 32, 1\) for this model, got \(2, 28, 28, 1\)"),
+    ("decode-points-wrong-size", lambda m, d: latent.decode_points(m, np.zeros((2, 3))),
+     InputError, r"decode_points: points must have shape \(n, 2\), the model's latent size, got "
+                 r"\(2, 3\)"),
+    ("interpolation-images-one-step",
+     lambda m, d: latent.interpolation_images(m, IMAGES[0], IMAGES[1], steps=1),
+     InputError, r"interpolation_images: steps must be at least 2 \(both ends\), got 1"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
      InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
