@@ -79,8 +79,9 @@ def check_whole_model(model="vae", checkpoint=None, latent_dim=2, batch_size=2, 
 
     max_entries per array are checked (None: every entry, the book's VAE's 347,141
     two losses each), or with directions=N, N random directions per array. rtol: the
-    relative error to certify (default GRADCHECK_RTOL of the model's kind); an entry fails only beyond what rounding allows. Everything
-    random comes from default_rng(seed). Returns (the GradCheckReport, the rtol used).
+    relative error to certify (default GRADCHECK_RTOL of the model's kind); an entry
+    fails only beyond what rounding allows. Everything random comes from
+    default_rng(seed). Returns (the GradCheckReport, the rtol used).
     """
     _check_settings(max_entries, directions, batch_size, rtol, step, seed)
     rng = np.random.default_rng(seed)
