@@ -28,7 +28,6 @@ from ._validation import (check_codes, check_finite, check_float_array, check_po
                           generator_or_default)
 from .distributions import reparameterize
 from .errors import InputError, InputTypeError
-from .gaps import uniform_points
 from .models import PREDICT_BATCH, VAE
 
 BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
@@ -136,9 +135,11 @@ def bounding_box_samples(z, n=BOOK_SAMPLES, rng=None):
     that box holds no code at all, and what the decoder draws there is the
     argument for the VAE.
     """
-    check_codes(z, "bounding_box_samples")
-    n = check_positive_int(n, "n", "bounding_box_samples")
-    return uniform_points(z, n, generator_or_default(rng, "rng", "bounding_box_samples"), trim=0.0)
+    owner = "bounding_box_samples"
+    lo, hi = bounding_box(check_codes(z, owner))
+    n = check_positive_int(n, "n", owner)
+    # gaps.uniform_points(z, n, rng, trim=0.0), whose checks would name gaps.region
+    return generator_or_default(rng, "rng", owner).uniform(lo, hi, size=(n, len(lo)))
 
 
 def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):

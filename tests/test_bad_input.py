@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae import checkpoint, datasets, latent, losses, model_check, plotting, runs
+from minivae import checkpoint, datasets, gaps, latent, losses, model_check, plotting, runs
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError
@@ -189,6 +189,13 @@ CASES = [
     ("interpolation-images-one-step",
      lambda m, d: latent.interpolation_images(m, IMAGES[0], IMAGES[1], steps=1),
      InputError, r"interpolation_images: steps must be at least 2 \(both ends\), got 1"),
+    ("gap-share-constant-axis", lambda m, d: gaps.gap_share(np.zeros((5, 2))),
+     InputError, r"^gap_share: every axis of z must vary, got standard deviations \[0. 0.\]"),
+    ("latent-report-one-code", lambda m, d: gaps.latent_report(np.zeros((1, 2))),
+     InputError, r"^latent_report: z must be codes \(N, d\) with N >= 2 and d >= 1, got shape "
+                 r"\(1, 2\)"),
+    ("uniform-points-trim-text", lambda m, d: gaps.uniform_points(np.eye(3), 4, trim="1"),
+     InputError, r"^uniform_points: trim must be a percentage in \[0, 50\), got '1'"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
      InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
@@ -262,7 +269,12 @@ CLI_CASES = [
      r"--image-size 64"),
     ("cli-data-dir-is-a-file", ["train", "--out", "{d}/run-data-dir", "--data-dir",
                                 "{d}/vae.npz"],
-     r"minivae train: error: load_dataset: data_dir '.*vae.npz' is a file; expected the folder"),
+     r"minivae train: error: --data-dir .*vae.npz is a file; expected the folder holding the "
+     r"four IDX files"),
+    ("cli-data-folder-without-images", ["train", "--out", "{d}/run-folder", "--data",
+                                        "folder:{d}/no-images"],
+     r"minivae train: error: --data folder:.*no-images: .*no-images is not a folder \(it does "
+     r"not exist\)"),
     ("cli-no-data-in-one-line", ["train", "--out", "{d}/run-no-data", "--no-sample"],
      r"minivae train: error: Fashion-MNIST \(train split\) was not found. Looked in, in order: "
      r".*\(no such folder\); .*To get it, any one of: apt-get install dataset-fashion-mnist"),

@@ -314,7 +314,7 @@ def test_the_extension_names_the_format(tmp_path, extension):
                                          ("grid", "no extension")])
 def test_an_unknown_extension_is_refused_before_drawing(tmp_path, name, given):
     path = tmp_path / name
-    with pytest.raises(ValueError, match=rf"plot_image_grid: cannot tell the figure format of "
+    with pytest.raises(ValueError, match=rf"^cannot tell the figure format of "
                                          rf"'.*{name}' from its {given}; end the name in "
                                          rf"\.png, \.jpg, \.jpeg, \.pdf, \.svg"):
         plot_image_grid(GOOD, path)

@@ -28,7 +28,7 @@ import numpy as np
 from .._validation import check_choice, check_positive_int
 from ..errors import InputError, InputTypeError
 from .celeba import face_pixels, open_celeba
-from .errors import DatasetNotFoundError
+from .errors import DatasetError, DatasetNotFoundError
 from .folders import folder_pixels, image_files
 from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
 from .sample import _sample_resource, load_sample
@@ -204,12 +204,13 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
     """
     if spec["name"] in FOLDER_FORMAT:
         size = (spec["image_size"],) * 2
+        flag = f"--data {spec['name']}:{spec['folder']}"      # what the messages start with
         if spec["name"] == "celeba":
-            faces = open_celeba(spec["folder"])
+            faces = open_celeba(spec["folder"], flag)
             files = [faces.image_folder / name for name in faces.files[:limit or ALL_FACES]]
             images = FolderImages(files, size, face_pixels)
         else:
-            images = FolderImages(image_files(spec["folder"]), size, folder_pixels)
+            images = FolderImages(image_files(spec["folder"], flag), size, folder_pixels)
         cut = max(1, int(TRAIN_SHARE * len(images))) if len(images) > 1 else len(images)
         part = images.subset(slice(None, cut)) if split == "train" else \
             images.subset(slice(cut, None)) if cut < len(images) else images
@@ -223,6 +224,9 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
                   f"({data.source}), as the data named 'sample' (a run that fell back to it "
                   f"records it so)", file=sys.stderr)
         return data
+    if spec["data_dir"] is not None and os.path.isfile(spec["data_dir"]):
+        raise DatasetError(f"--data-dir {spec['data_dir']} is a file; expected the folder "
+                           f"holding the four IDX files")
     data = load_dataset(split, spec["data_dir"], name=spec["name"], dtype="uint8",
                         allow_sample=allow_sample, pad=spec["image_size"] == 32, verify=verify)
     if data.is_sample and verbose:

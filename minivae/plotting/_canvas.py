@@ -73,14 +73,15 @@ def _check_images(images, name, owner):
 
 
 def _check_path(path, owner):
-    """The figure's path, once its extension names a format minivae writes."""
+    """The figure's path, once its extension names a format minivae writes (a refusal
+    names the path, not `owner`: a command's --out reaches here too)."""
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"{owner}: path must be a str or os.PathLike, got "
                              f"{type(path).__name__}")
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         given = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise InputError(f"{owner}: cannot tell the figure format of {str(path)!r} from its "
+        raise InputError(f"cannot tell the figure format of {str(path)!r} from its "
                          f"{given}; end the name in {', '.join(FORMATS)}")
     return path
 
