@@ -119,6 +119,8 @@ CASES = [
      InputError, r"VAE.decode: z holds 6 non-finite value\(s\) \(NaN or inf\); expected finite"),
     ("encode-zero-batch-size", lambda m, d: m.encode(IMAGES, batch_size=0),
      InputError, r"VAE.encode: batch_size must be a positive integer, got 0"),
+    ("reconstruct-no-images", lambda m, d: m.reconstruct(f32(0, 32, 32, 1)),
+     InputError, r"^VAE.reconstruct: x must hold at least one image, got shape \(0, 32, 32, 1\)"),
     ("generate-negative-n", lambda m, d: m.generate(-1),
      InputError, r"VAE.generate: n must be a positive integer, got -1"),
     ("generate-rng-not-generator", lambda m, d: m.generate(3, rng=3),

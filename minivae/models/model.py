@@ -377,7 +377,10 @@ class Model:
         logits=True returns the decoder's own output, the logits behind the model's
         output sigmoid (a model without one refuses).
         """
-        owner = f"{type(self).__name__}.decode"
+        return self._decode(z, batch_size, logits, f"{type(self).__name__}.decode")
+
+    def _decode(self, z, batch_size, logits, owner):
+        """decode, its refusals in the name of `owner`, the method the user called."""
         if not self.built:
             raise InputError(f"{owner}: the model is not built, so its latent size is not "
                              f"known; build it (model.build(input_shape)) or fit it first")
