@@ -198,6 +198,11 @@ CASES = [
                  r"\(1, 2\)"),
     ("uniform-points-trim-text", lambda m, d: gaps.uniform_points(np.eye(3), 4, trim="1"),
      InputError, r"^uniform_points: trim must be a percentage in \[0, 50\), got '1'"),
+    ("latent-grid-n-float",
+     lambda m, d: plotting.plot_latent_grid(m.decode, d / "g.png", n=5.0),
+     InputTypeError, r"^plot_latent_grid: n must be a positive integer, got 5.0 of type float"),
+    ("tile-fill-text", lambda m, d: plotting.tile_images(IMAGES, 2, fill="a"),
+     InputTypeError, r"^tile_images: fill must be a number .*got 'a' of type str"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
      InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),

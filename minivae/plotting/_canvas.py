@@ -46,6 +46,9 @@ def tile_images(images, ncols, pad=0, fill=0.0):
     ncols = check_positive_int(ncols, "ncols", "tile_images")
     if isinstance(pad, bool) or not isinstance(pad, numbers.Integral) or pad < 0:
         raise InputError(f"tile_images: pad must be an integer >= 0, got {pad!r}")
+    if isinstance(fill, bool) or not isinstance(fill, numbers.Real):
+        raise InputTypeError(f"tile_images: fill must be a number (the value between and "
+                             f"after the images), got {fill!r} of type {type(fill).__name__}")
     N, H, W, rest = x.shape[0], x.shape[1], x.shape[2], x.shape[3:]
     rows = -(-N // ncols)
     # Give every cell a pad-wide border on its bottom and right, then a reshape
