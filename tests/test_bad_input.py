@@ -125,6 +125,19 @@ CASES = [
      InputError, r"VAE.generate: n must be a positive integer, got -1"),
     ("generate-rng-not-generator", lambda m, d: m.generate(3, rng=3),
      InputTypeError, r"VAE.generate: rng must be a numpy.random.Generator.*got int"),
+    ("astype-integer-dtype", lambda m, d: fashion_vae().astype("int32"),
+     InputTypeError, r"^VAE.astype: dtype must be a floating type .*got int32"),
+    ("build-without-a-shape", lambda m, d: fashion_vae().build(None),
+     InputTypeError, r"^VAE.build: input_shape must be the shape of one input without the batch "
+                     r"axis, .*got None"),
+    ("from-config-of-nothing", lambda m, d: minivae.VAE.from_config(None),
+     InputTypeError, r"^VAE.from_config: config must be a dict, .*got NoneType"),
+    ("sequential-of-one-layer", lambda m, d: minivae.Sequential(Dense(3)),
+     InputTypeError, r"^Sequential: layers must be a list of layers, got one Dense; write "
+                     r"Sequential\(\[layer\]\)"),
+    ("autoencoder-without-parts", lambda m, d: minivae.Autoencoder(None, None),
+     InputTypeError, r"^Autoencoder: encoder must be a Layer or a Sequential of layers, got "
+                     r"NoneType"),
     ("architecture-unknown-dtype", lambda m, d: fashion_vae(dtype="float33"),
      InputTypeError, r"fashion_vae: dtype must name a floating type .*got 'float33'"),
     ("architecture-beta-string", lambda m, d: fashion_vae(beta="a"),
