@@ -188,7 +188,15 @@ def check_weight(value, name, shape, owner=None):
 
 
 def check_codes(z, owner, min_rows=1, name="z"):
-    """Latent codes z as (N, d) float64, N >= min_rows, d >= 1, every value finite."""
+    """Latent codes z as (N, d) float64, N >= min_rows, d >= 1, every value finite
+    (integer codes, such as a list of whole numbers, are taken as floats)."""
+    if not isinstance(z, np.ndarray):
+        try:
+            z = np.asarray(z)
+        except Exception:           # ragged lists and the like: check_float_array says so
+            pass
+    if isinstance(z, np.ndarray) and np.issubdtype(z.dtype, np.integer):
+        z = z.astype(np.float64)
     z = check_finite(check_float_array(z, name, owner, ndim=2), name, owner)
     if z.shape[0] < min_rows or z.shape[1] < 1:
         raise InputError(f"{_where(owner)}{name} must be codes (N, d) with N >= {min_rows} and "

@@ -154,6 +154,7 @@ def attribute_vector(model, data, labels=None, batch_size=BOOK_BATCH, tolerance=
             break
         if len(y) == 0:
             continue
+        images = model.check_images(images, owner, "data")    # in this function's name
         z = codes(model, images, sample=sample, rng=rng)
         for side in (True, False):
             z_side = z[y == side]
@@ -212,7 +213,7 @@ def add_vector(model, images, vector, factors=BOOK_FACTORS, sample=False, rng=No
         raise InputError(f"{owner}: vector must have shape ({model.latent_dim},), the model's "
                          f"latent size, got {v.shape}")
     f = _factors(factors, "factors", owner)
-    z = codes(model, images, sample=sample, rng=rng)
+    z = codes(model, model.check_images(images, owner, "images"), sample=sample, rng=rng)
     moved = z[:, None, :] + f[None, :, None] * v        # (n, k, d)
     decoded = decode_points(model, moved.reshape(-1, z.shape[1]))
     return decoded.reshape(len(z), len(f), *decoded.shape[1:]), z
@@ -229,7 +230,11 @@ def morph(model, x_a, x_b, alphas=BOOK_ALPHAS):
     """
     owner = "morph"
     t = _factors(alphas, "alphas", owner)[:, None]
-    z = codes(model, np.stack([np.asarray(x_a), np.asarray(x_b)]))
+    x_a, x_b = np.asarray(x_a), np.asarray(x_b)
+    if x_a.shape != tuple(model.input_shape) or x_b.shape != tuple(model.input_shape):
+        raise InputError(f"{owner}: x_a and x_b must each be one image of shape "
+                         f"{tuple(model.input_shape)}, got {x_a.shape} and {x_b.shape}")
+    z = codes(model, model.check_images(np.stack([x_a, x_b]), owner, "x_a and x_b"))
     path = (1.0 - t) * z[0] + t * z[1]
     return decode_points(model, path), path
 

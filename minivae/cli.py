@@ -313,7 +313,8 @@ def _add_train(sub):
     t.add_argument("--dtype", choices=("float32", "float64"))
     t.add_argument("--limit", type=positive_int, metavar="N",
                    help="use only the first N training and N validation images (a quick run)")
-    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.add_argument("--quiet", action="store_true",
+                   help="print nothing but warnings and errors")
     t.set_defaults(run=cmd_train)
 
 

@@ -11,10 +11,12 @@ Each takes plain codes, so they work on any model's (latent.encode_codes gives
 them). The chapter's argument in numbers: minivae.experiments.
 """
 
+import numbers
+
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ._validation import check_codes, check_positive_int
+from ._validation import check_codes, check_positive_int, generator_or_default
 from .errors import InputError
 
 DEFAULT_RADII = (0.25, 0.5)                     # in units of each axis's standard deviation
@@ -23,10 +25,15 @@ DEFAULT_TRIM = 1.0                              # the region is the 1st-99th per
 
 def standardize(z):
     """(z - mean) / std per axis, so that radii are in each latent space's own units."""
-    z = check_codes(z, "standardize", min_rows=2)
+    return _standardize(z, "standardize")
+
+
+def _standardize(z, owner):
+    """standardize, its refusals in the name of `owner`, the function the user called."""
+    z = check_codes(z, owner, min_rows=2)
     std = z.std(axis=0)
     if not np.all(std > 0):
-        raise InputError(f"standardize: every axis of z must vary, got standard deviations {std}")
+        raise InputError(f"{owner}: every axis of z must vary, got standard deviations {std}")
     return (z - z.mean(axis=0)) / std
 
 
@@ -37,17 +44,25 @@ def region(z, trim=DEFAULT_TRIM):
     that no reasonable reader would call "the region the data occupies".
     Returns (lo, hi), each (d,).
     """
-    z = check_codes(z, "region", min_rows=2)
-    if not 0 <= trim < 50:
-        raise InputError(f"region: trim must be a percentage in [0, 50), got {trim!r}")
+    return _region(z, trim, "region")
+
+
+def _region(z, trim, owner):
+    z = check_codes(z, owner, min_rows=2)
+    if isinstance(trim, bool) or not isinstance(trim, numbers.Real) or not 0 <= trim < 50:
+        raise InputError(f"{owner}: trim must be a percentage in [0, 50), got {trim!r}")
     return np.percentile(z, trim, axis=0), np.percentile(z, 100 - trim, axis=0)
 
 
 def uniform_points(z, n, rng=None, trim=DEFAULT_TRIM):
     """n points drawn uniformly over region(z, trim): (n, d) float64."""
-    lo, hi = region(z, trim)
-    rng = np.random.default_rng(0) if rng is None else rng
-    return rng.uniform(lo, hi, size=(check_positive_int(n, "n", "uniform_points"), len(lo)))
+    return _uniform_points(z, n, rng, trim, "uniform_points")
+
+
+def _uniform_points(z, n, rng, trim, owner):
+    lo, hi = _region(z, trim, owner)
+    n = check_positive_int(n, "n", owner)
+    return generator_or_default(rng, "rng", owner).uniform(lo, hi, size=(n, len(lo)))
 
 
 def gap_share(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, standardized=True,
@@ -62,12 +77,15 @@ def gap_share(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, standa
     radius: a number or a sequence; returns a float or an array of the same shape.
     The Monte Carlo error of a share s is sqrt(s (1 - s) / n_points) <= 0.0035.
     """
-    owner = "gap_share"
-    z = standardize(z) if standardized else check_codes(z, owner, min_rows=2)
+    return _gap_share(z, radius, n_points, trim, standardized, rng, "gap_share")
+
+
+def _gap_share(z, radius, n_points, trim, standardized, rng, owner):
+    z = _standardize(z, owner) if standardized else check_codes(z, owner, min_rows=2)
     radius = np.asarray(radius, dtype=np.float64)
     if not np.all(np.isfinite(radius)) or np.any(radius <= 0):
         raise InputError(f"{owner}: radius must be positive, got {radius}")
-    u = uniform_points(z, n_points, rng, trim)
+    u = _uniform_points(z, n_points, rng, trim, owner)
     distance, _ = cKDTree(z).query(u, k=1)
     share = (distance[:, None] > radius.ravel()[None, :]).mean(axis=0).reshape(radius.shape)
     return float(share) if share.ndim == 0 else share
@@ -84,14 +102,18 @@ def gaussian_fit_kl(z, noise_variance=None):
     mixture E_x q(z|x) of its posteriors, whose covariance is, by the law of
     total variance, Cov(z_mean) + E_x[diag sigma^2(x)]: z_mean alone is narrower.
     """
-    z = check_codes(z, "gaussian_fit_kl", min_rows=3)
+    return _gaussian_fit_kl(z, noise_variance, "gaussian_fit_kl")
+
+
+def _gaussian_fit_kl(z, noise_variance, owner):
+    z = check_codes(z, owner, min_rows=3)
     d = z.shape[1]
     m, S = z.mean(axis=0), np.atleast_2d(np.cov(z, rowvar=False))
     if noise_variance is not None:
         S = S + np.diag(np.broadcast_to(np.asarray(noise_variance, dtype=np.float64), (d,)))
     sign, log_det = np.linalg.slogdet(S)
     if sign <= 0:
-        raise InputError(f"gaussian_fit_kl: the codes' covariance is singular (they lie in a "
+        raise InputError(f"{owner}: the codes' covariance is singular (they lie in a "
                          f"subspace of dimension < {d}); the fitted Gaussian has no density")
     return float(0.5 * (np.trace(S) + m @ m - d - log_det))
 
@@ -103,10 +125,11 @@ def latent_report(z, radius=DEFAULT_RADII, n_points=20000, trim=DEFAULT_TRIM, rn
     gaussian_fit_kl is the encoded distribution's (with noise_variance, see
     gaussian_fit_kl), gaussian_fit_kl_of_codes that of the codes z alone.
     """
-    z = check_codes(z, "latent_report", min_rows=2)
+    owner = "latent_report"
+    z = check_codes(z, owner, min_rows=2)
     radius = np.atleast_1d(np.asarray(radius, dtype=np.float64))
-    shares = gap_share(z, radius, n_points, trim, rng=rng)
+    shares = _gap_share(z, radius, n_points, trim, True, rng, owner)
     return {"codes": len(z), "mean": z.mean(axis=0).tolist(), "std": z.std(axis=0).tolist(),
-            "gaussian_fit_kl": gaussian_fit_kl(z, noise_variance),
-            "gaussian_fit_kl_of_codes": gaussian_fit_kl(z),
+            "gaussian_fit_kl": _gaussian_fit_kl(z, noise_variance, owner),
+            "gaussian_fit_kl_of_codes": _gaussian_fit_kl(z, None, owner),
             "gap_share": {f"{r:g}": float(s) for r, s in zip(radius, shares)}}

@@ -27,8 +27,7 @@ from scipy.special import ndtr
 from ._validation import (check_codes, check_finite, check_float_array, check_positive_int,
                           generator_or_default)
 from .distributions import reparameterize
-from .errors import InputError
-from .gaps import uniform_points
+from .errors import InputError, InputTypeError
 from .models import PREDICT_BATCH, VAE
 
 BOOK_SAMPLES = 18                   # the book's 6 x 3 strip of decoded points
@@ -45,10 +44,27 @@ def encode_codes(model, x, batch_size=PREDICT_BATCH, dtype=np.float64):
     model's encode runs underneath; this is the one place its two kinds of
     result are told apart.
     """
+    return _encode(model, x, batch_size, dtype, "encode_codes")
+
+
+def _encode(model, x, batch_size, dtype, owner):
+    """encode_codes, its images checked in the name of `owner`, the function the user
+    called (model.encode would name itself)."""
+    _check_model(model, owner)
+    if hasattr(model, "check_images"):
+        x = model.check_images(x, owner)
+    check_positive_int(batch_size, "batch_size", owner)
     if not isinstance(model, VAE):
         return np.asarray(model.encode(x, batch_size=batch_size), dtype=dtype), None
     z_mean, z_log_var = model.encode(x, batch_size=batch_size)
     return np.asarray(z_mean, dtype=dtype), np.asarray(z_log_var, dtype=dtype)
+
+
+def _check_model(model, owner):
+    if not all(callable(getattr(model, name, None)) for name in ("encode", "decode")):
+        raise InputTypeError(f"{owner}: model must be a minivae model (VAE or Autoencoder, "
+                             f"with encode and decode), got {type(model).__name__}")
+    return model
 
 
 def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
@@ -58,14 +74,14 @@ def codes(model, x, sample=False, rng=None, batch_size=PREDICT_BATCH):
     z = z_mean + exp(0.5 z_log_var) * eps, eps ~ N(0, I) from rng, which is the
     encoder's third output, what the book's notebooks plot and average.
     """
-    z, z_log_var = encode_codes(model, x, batch_size)
+    z, z_log_var = _encode(model, x, batch_size, np.float64, "codes")
     return _draw(z, z_log_var, rng, "codes") if sample and z_log_var is not None else z
 
 
 def codes_and_draws(model, x, rng=None, batch_size=PREDICT_BATCH):
     """codes(model, x) and codes(model, x, sample=True, rng=rng) from one pass of the
     encoder: (z, z_sampled), z_sampled None for a model that is not a VAE."""
-    z, z_log_var = encode_codes(model, x, batch_size)
+    z, z_log_var = _encode(model, x, batch_size, np.float64, "codes_and_draws")
     return z, None if z_log_var is None else _draw(z, z_log_var, rng, "codes_and_draws")
 
 
@@ -119,9 +135,11 @@ def bounding_box_samples(z, n=BOOK_SAMPLES, rng=None):
     that box holds no code at all, and what the decoder draws there is the
     argument for the VAE.
     """
-    check_codes(z, "bounding_box_samples")
-    n = check_positive_int(n, "n", "bounding_box_samples")
-    return uniform_points(z, n, generator_or_default(rng, "rng", "bounding_box_samples"), trim=0.0)
+    owner = "bounding_box_samples"
+    lo, hi = bounding_box(check_codes(z, owner))
+    n = check_positive_int(n, "n", owner)
+    # gaps.uniform_points(z, n, rng, trim=0.0), whose checks would name gaps.region
+    return generator_or_default(rng, "rng", owner).uniform(lo, hi, size=(n, len(lo)))
 
 
 def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):
@@ -134,7 +152,13 @@ def prior_samples(latent_dim, n=BOOK_SAMPLES, rng=None):
 
 def decode_points(model, points):
     """model.decode at float64 points (n, d), cast to the model's dtype: (n, H, W, C)."""
-    points = check_float_array(points, "points", "decode_points", ndim=2)
+    owner = "decode_points"
+    _check_model(model, owner)
+    points = check_float_array(points, "points", owner, ndim=2)
+    d = getattr(model, "latent_dim", None)
+    if d is not None and points.shape[1] != d:
+        raise InputError(f"{owner}: points must have shape (n, {d}), the model's latent size, "
+                         f"got {points.shape}")
     return model.decode(points.astype(model.dtype))
 
 
@@ -183,8 +207,8 @@ def p_space(z):
 def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
     """Per latent axis, what the faces notebook draws against the N(0, 1) density.
 
-    dims: how many axes from the first (the book: 50, or all when fewer), or a
-    sequence of axis indices. Each axis k gets a density histogram over its own
+    dims: how many axes from the first (the book: 50, or all when fewer; None:
+    all), or a sequence of axis indices. Each axis k gets a density histogram over its own
     range (np.histogram(z[:, k], bins, density=True), as the book's ax.hist),
     its mean m and standard deviation s, and the KL of the Gaussian N(m, s^2)
     fitted to it from the prior: 0.5 (s^2 + m^2 - 1 - log s^2), zero only for
@@ -196,14 +220,16 @@ def latent_histograms(z, dims=BOOK_HISTOGRAM_DIMS, bins=BOOK_BINS):
     owner = "latent_histograms"
     z = check_codes(z, owner, min_rows=2)
     d = z.shape[1]
-    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+    if dims is None:
+        dims = np.arange(d)
+    elif isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
         dims = np.arange(min(check_positive_int(int(dims), "dims", owner), d))
     else:
-        dims = np.asarray(dims)
+        given, dims = dims, np.asarray(dims)
         if dims.ndim != 1 or dims.size == 0 or not np.issubdtype(dims.dtype, np.integer) \
                 or dims.min() < 0 or dims.max() >= d:
             raise InputError(f"{owner}: dims must be a count or a non-empty list of axis "
-                             f"indices in [0, {d - 1}], got {dims!r}")
+                             f"indices in [0, {d - 1}], got {given!r}")
     bins = check_positive_int(bins, "bins", owner)
     density = np.empty((len(dims), bins))
     edges = np.empty((len(dims), bins + 1))
@@ -235,9 +261,7 @@ def interpolate(z_a, z_b, steps=10, spherical=False):
     if a.shape != b.shape:
         raise InputError(f"{owner}: z_a and z_b must have the same shape, got {a.shape} and "
                          f"{b.shape}")
-    steps = check_positive_int(steps, "steps", owner)
-    if steps < 2:
-        raise InputError(f"{owner}: steps must be at least 2 (both ends), got {steps}")
+    steps = _check_steps(steps, owner)
     a, b = a.astype(np.float64), b.astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     linear = (1 - t) * a + t * b
@@ -254,11 +278,25 @@ def interpolate(z_a, z_b, steps=10, spherical=False):
     return path
 
 
+def _check_steps(steps, owner):
+    steps = check_positive_int(steps, "steps", owner)
+    if steps < 2:
+        raise InputError(f"{owner}: steps must be at least 2 (both ends), got {steps}")
+    return steps
+
+
 def interpolation_images(model, x_a, x_b, steps=10, spherical=False):
     """Decode the path between the codes of two images x_a, x_b (H, W, C).
 
     Returns (images (steps, H, W, C), path (steps, d)).
     """
-    z = encode_codes(model, np.stack([np.asarray(x_a), np.asarray(x_b)]))[0]
+    owner = "interpolation_images"
+    _check_steps(steps, owner)
+    x_a, x_b = np.asarray(x_a), np.asarray(x_b)
+    shape = tuple(getattr(_check_model(model, owner), "input_shape", None) or x_a.shape)
+    if x_a.shape != shape or x_b.shape != shape:
+        raise InputError(f"{owner}: x_a and x_b must each be one image of shape {shape}, "
+                         f"got {x_a.shape} and {x_b.shape}")
+    z = _encode(model, np.stack([x_a, x_b]), PREDICT_BATCH, np.float64, owner)[0]
     path = interpolate(z[0], z[1], steps, spherical)
     return model.decode(path.astype(model.dtype)), path

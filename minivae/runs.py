@@ -16,7 +16,8 @@ taken before anything else looks at it and held while the run lives (the kernel
 drops it if the process dies; no file is left behind). A new run is refused
 where one lies unless overwrite=True, and then the old run's files are set
 aside in OUT/.replaced-run/ until the new run has saved its first good
-checkpoint (and put back if it never does). A run resumed from another
+checkpoint (and put back if it never does: at once when it stops, or by the next
+run in the folder when it was killed outright). A run resumed from another
 folder's checkpoint is refused where OUT holds a run of its own, and
 resume=True with overwrite=True is refused as contradictory.
 
@@ -42,9 +43,11 @@ import numpy as np
 
 from . import architectures, training
 from ._atomic import write_json
+from ._validation import (check_choice, check_float_dtype, check_nonnegative_int,
+                          check_positive_int, check_real)
 from .checkpoint import CheckpointCallback, CheckpointError, check_readable, load, read
 from .datasets import SAMPLE, batches_of, check_fits, load_for_training, parse_spec
-from .errors import InputError
+from .errors import InputError, InputTypeError
 from .fast import memory
 from .figures import write_figures
 from .optimizers import Adam
@@ -103,7 +106,13 @@ def make_model(spec="vae", latent_dim=None, beta=None, reconstruction_weight=Non
                dtype="float32"):
     """The model a --model spec names: one of the book's (vae, ae, faces, keras-io, or
     their builders' names, with latent_dim etc.), or what a user's `module:function`
-    returns (maybe not built yet: train_run builds it for the data), reseeded."""
+    returns (maybe not built yet: train_run builds it for the data), reseeded; None
+    names the default, vae."""
+    if spec is None:
+        spec = DEFAULTS["model"]
+    if not isinstance(spec, str):
+        raise InputTypeError(f"--model must be one of {', '.join(BOOK_MODELS)} or "
+                             f"module:function, got {spec!r} of type {type(spec).__name__}")
     name = MODEL_ALIASES.get(spec, spec)
     if name in BOOK_MODELS:
         kwargs = {"latent_dim": latent_dim, "beta": beta,
@@ -144,7 +153,7 @@ def _own_model(name, seed):
     if not callable(fn):
         raise InputError(f"--model {name}: {module_name} has no function {attr!r}")
     model = fn()
-    if not all(hasattr(model, a) for a in ("fit", "get_config", "named_params")):
+    if not _is_model(model):
         raise InputError(f"--model {name}: the function returned {type(model).__name__}, not a "
                          f"minivae model (VAE or Autoencoder)")
     model.reseed(seed)
@@ -170,6 +179,9 @@ def _lock(out):
 def saved_state(path):
     """What a run's checkpoint holds now, as a phrase (read back: a signal may land
     just after a save)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path must be the path of a checkpoint (str or os.PathLike), got "
+                             f"{path!r} of type {type(path).__name__}")
     if not os.path.exists(path):
         return "nothing was saved"
     try:
@@ -177,6 +189,44 @@ def saved_state(path):
     except CheckpointError as exc:
         return f"{path} cannot be read ({exc})"
     return f"the last good checkpoint is {path} ({epoch} epoch(s) done)"
+
+
+def _check_given(out, model, epochs, resume, given, verbose):
+    """What train_run was given, each refused in one line naming its flag, before the
+    folder is touched: a 0 is never taken for "the default"."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise InputTypeError(f"--out must be the path of a folder (str or os.PathLike), got "
+                             f"{out!r} of type {type(out).__name__}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {os.fspath(out)} is a file; a run writes into a folder")
+    if model is not None and not isinstance(model, str) and not _is_model(model):
+        raise InputTypeError(f"--model must be one of {', '.join(BOOK_MODELS)}, "
+                             f"module:function or a minivae model (VAE or Autoencoder), got "
+                             f"{model!r} of type {type(model).__name__}")
+    if resume is not None and not isinstance(resume, (bool, str, os.PathLike)):
+        raise InputTypeError(f"--resume must be True (OUT/model.npz) or the path of a "
+                             f"checkpoint, got {resume!r} of type {type(resume).__name__}")
+    check_positive_int(epochs, "--epochs")
+    for name in ("batch_size", "limit", "latent_dim"):
+        if given[name] is not None:
+            check_positive_int(given[name], _flag(name))
+    if given["seed"] is not None:
+        check_nonnegative_int(given["seed"], "--seed")
+    if given["learning_rate"] is not None:
+        check_real(given["learning_rate"], "--learning-rate")
+        if not given["learning_rate"] > 0:
+            raise InputError(f"--learning-rate must be a finite number > 0, got "
+                             f"{given['learning_rate']!r}")
+    for name in ("beta", "reconstruction_weight"):
+        if given[name] is not None:
+            check_real(given[name], _flag(name), minimum=0)
+    if given["dtype"] is not None:
+        given["dtype"] = str(check_float_dtype(given["dtype"], "--dtype"))
+    check_choice(verbose, "verbose", (0, 1, 2))
+
+
+def _is_model(model):
+    return all(hasattr(model, a) for a in ("fit", "get_config", "named_params"))
 
 
 # ------------------------------------------------------------------- resuming --
@@ -196,10 +246,11 @@ def _recorded(model):
     return run
 
 
-def _resume_settings(given, data, model, path):
+def _resume_settings(given, data, model, path, verbose):
     """The run's settings and data spec: settings that contradict the checkpoint are
     refused, naming the flag and both values; the learning rate and the epochs may
-    change, and say so."""
+    change, and say so when verbose (a setting the checkpoint lacks is a warning:
+    said always)."""
     recorded = _recorded(model)
     for name in RECORDED:
         value, kept = given[name], recorded.get(name)
@@ -217,8 +268,9 @@ def _resume_settings(given, data, model, path):
         settings["limit"] = given["limit"]
     lr = given["learning_rate"]
     if lr is not None and lr != model.optimizer.learning_rate:
-        print(f"minivae: the learning rate changes from {model.optimizer.learning_rate:g} to "
-              f"{lr:g} as --learning-rate asks", file=sys.stderr)
+        if verbose:
+            print(f"minivae: the learning rate changes from {model.optimizer.learning_rate:g} "
+                  f"to {lr:g} as --learning-rate asks", file=sys.stderr)
         model.optimizer.learning_rate = lr
     recorded_data = recorded.get("data") or {}
     spec = parse_spec(*data, recorded_data, _data_shape(model))
@@ -235,13 +287,13 @@ def _resume_settings(given, data, model, path):
     return settings, spec
 
 
-def _resume(path, given, data, epochs):
+def _resume(path, given, data, epochs, verbose):
     """(model, data spec, settings) of a run continued from the checkpoint at path."""
     model = load(path)
     if model.optimizer is None:
         raise InputError(f"{path} was saved without its optimizer state, so it cannot be "
                          f"resumed exactly; start a new run instead")
-    settings, spec = _resume_settings(given, data, model, path)
+    settings, spec = _resume_settings(given, data, model, path, verbose)
     if model.epoch >= epochs:
         raise InputError(f"{path} has {model.epoch} epoch(s) done; pass --epochs larger "
                          f"than that to train further")
@@ -254,10 +306,6 @@ def _start(out, model, given, data, overwrite):
     if os.path.exists(ckpt) and not overwrite:
         raise InputError(f"{out} already holds a run ({ckpt}); pass --resume to continue "
                          f"it, --overwrite to replace it, or choose another --out")
-    if os.path.exists(os.path.join(out, REPLACED)):
-        raise InputError(f"{out} holds {os.path.join(out, REPLACED)}, a run set aside by an "
-                         f"overwriting run that never finished its first epoch; move it back "
-                         f"or away first")
     seed = given["seed"] if given["seed"] is not None else DEFAULTS["seed"]
     if model is None or isinstance(model, str):
         spec_name = MODEL_ALIASES.get(model, model) if model else DEFAULTS["model"]
@@ -298,8 +346,8 @@ def _other_run(out, source):
 
 
 def _set_aside(out):
-    """Move the run files in out into out/REPLACED; returns that folder, or None when
-    there was nothing to move."""
+    """Move the run files in out into out/REPLACED, the checkpoint first (_recover relies
+    on it); returns that folder, or None when there was nothing to move."""
     present = [name for name in RUN_FILES if os.path.exists(os.path.join(out, name))]
     if not present:
         return None
@@ -311,10 +359,38 @@ def _set_aside(out):
 
 
 def _put_back(out, aside):
-    """The set-aside run back in place of whatever the new run wrote."""
-    for name in os.listdir(aside):
+    """The set-aside run back in place of whatever the new run wrote, its checkpoint last:
+    while the folder lacks one, the run is still aside (_recover relies on it)."""
+    names = sorted(os.listdir(aside), key=lambda name: name == CHECKPOINT)
+    for name in names:
         os.replace(os.path.join(aside, name), os.path.join(out, name))
     os.rmdir(aside)
+
+
+def _recover(out):
+    """Finish what an overwriting run killed outright (SIGKILL, a crash) left in out.
+
+    Its checkpoint is the point of no return, as for a run that stops otherwise: the
+    old run goes aside checkpoint first and comes back checkpoint last, so while out
+    holds no model.npz, the new run saved nothing and the old run, all or part of it
+    in out/REPLACED, is put back; once out holds one, the new run had saved its first
+    epoch and the old run is removed, as --overwrite asked. Both say so on stderr."""
+    aside = os.path.join(out, REPLACED)
+    if not os.path.isdir(aside):
+        return
+    ckpt = os.path.join(out, CHECKPOINT)
+    if not os.listdir(aside):                   # stopped between a move and the rmdir
+        os.rmdir(aside)
+    elif not os.path.exists(ckpt):
+        _put_back(out, aside)
+        print(f"minivae: {aside} held the run that an --overwrite run had set aside, and that "
+              f"run was stopped before it saved an epoch of its own; the old run is back in "
+              f"{out} (pass --overwrite again to replace it)", file=sys.stderr)
+    else:
+        _discard(aside)
+        print(f"minivae: removed {aside}, the old run an --overwrite run had set aside: the new "
+              f"run saved its first epoch in {ckpt} before it was stopped, so it replaces the "
+              f"old one, as --overwrite asked", file=sys.stderr)
 
 
 def _kept(out, aside, ckpt):
@@ -352,8 +428,10 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     N validation images (a folder's or CelebA's are streamed: only those N are read,
     one batch at a time, fit visiting the batches in a fresh order each epoch).
     verify, allow_sample: datasets.load_spec's. verbose=1
-    prints fit's progress and says when the embedded sample stands in for the
-    data; data_parallel is fit's.
+    prints fit's progress, where a resumed run starts and what it changes, and says
+    when the embedded sample stands in for the data; verbose=0 prints only warnings
+    (what a resumed run cannot repeat exactly, a set-aside run put back) and
+    errors. data_parallel is fit's.
     """
     if resume and overwrite:
         raise InputError("--resume continues the run a checkpoint holds and --overwrite "
@@ -362,6 +440,8 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
              "latent_dim": latent_dim, "beta": beta,
              "reconstruction_weight": reconstruction_weight, "dtype": dtype, "seed": seed,
              "batch_size": batch_size, "limit": limit, "learning_rate": learning_rate}
+    _check_given(out, model, epochs, resume, given, verbose)
+    dtype = given["dtype"]
     data = (data, data_dir, image_size)
     out = os.fspath(out)
     ckpt, hist = os.path.join(out, CHECKPOINT), os.path.join(out, HISTORY)
@@ -369,11 +449,16 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
     # Everything that looks at the folder does so under its lock: two runs started at
     # once cannot both find it empty.
     with _lock(out):
+        _recover(out)           # what an --overwrite run killed outright left behind
         if resume:
             source = ckpt if resume is True else os.fspath(resume)
+            if resume is True and not os.path.exists(ckpt):
+                raise InputError(f"--resume continues the run in --out, and {out} holds none "
+                                 f"({ckpt} does not exist); start a run there without "
+                                 f"--resume, or name a checkpoint: --resume PATH")
             if os.path.exists(source):
                 _other_run(out, source)
-            model, spec, settings = _resume(source, given, data, epochs)
+            model, spec, settings = _resume(source, given, data, epochs, verbose)
             initial_epoch, history = model.epoch, model.history
             # A run that recorded where its data came from resumes on the same: the real
             # data never falls back to the sample (and a run on the sample recorded it
@@ -415,7 +500,7 @@ def train_run(out, model=None, data=None, epochs=DEFAULTS["epochs"], resume=Fals
                 done, aside = aside, None           # first: an interrupt now keeps the new
                 _discard(done)
 
-        if initial_epoch:
+        if initial_epoch and verbose:
             print(f"minivae: resuming at epoch {initial_epoch + 1} of {epochs}", file=sys.stderr)
         started = time.perf_counter()
         try:

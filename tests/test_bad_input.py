@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import minivae
-from minivae import checkpoint, datasets, evaluation, experiments, figures, losses, plotting
+from minivae import (checkpoint, datasets, evaluation, experiments, figures, gaps, latent,
+                     losses, model_check, plotting, runs)
 from minivae.architectures import faces_vae, fashion_autoencoder, fashion_vae, from_config
 from minivae.checkpoint import CheckpointError
 from minivae.datasets import DatasetError
@@ -124,10 +125,25 @@ CASES = [
      InputError, r"VAE.decode: z holds 6 non-finite value\(s\) \(NaN or inf\); expected finite"),
     ("encode-zero-batch-size", lambda m, d: m.encode(IMAGES, batch_size=0),
      InputError, r"VAE.encode: batch_size must be a positive integer, got 0"),
+    ("reconstruct-no-images", lambda m, d: m.reconstruct(f32(0, 32, 32, 1)),
+     InputError, r"^VAE.reconstruct: x must hold at least one image, got shape \(0, 32, 32, 1\)"),
     ("generate-negative-n", lambda m, d: m.generate(-1),
      InputError, r"VAE.generate: n must be a positive integer, got -1"),
     ("generate-rng-not-generator", lambda m, d: m.generate(3, rng=3),
      InputTypeError, r"VAE.generate: rng must be a numpy.random.Generator.*got int"),
+    ("astype-integer-dtype", lambda m, d: fashion_vae().astype("int32"),
+     InputTypeError, r"^VAE.astype: dtype must be a floating type .*got int32"),
+    ("build-without-a-shape", lambda m, d: fashion_vae().build(None),
+     InputTypeError, r"^VAE.build: input_shape must be the shape of one input without the batch "
+                     r"axis, .*got None"),
+    ("from-config-of-nothing", lambda m, d: minivae.VAE.from_config(None),
+     InputTypeError, r"^VAE.from_config: config must be a dict, .*got NoneType"),
+    ("sequential-of-one-layer", lambda m, d: minivae.Sequential(Dense(3)),
+     InputTypeError, r"^Sequential: layers must be a list of layers, got one Dense; write "
+                     r"Sequential\(\[layer\]\)"),
+    ("autoencoder-without-parts", lambda m, d: minivae.Autoencoder(None, None),
+     InputTypeError, r"^Autoencoder: encoder must be a Layer or a Sequential of layers, got "
+                     r"NoneType"),
     ("architecture-unknown-dtype", lambda m, d: fashion_vae(dtype="float33"),
      InputTypeError, r"fashion_vae: dtype must name a floating type .*got 'float33'"),
     ("architecture-beta-string", lambda m, d: fashion_vae(beta="a"),
@@ -148,6 +164,64 @@ CASES = [
     ("labels-wrong-length",
      lambda m, d: plotting.plot_latent_scatter(f32(5, 2), np.zeros(4, int), d / "s.png"),
      InputError, r"labels must have shape \(5,\), one per row of z, got shape \(4,\)"),
+    ("spec-data-is-a-path", lambda m, d: datasets.parse_spec(d),
+     InputTypeError, r"--data must be a data spec, the text fashion-mnist, .*got PosixPath\(.*\) "
+                     r"of type PosixPath; write folder:.* for the images in that folder, or "
+                     r"pass it as --data-dir"),
+    ("spec-image-size-zero", lambda m, d: datasets.parse_spec(image_size=0),
+     InputError, r"--image-size must be a positive integer, got 0"),
+    ("spec-image-size-float", lambda m, d: datasets.parse_spec("folder:x", image_size=64.0),
+     InputTypeError, r"--image-size must be a positive integer, got 64.0 of type float"),
+    ("spec-data-dir-not-a-path", lambda m, d: datasets.parse_spec(data_dir=3),
+     InputTypeError, r"--data-dir must be the path of a folder .*got 3 of type int"),
+    # ---------------------------------------------------- runs, gradcheck --
+    ("train-run-batch-size-zero", lambda m, d: runs.train_run(d / "r", batch_size=0),
+     InputError, r"--batch-size must be a positive integer, got 0"),
+    ("train-run-learning-rate-zero", lambda m, d: runs.train_run(d / "r", learning_rate=0),
+     InputError, r"--learning-rate must be a finite number > 0, got 0"),
+    ("train-run-epochs-float", lambda m, d: runs.train_run(d / "r", epochs=2.5),
+     InputTypeError, r"--epochs must be a positive integer, got 2.5 of type float"),
+    ("train-run-out-none", lambda m, d: runs.train_run(None),
+     InputTypeError, r"--out must be the path of a folder .*got None of type NoneType"),
+    ("train-run-model-not-a-model", lambda m, d: runs.train_run(d / "r", model=3),
+     InputTypeError, r"--model must be one of vae, .* or a minivae model .*got 3 of type int"),
+    ("train-run-resume-nothing", lambda m, d: runs.train_run(d / "r", resume=True, epochs=2),
+     InputError, r"--resume continues the run in --out, and .*r holds none \(.*model.npz does "
+                 r"not exist\)"),
+    ("make-model-not-a-spec", lambda m, d: runs.make_model(3),
+     InputTypeError, r"--model must be one of vae, ae, .*module:function, got 3 of type int"),
+    ("gradcheck-max-entries-string", lambda m, d: model_check.check_whole_model(max_entries="8"),
+     InputTypeError, r"--max-entries must be a positive integer \(entries checked per array\) or "
+                     r"None \(every entry\), got '8' of type str"),
+    ("gradcheck-batch-size-zero", lambda m, d: model_check.check_whole_model(batch_size=0),
+     InputError, r"--batch-size must be a positive integer, got 0"),
+    ("gradcheck-seed-negative", lambda m, d: model_check.check_whole_model(seed=-1),
+     InputError, r"--seed must be an integer >= 0, got -1"),
+    ("gradcheck-checkpoint-not-a-path", lambda m, d: model_check.check_whole_model(checkpoint=3),
+     InputTypeError, r"--checkpoint must be the path of a checkpoint .*got 3 of type int"),
+    # ------------------------------------------------------------- latent --
+    ("codes-of-no-model", lambda m, d: latent.codes(None, IMAGES),
+     InputTypeError, r"codes: model must be a minivae model .*got NoneType"),
+    ("codes-wrong-images", lambda m, d: latent.codes(m, f32(2, 28, 28, 1)),
+     InputError, r"codes: x must have shape \(N, 32, 32, 1\) for this model, got \(2, 28, 28, 1\)"),
+    ("decode-points-wrong-size", lambda m, d: latent.decode_points(m, np.zeros((2, 3))),
+     InputError, r"decode_points: points must have shape \(n, 2\), the model's latent size, got "
+                 r"\(2, 3\)"),
+    ("interpolation-images-one-step",
+     lambda m, d: latent.interpolation_images(m, IMAGES[0], IMAGES[1], steps=1),
+     InputError, r"interpolation_images: steps must be at least 2 \(both ends\), got 1"),
+    ("gap-share-constant-axis", lambda m, d: gaps.gap_share(np.zeros((5, 2))),
+     InputError, r"^gap_share: every axis of z must vary, got standard deviations \[0. 0.\]"),
+    ("latent-report-one-code", lambda m, d: gaps.latent_report(np.zeros((1, 2))),
+     InputError, r"^latent_report: z must be codes \(N, d\) with N >= 2 and d >= 1, got shape "
+                 r"\(1, 2\)"),
+    ("uniform-points-trim-text", lambda m, d: gaps.uniform_points(np.eye(3), 4, trim="1"),
+     InputError, r"^uniform_points: trim must be a percentage in \[0, 50\), got '1'"),
+    ("latent-grid-n-float",
+     lambda m, d: plotting.plot_latent_grid(m.decode, d / "g.png", n=5.0),
+     InputTypeError, r"^plot_latent_grid: n must be a positive integer, got 5.0 of type float"),
+    ("tile-fill-text", lambda m, d: plotting.tile_images(IMAGES, 2, fill="a"),
+     InputTypeError, r"^tile_images: fill must be a number .*got 'a' of type str"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
      InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
@@ -251,7 +325,12 @@ CLI_CASES = [
      r"--image-size 64"),
     ("cli-data-dir-is-a-file", ["train", "--out", "{d}/run-data-dir", "--data-dir",
                                 "{d}/vae.npz"],
-     r"minivae train: error: load_dataset: data_dir '.*vae.npz' is a file; expected the folder"),
+     r"minivae train: error: --data-dir .*vae.npz is a file; expected the folder holding the "
+     r"four IDX files"),
+    ("cli-data-folder-without-images", ["train", "--out", "{d}/run-folder", "--data",
+                                        "folder:{d}/no-images"],
+     r"minivae train: error: --data folder:.*no-images: .*no-images is not a folder \(it does "
+     r"not exist\)"),
     ("cli-no-data-in-one-line", ["train", "--out", "{d}/run-no-data", "--no-sample"],
      r"minivae train: error: Fashion-MNIST \(train split\) was not found. Looked in, in order: "
      r".*\(no such folder\); .*To get it, any one of: apt-get install dataset-fashion-mnist"),

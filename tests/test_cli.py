@@ -47,7 +47,7 @@ def test_train_says_it_uses_the_sample_and_resume_continues(tmp_path, no_real_da
     captured = capsys.readouterr()
     assert "embedded sample of 2000 images" in captured.err
     assert "Epoch 1/1" in captured.out and "final metrics" in captured.out
-    assert main(["train", "--out", str(out), "--epochs", "2", "--resume", "--quiet",
+    assert main(["train", "--out", str(out), "--epochs", "2", "--resume",
                  "--limit", "200"]) == 0
     assert "resuming at epoch 2 of 2" in capsys.readouterr().err
     history = json.loads((out / "history.json").read_text())

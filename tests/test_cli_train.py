@@ -100,7 +100,7 @@ def test_resume_takes_its_settings_from_the_checkpoint_and_says_what_changes(
         run, tmp_path, no_real_data, capsys):
     out = _copy(run, tmp_path / "run")
     assert main(["train", "--out", str(out), "--epochs", "2", "--resume", "--learning-rate",
-                 "1e-3", "--quiet"]) == 0
+                 "1e-3"]) == 0        # without --quiet: it says what it changes
     assert "learning rate changes from 0.0005 to 0.001" in capsys.readouterr().err
     model = checkpoint.load(out / "model.npz")
     assert model.epoch == 2 and model.optimizer.learning_rate == 1e-3

@@ -6,6 +6,7 @@ import pytest
 from scipy.stats import norm
 
 from minivae import latent
+from minivae.gaps import uniform_points
 from minivae.latent import principal_components
 from tests.conftest import exact_pca_data, images, tiny_autoencoder, tiny_vae
 
@@ -62,6 +63,16 @@ def test_bounding_box_samples_lie_in_the_box_and_repeat_for_a_seed():
     assert np.all(points.max(axis=0) > hi - 0.02 * span)
     np.testing.assert_array_equal(points, latent.bounding_box_samples(z, 1000,
                                                                       np.random.default_rng(1)))
+
+
+def test_bounding_box_samples_draw_as_uniform_points_and_take_one_code():
+    """They are gaps.uniform_points with no trim, drawn without it: a single code (a box
+    of one point) was refused by gaps.region, a function the caller never called."""
+    z = np.random.default_rng(0).normal(size=(50, 2))
+    np.testing.assert_array_equal(latent.bounding_box_samples(z, 7, np.random.default_rng(3)),
+                                  uniform_points(z, 7, np.random.default_rng(3), trim=0.0))
+    one = np.array([[0.5, -2.0]])
+    np.testing.assert_array_equal(latent.bounding_box_samples(one, 3), np.repeat(one, 3, axis=0))
 
 
 def test_prior_samples_are_standard_normal_from_the_generator():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from minivae import checkpoint
+from minivae import checkpoint, model_check
 from minivae.architectures import fashion_autoencoder
 from minivae.errors import InputError
 from minivae.model_check import GRADCHECK_RTOL, check_whole_model
@@ -29,3 +29,17 @@ def test_a_checkpoints_model_is_checked_at_its_weights(tmp_path):
 def test_settings_that_check_nothing_are_refused(kwargs, match):
     with pytest.raises(InputError, match=match):
         check_whole_model(**kwargs)
+
+
+def test_max_entries_none_checks_every_entry_as_check_model_does(monkeypatch):
+    """check_whole_model(max_entries=None) raised a TypeError from a comparison with None;
+    None is check_model's own "every entry", so it is passed on as such."""
+    seen = {}
+
+    def check_model(model, x, **kwargs):
+        seen.update(kwargs)
+        return "report"
+
+    monkeypatch.setattr(model_check, "check_model", check_model)
+    assert check_whole_model(max_entries=None, batch_size=1) == ("report", GRADCHECK_RTOL["vae"])
+    assert seen["max_entries"] is None

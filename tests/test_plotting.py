@@ -314,7 +314,7 @@ def test_the_extension_names_the_format(tmp_path, extension):
                                          ("grid", "no extension")])
 def test_an_unknown_extension_is_refused_before_drawing(tmp_path, name, given):
     path = tmp_path / name
-    with pytest.raises(ValueError, match=rf"plot_image_grid: cannot tell the figure format of "
+    with pytest.raises(ValueError, match=rf"^cannot tell the figure format of "
                                          rf"'.*{name}' from its {given}; end the name in "
                                          rf"\.png, \.jpg, \.jpeg, \.pdf, \.svg"):
         plot_image_grid(GOOD, path)
@@ -332,3 +332,35 @@ def test_a_failed_write_names_the_figure(tmp_path, monkeypatch):
     monkeypatch.setattr(Figure, "savefig", full_disk)
     with pytest.raises(OSError, match=r"No space left on device: '.*grid\.png'"):
         plot_image_grid(GOOD, tmp_path / "grid.png")
+
+
+def test_a_bad_mplbackend_is_one_error_from_every_entry_that_starts_matplotlib(tmp_path):
+    """Each function that imports matplotlib starts it through one helper that turns a bad
+    MPLBACKEND into an InputError naming the variable (plot_history and legend_marker
+    imported matplotlib before it once, and raised matplotlib's ValueError). The folder
+    reader, which decodes images with matplotlib's imread, is checked here too."""
+    code = f"""
+import numpy as np
+from minivae.datasets import load_image_folder
+from minivae.errors import InputError
+from minivae.plotting import plot_history
+from minivae.plotting._canvas import legend_marker
+from PIL import Image
+Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save({str(tmp_path / 'a.png')!r})
+calls = {{"plot_history": lambda: plot_history({{"total_loss": [1.0]}}, {str(tmp_path / 'h.png')!r}),
+          "legend_marker": lambda: legend_marker("red", "a"),
+          "load_image_folder": lambda: load_image_folder({str(tmp_path)!r})}}
+for name, call in calls.items():
+    try:
+        call()
+        print(name, "raised nothing")
+    except InputError as exc:
+        one_line = "\\n" not in str(exc) and "MPLBACKEND" in str(exc)
+        print(name, "InputError", str(exc).startswith("matplotlib cannot start"), one_line)
+"""
+    env = {**os.environ, "MPLBACKEND": "nonsense"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{name} InputError True True" for name in ("plot_history", "legend_marker", "load_image_folder")], result.stdout

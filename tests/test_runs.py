@@ -5,6 +5,9 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -41,11 +44,13 @@ def test_train_run_resumes_and_refuses_what_contradicts_the_run(tmp_path, no_rea
     runs.train_run(out, model="fashion_autoencoder", **SMALL)
     with pytest.raises(InputError, match="--latent-dim 3 contradicts"):
         runs.train_run(out, resume=True, epochs=2, latent_dim=3, verbose=0)
+    capsys.readouterr()
     run = runs.train_run(out, resume=True, epochs=2, verbose=0)
     assert (run.initial_epoch, run.epochs) == (1, 2)
     assert len(run.history.history["total_loss"]) == 2
     assert checkpoint.load(out / "model.npz").run["model"] == "ae"
-    assert "resuming at epoch 2 of 2" in capsys.readouterr().err
+    # verbose=0 (--quiet) prints warnings and errors only: where it resumes is neither
+    assert capsys.readouterr().err == ""
 
 
 def test_train_run_takes_a_model_object(tmp_path, no_real_data):
@@ -121,6 +126,84 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_has_saved(tmp_path, no_re
     runs.train_run(out, overwrite=True, seed=1, **SMALL)
     assert not (out / runs.REPLACED).exists()
     assert _files(out)["model.npz"] != before["model.npz"]
+
+
+def _set_aside_by_hand(out, names):
+    """The folder as an --overwrite run killed outright leaves it: `names` moved into
+    out/.replaced-run (the checkpoint first, as _set_aside moves them)."""
+    aside = out / runs.REPLACED
+    aside.mkdir()
+    for name in names:
+        (out / name).rename(aside / name)
+    return aside
+
+
+@pytest.mark.parametrize("moved", [["model.npz", "history.json"], ["model.npz"], []],
+                         ids=["killed-before-its-first-save", "killed-while-setting-aside",
+                              "killed-before-the-first-move"])
+def test_a_run_set_aside_by_a_killed_overwrite_is_put_back_by_the_next_run(
+        tmp_path, no_real_data, capsys, moved):
+    """Issue 22: an --overwrite run SIGKILLed before its first checkpoint left the old run
+    in OUT/.replaced-run, and the next run in the folder refused to start until the user
+    moved it by hand. The old run was still the folder's run (the new one saved nothing),
+    so the next run puts it back, says so, and goes on as on that folder."""
+    out = tmp_path / "run"
+    runs.train_run(out, **SMALL)
+    before = _files(out)
+    _set_aside_by_hand(out, moved)
+    capsys.readouterr()
+    with pytest.raises(InputError, match="already holds a run"):    # a new run, as before
+        runs.train_run(out, **SMALL)
+    assert _files(out) == before and not (out / runs.REPLACED).exists()
+    err = capsys.readouterr().err
+    if moved:       # said even with verbose=0: the folder is not as the user left it
+        assert f"{out / runs.REPLACED} held the run that an --overwrite run had set aside" \
+            in err and f"the old run is back in {out}" in err, err
+    else:           # nothing had moved: nothing to say
+        assert err == ""
+    _set_aside_by_hand(out, ["model.npz", "history.json"])
+    run = runs.train_run(out, resume=True, epochs=2, verbose=0)     # resumes the old run
+    assert run.initial_epoch == 1 and not (out / runs.REPLACED).exists()
+
+
+def test_a_run_replaced_by_a_killed_overwrite_that_had_saved_is_removed(tmp_path,
+                                                                       no_real_data, capsys):
+    """Killed after its first checkpoint, before it removed the old run: the new run is the
+    folder's run, as --overwrite asked, so the next run removes the old one and says so."""
+    out, new = tmp_path / "run", tmp_path / "new"
+    runs.train_run(out, **SMALL)
+    runs.train_run(new, seed=1, **SMALL)
+    _set_aside_by_hand(out, ["model.npz", "history.json"])
+    shutil.copy(new / "model.npz", out / "model.npz")           # the new run's first save
+    capsys.readouterr()
+    run = runs.train_run(out, resume=True, epochs=2, verbose=0)
+    assert run.model.run["seed"] == 1 and not (out / runs.REPLACED).exists()
+    err = capsys.readouterr().err
+    assert f"removed {out / runs.REPLACED}, the old run an --overwrite run had set aside" \
+        in err and "as --overwrite asked" in err, err
+
+
+def test_a_real_sigkill_during_an_overwrite_loses_nothing(tmp_path, hermetic_env, no_real_data):
+    """The same with a real SIGKILL: the overwriting run's first training step kills its
+    own process (no timing involved), and the next run finds the old run intact."""
+    out = tmp_path / "run"
+    code = f"""
+import os, signal
+from minivae import runs
+from minivae.architectures import fashion_autoencoder
+runs.train_run({str(out)!r}, epochs=1, limit=100, batch_size=50, verbose=0)
+model = fashion_autoencoder(seed=1)
+model.train_step = lambda x: os.kill(os.getpid(), signal.SIGKILL)
+runs.train_run({str(out)!r}, model=model, overwrite=True, epochs=1, limit=100, batch_size=50,
+               verbose=0, data_parallel=False)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env=hermetic_env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (out / runs.REPLACED / "model.npz").exists() and not (out / "model.npz").exists()
+    run = runs.train_run(out, resume=True, epochs=2, verbose=0, data_parallel=False)
+    assert run.initial_epoch == 1 and run.model.run["model"] == "vae"
+    assert not (out / runs.REPLACED).exists()
 
 
 def test_a_run_resumes_on_the_data_it_was_trained_on(tmp_path, no_real_data, monkeypatch):

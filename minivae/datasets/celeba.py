@@ -160,23 +160,24 @@ def face_pixels(file, size):
     return to_uint8(read_face(file, size))
 
 
-def open_celeba(root):
+def open_celeba(root, owner="open_celeba"):
     """Index a CelebA copy at `root` (see the module docstring for the layout).
 
     Lists the images (.jpg, .jpeg, .png) and reads the attribute table when one
     is there; each image must have a row (rows for absent images are ignored, so
     a subset of the images works). Raises DatasetError for a missing folder, a
-    folder with no image, a malformed table or an image without a row.
+    folder with no image, a malformed table or an image without a row; `owner`
+    starts the messages of the first two (a command names its --data there).
     """
     root = Path(root).expanduser()
     folder = _image_folder(root)
     if not folder.is_dir():
-        raise DatasetError(f"open_celeba: {root} holds no {IMAGE_FOLDER}/ folder; expected "
+        raise DatasetError(f"{owner}: {root} holds no {IMAGE_FOLDER}/ folder; expected "
                            f"{root / IMAGE_FOLDER}/ with the aligned faces (minivae does not "
                            f"download CelebA)")
-    files = sorted(p.name for p in _image_files(folder, "open_celeba"))
+    files = sorted(p.name for p in _image_files(folder, owner))
     if not files:
-        raise DatasetError(f"open_celeba: {folder} holds no .jpg, .jpeg or .png file")
+        raise DatasetError(f"{owner}: {folder} holds no .jpg, .jpeg or .png file")
     names, attributes = (), None
     table_path = next((root / n for n in ATTRIBUTE_FILES if (root / n).is_file()), None)
     if table_path is not None:

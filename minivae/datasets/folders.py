@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin     # matplotlib's decoder (and dependency): ~20 ms
 
+from .._matplotlib import start_matplotlib
 from .._validation import as_pair, check_positive_int
 from .errors import DatasetError
 
@@ -64,7 +65,8 @@ def _resize_area(x, h, w):
 def _read_image(file):
     """The pixels of one image file as matplotlib's imread gives them, once its header
     says it has at most MAX_IMAGE_PIXELS. Raises DatasetError naming the file."""
-    from matplotlib import image as mpimg   # imported here: ~0.3 s that only loaders need
+    start_matplotlib()                      # imported here: ~0.3 s that only loaders need
+    from matplotlib import image as mpimg
 
     file = Path(file)
     # The class matplotlib's imread opens the file with: PNG's skips Pillow's own check.

@@ -25,10 +25,10 @@ import sys
 
 import numpy as np
 
-from .._validation import check_choice
-from ..errors import InputError
+from .._validation import check_choice, check_positive_int
+from ..errors import InputError, InputTypeError
 from .celeba import face_pixels, open_celeba
-from .errors import DatasetNotFoundError
+from .errors import DatasetError, DatasetNotFoundError
 from .folders import folder_pixels, image_files
 from .mnist import _SOURCES, FASHION_MNIST_CLASSES, _load
 from .sample import _sample_resource, load_sample
@@ -116,8 +116,12 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     embedded sample of Fashion-MNIST, found or not). Each setting
     comes from the arguments, else from `recorded` (the spec a checkpoint's run
     recorded), else from the model's input_shape (H, W, C), else the defaults:
-    fashion-mnist at the book's 32x32, a folder at 64x64.
+    fashion-mnist at the book's 32x32, a folder at 64x64. data is text (a
+    pathlib.Path is refused: it could name a folder of images or the IDX files'
+    folder, which are folder:PATH and data_dir), data_dir a str or os.PathLike,
+    image_size a positive int.
     """
+    _check_arguments(data, data_dir, image_size)
     recorded = dict(recorded or {})
     name = data or recorded.get("name") or "fashion-mnist"
     if data_dir is not None and name == SAMPLE:
@@ -150,6 +154,21 @@ def parse_spec(data=None, data_dir=None, image_size=None, recorded=None, input_s
     # a str, as a run records it (a notebook may pass a Path)
     data_dir = os.fspath(data_dir) if data_dir is not None else recorded.get("data_dir")
     return {"name": name, "data_dir": data_dir, "folder": folder, "image_size": int(size)}
+
+
+def _check_arguments(data, data_dir, image_size):
+    """What parse_spec's caller gave, each refused in one line naming its flag."""
+    if data is not None and not isinstance(data, str):
+        hint = f"; write folder:{os.fspath(data)} for the images in that folder, or pass it " \
+               f"as --data-dir if it holds the IDX files" if isinstance(data, os.PathLike) else ""
+        raise InputTypeError(f"--data must be a data spec, the text fashion-mnist, mnist, "
+                             f"folder:PATH or celeba:ROOT (or sample), got {data!r} of type "
+                             f"{type(data).__name__}{hint}")
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise InputTypeError(f"--data-dir must be the path of a folder (str or os.PathLike), "
+                             f"got {data_dir!r} of type {type(data_dir).__name__}")
+    if image_size is not None:
+        check_positive_int(image_size, "--image-size")
 
 
 def _size_of_vectors(D, name):
@@ -185,12 +204,13 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
     """
     if spec["name"] in FOLDER_FORMAT:
         size = (spec["image_size"],) * 2
+        flag = f"--data {spec['name']}:{spec['folder']}"      # what the messages start with
         if spec["name"] == "celeba":
-            faces = open_celeba(spec["folder"])
+            faces = open_celeba(spec["folder"], flag)
             files = [faces.image_folder / name for name in faces.files[:limit or ALL_FACES]]
             images = FolderImages(files, size, face_pixels)
         else:
-            images = FolderImages(image_files(spec["folder"]), size, folder_pixels)
+            images = FolderImages(image_files(spec["folder"], flag), size, folder_pixels)
         cut = max(1, int(TRAIN_SHARE * len(images))) if len(images) > 1 else len(images)
         part = images.subset(slice(None, cut)) if split == "train" else \
             images.subset(slice(cut, None)) if cut < len(images) else images
@@ -204,6 +224,9 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
                   f"({data.source}), as the data named 'sample' (a run that fell back to it "
                   f"records it so)", file=sys.stderr)
         return data
+    if spec["data_dir"] is not None and os.path.isfile(spec["data_dir"]):
+        raise DatasetError(f"--data-dir {spec['data_dir']} is a file; expected the folder "
+                           f"holding the four IDX files")
     data = load_dataset(split, spec["data_dir"], name=spec["name"], dtype="uint8",
                         allow_sample=allow_sample, pad=spec["image_size"] == 32, verify=verify)
     if data.is_sample and verbose:

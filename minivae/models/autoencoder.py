@@ -37,9 +37,15 @@ class Autoencoder(Model):
 
     def encode(self, x, batch_size=PREDICT_BATCH):
         """z (N, latent_dim), in inference mode."""
-        x = self.check_images(x, "Autoencoder.encode")
+        return self._encode(x, batch_size, "Autoencoder.encode")
+
+    def _encode(self, x, batch_size, owner):
+        """encode, its refusals in the name of `owner`, the method the user called."""
+        x = self.check_images(x, owner)
         return self.batched(lambda b: self.encoder.forward(b, training=False), x, batch_size,
-                            "Autoencoder.encode")
+                            owner)
 
     def reconstruct(self, x, batch_size=PREDICT_BATCH):
-        return self.decode(self.encode(x, batch_size), batch_size)
+        """decode(encode(x)), in inference mode."""
+        owner = "Autoencoder.reconstruct"
+        return self._decode(self._encode(x, batch_size, owner), batch_size, False, owner)

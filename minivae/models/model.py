@@ -8,13 +8,15 @@ weights in Keras's order, and a config that rebuilds it. VAE and Autoencoder
 forward_backward and their encode.
 """
 
+import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
-from .._validation import (check_choice, check_finite, check_float_array, check_image_shape,
-                           check_positive_int,
-                           check_real, check_seed)
+from .._validation import (check_choice, check_finite, check_float_array, check_float_dtype,
+                           check_generator, check_image_shape, check_positive_int, check_real,
+                           check_seed)
 from ..batching import Batches
 from ..errors import InputError, InputTypeError
 from ..layers import Flatten, Reshape, Sigmoid, get_activation
@@ -110,12 +112,32 @@ def _first_layer(encoder):
     return layers[0] if layers else None
 
 
+def _check_input_shape(shape, owner):
+    """One input's shape without the batch axis: a tuple of positive ints."""
+    expected = (f"{owner}: input_shape must be the shape of one input without the batch axis, "
+                f"a tuple of positive ints such as (32, 32, 1), got {shape!r}")
+    try:
+        if isinstance(shape, str):
+            raise TypeError
+        shape = tuple(shape)
+    except TypeError:
+        raise InputTypeError(expected) from None
+    if not shape or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1
+                        for v in shape):
+        raise InputError(expected)
+    return tuple(int(v) for v in shape)
+
+
 class Model:
     """What both models share: parameters by name, train_step, fit, evaluate, decoding."""
 
     def __init__(self, encoder, decoder, reconstruction_weight, reconstruction_loss,
                  output_activation, rng, name, image_shape=None):
         owner = type(self).__name__
+        for part, role in ((encoder, "encoder"), (decoder, "decoder")):
+            if not all(callable(getattr(part, m, None)) for m in ("build", "forward", "backward")):
+                raise InputTypeError(f"{owner}: {role} must be a Layer or a Sequential of "
+                                     f"layers, got {type(part).__name__}")
         self.encoder, self.decoder, self.name = encoder, decoder, name
         for part, default in ((encoder, "encoder"), (decoder, "decoder")):
             if isinstance(part, Sequential) and part.name is None:
@@ -153,7 +175,10 @@ class Model:
         weights from `rng` (default: the model's Generator); raises if any two
         parameters share a name. fit, train_step, evaluate and encode build a model
         that was never built from their first batch's shape, as Keras does."""
-        rng = self.rng if rng is None else rng
+        owner = f"{type(self).__name__}.build"
+        input_shape = _check_input_shape(input_shape, owner)
+        check_float_dtype(dtype, "dtype", owner)
+        rng = self.rng if rng is None else check_generator(rng, "rng", owner)
         latent_shape = self.encoder.build(input_shape, rng=rng, dtype=dtype)
         output_shape = self.decoder.build(latent_shape, rng=rng, dtype=dtype)
         if tuple(output_shape) != tuple(input_shape):
@@ -202,6 +227,11 @@ class Model:
         return self.encoder.dtype
 
     def astype(self, dtype):
+        """The model's parameters (and optimizer state) cast to the floating `dtype`."""
+        if dtype is None:           # numpy would read None as float64
+            raise InputTypeError(f"{type(self).__name__}.astype: dtype must name a floating "
+                                 f"type such as 'float32' or 'float64', got None")
+        dtype = check_float_dtype(dtype, "dtype", f"{type(self).__name__}.astype")
         self.encoder.astype(dtype)
         self.decoder.astype(dtype)
         return self
@@ -256,6 +286,9 @@ class Model:
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        if not isinstance(config, Mapping):
+            raise InputTypeError(f"{cls.__name__}.from_config: config must be a dict, as "
+                                 f"get_config returns it, got {type(config).__name__}")
         config = dict(config)
         encoder = deserialize(config.pop("encoder", None), custom_objects)
         decoder = deserialize(config.pop("decoder", None), custom_objects)
@@ -377,7 +410,10 @@ class Model:
         logits=True returns the decoder's own output, the logits behind the model's
         output sigmoid (a model without one refuses).
         """
-        owner = f"{type(self).__name__}.decode"
+        return self._decode(z, batch_size, logits, f"{type(self).__name__}.decode")
+
+    def _decode(self, z, batch_size, logits, owner):
+        """decode, its refusals in the name of `owner`, the method the user called."""
         if not self.built:
             raise InputError(f"{owner}: the model is not built, so its latent size is not "
                              f"known; build it (model.build(input_shape)) or fit it first")

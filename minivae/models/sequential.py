@@ -163,7 +163,14 @@ class Sequential(LayerList, Layer):
 
     def __init__(self, layers, name=None):
         super().__init__(name)
-        layers = list(layers)
+        if isinstance(layers, Layer):
+            raise InputTypeError(f"Sequential: layers must be a list of layers, got one "
+                                 f"{type(layers).__name__}; write Sequential([layer])")
+        try:
+            layers = list(layers)
+        except TypeError:
+            raise InputTypeError(f"Sequential: layers must be a list of layers, got "
+                                 f"{type(layers).__name__}") from None
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise InputTypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")

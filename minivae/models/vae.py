@@ -189,19 +189,26 @@ class VAE(Model):
 
     def encode(self, x, batch_size=PREDICT_BATCH):
         """(z_mean, z_log_var), each (N, latent_dim), in inference mode."""
-        x = self.check_images(x, "VAE.encode")
+        return self._encode(x, batch_size, "VAE.encode")
+
+    def _encode(self, x, batch_size, owner):
+        """encode, its refusals in the name of `owner`, the method the user called."""
+        x = self.check_images(x, owner)
         return self.batched(lambda b: self.encoder.encode(b, training=False), x, batch_size,
-                            "VAE.encode")
+                            owner)
 
     def reconstruct(self, x, sample=False, batch_size=PREDICT_BATCH):
         """decode(z_mean), or decode(z sampled) with sample=True as the book's predict."""
-        z_mean, z_log_var = self.encode(x, batch_size)
+        owner = "VAE.reconstruct"
+        z_mean, z_log_var = self._encode(x, batch_size, owner)
         if sample:
             z_mean = reparameterize(z_mean, z_log_var, self.rng.standard_normal(z_mean.shape))[0]
-        return self.decode(z_mean.astype(self.dtype, copy=False), batch_size)
+        return self._decode(z_mean.astype(self.dtype, copy=False), batch_size, False, owner)
 
     def generate(self, n, rng=None):
         """n images decoded from z ~ N(0, I), the prior."""
-        n = check_positive_int(n, "n", "VAE.generate")
-        rng = check_generator(rng, "rng", "VAE.generate") or self.rng
-        return self.decode(rng.standard_normal((n, self.latent_dim)).astype(self.dtype))
+        owner = "VAE.generate"
+        n = check_positive_int(n, "n", owner)
+        rng = check_generator(rng, "rng", owner) or self.rng
+        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        return self._decode(z, PREDICT_BATCH, False, owner)

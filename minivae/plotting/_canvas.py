@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
+from .._matplotlib import start_matplotlib as _start_matplotlib
 from .._validation import check_finite, check_float_array, check_positive_int
 from ..errors import InputError, InputTypeError
 
@@ -45,6 +46,9 @@ def tile_images(images, ncols, pad=0, fill=0.0):
     ncols = check_positive_int(ncols, "ncols", "tile_images")
     if isinstance(pad, bool) or not isinstance(pad, numbers.Integral) or pad < 0:
         raise InputError(f"tile_images: pad must be an integer >= 0, got {pad!r}")
+    if isinstance(fill, bool) or not isinstance(fill, numbers.Real):
+        raise InputTypeError(f"tile_images: fill must be a number (the value between and "
+                             f"after the images), got {fill!r} of type {type(fill).__name__}")
     N, H, W, rest = x.shape[0], x.shape[1], x.shape[2], x.shape[3:]
     rows = -(-N // ncols)
     # Give every cell a pad-wide border on its bottom and right, then a reshape
@@ -72,14 +76,15 @@ def _check_images(images, name, owner):
 
 
 def _check_path(path, owner):
-    """The figure's path, once its extension names a format minivae writes."""
+    """The figure's path, once its extension names a format minivae writes (a refusal
+    names the path, not `owner`: a command's --out reaches here too)."""
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"{owner}: path must be a str or os.PathLike, got "
                              f"{type(path).__name__}")
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         given = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise InputError(f"{owner}: cannot tell the figure format of {str(path)!r} from its "
+        raise InputError(f"cannot tell the figure format of {str(path)!r} from its "
                          f"{given}; end the name in {', '.join(FORMATS)}")
     return path
 
@@ -88,16 +93,6 @@ def _check_dpi(dpi, owner):
     if isinstance(dpi, bool) or not isinstance(dpi, numbers.Real) or not dpi > 0:
         raise InputError(f"{owner}: dpi must be a positive number, got {dpi!r}")
     return float(dpi)
-
-
-def _start_matplotlib():
-    """Import matplotlib (deferred: only figures need it), turning its refusal of its
-    own settings (a bad MPLBACKEND in the environment) into one line, not a traceback."""
-    try:
-        import matplotlib  # noqa: F401
-    except ValueError as exc:
-        raise InputError(f"matplotlib cannot start: {exc}; fix or unset MPLBACKEND (the "
-                         f"figures need no backend of their own)") from None
 
 
 def new_figure(**kwargs):
@@ -109,12 +104,14 @@ def new_figure(**kwargs):
 
 def legend_marker(colour, label, size=7):
     """A legend entry: one round marker of `colour`, no line."""
+    _start_matplotlib()
     from matplotlib.lines import Line2D
     return Line2D([], [], linestyle="", marker="o", markersize=size, color=colour, label=label)
 
 
 def _save(fig, path, dpi, tight=False):
     """Write fig to `path` (checked by _check_path) in the format its extension names."""
+    _start_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(fig)                    # attach a raster canvas: no display, no pyplot
     kind = FORMATS[path.suffix.lower()]

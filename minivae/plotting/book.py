@@ -5,12 +5,12 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import ndtri
 
-from .._validation import check_finite, check_float_array, check_positive_int
+from .._validation import check_codes, check_positive_int
 from ..errors import InputError, InputTypeError
 from ..latent import principal_components
 from ._canvas import (_check_dpi, _check_images, _check_labels, _check_path, _class_colours,
                       _save, _tile_centres, _tiled_figure, legend_marker, new_figure)
-from .latent import _grid_scale, latent_grid_points
+from .latent import _grid_scale, grid_points
 
 GRID_TILE_INCHES = 0.55   # a 15 x 15 latent grid then prints near 8 x 8 inches, as in the book
 LOSS_ORDER = ("total_loss", "reconstruction_loss", "kl_loss")
@@ -68,10 +68,8 @@ def plot_latent_scatter(z, labels, path, class_names=None, dpi=100, title=None):
     class in the legend; without it the label value does.
     """
     owner = "plot_latent_scatter"
-    z = check_finite(check_float_array(z, "z", owner, ndim=2), "z", owner)
+    z = check_codes(z, owner)           # integer codes are taken as floats
     N, d = z.shape
-    if N == 0 or d == 0:
-        raise InputError(f"{owner}: z must have at least one row and one column, got {z.shape}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
     classes, index, names = _check_labels(labels, N, class_names, owner)
 
@@ -118,7 +116,7 @@ def plot_latent_grid(decode, path, n=15, latent_dim=None, components=None, mean=
         raise InputTypeError(f"{owner}: decode must be callable, points -> images, "
                              f"got {type(decode).__name__}")
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)
-    points = latent_grid_points(n, latent_dim, components, mean, scale)
+    points = grid_points(n, latent_dim, components, mean, scale, owner)
     images = _check_images(decode(points), "decode(points)", owner)
     if images.shape[0] != n * n:
         raise InputError(f"{owner}: decode(points) must return one image per point, "
@@ -174,8 +172,8 @@ def plot_history(history, path, dpi=100):
     found = list(dict.fromkeys(k.removeprefix("val_") for k in series))
     metrics = [m for m in LOSS_ORDER if m in found] + [m for m in found if m not in LOSS_ORDER]
 
-    from matplotlib.ticker import MaxNLocator     # matplotlib when drawing (_canvas.py)
     fig = new_figure(figsize=(4.0 * len(metrics), 3.4), layout="constrained")
+    from matplotlib.ticker import MaxNLocator     # after new_figure, which starts matplotlib
     for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics):
         for key, label, style in ((metric, "train", "-"), ("val_" + metric, "validation", "--")):
             if key in series:

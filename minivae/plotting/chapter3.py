@@ -204,11 +204,11 @@ def plot_latent_histograms(z, path, dims=50, bins=20, ncols=10, dpi=100):
     """The faces notebook's histograms: one panel per latent axis, its codes' density
     histogram (bins over the axis's own range) under the N(0, 1) density.
 
-    z (N, d); dims: the first `dims` axes (the book: 0-49), at most d.
+    z (N, d); dims: the first `dims` axes (the book: 0-49), at most d (None: all).
     """
     owner = "plot_latent_histograms"
     z = check_codes(z, owner, min_rows=2)
-    k = min(check_positive_int(dims, "dims", owner), z.shape[1])
+    k = z.shape[1] if dims is None else min(check_positive_int(dims, "dims", owner), z.shape[1])
     bins = check_positive_int(bins, "bins", owner)
     ncols = min(check_positive_int(ncols, "ncols", owner), k)
     path, dpi = _check_path(path, owner), _check_dpi(dpi, owner)

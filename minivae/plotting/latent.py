@@ -42,7 +42,11 @@ def latent_grid_points(n=15, latent_dim=None, components=None, mean=None, scale=
     sqrt(explained variance) to match the data's spread. latent_dim defaults to
     components.shape[1], or 2 without components; it must be at least 2.
     """
-    owner = "latent_grid_points"
+    return grid_points(n, latent_dim, components, mean, scale, "latent_grid_points")
+
+
+def grid_points(n, latent_dim, components, mean, scale, owner):
+    """latent_grid_points, its refusals in the name of `owner` (the plot that draws them)."""
     n = check_positive_int(n, "n", owner)
     if n < 2:
         raise InputError(f"{owner}: n must be at least 2 (one point has no grid), got {n}")
