@@ -207,3 +207,8 @@ def check_codes(z, owner, min_rows=1, name="z"):
 def format_shape(shape):
     """(32, 32, 1) -> '(batch, 32, 32, 1)': shapes with the batch axis named."""
     return "(" + ", ".join(["batch"] + [str(s) for s in shape]) + ")"
+
+
+def with_article(name):
+    """'VAE' -> 'a VAE', 'Autoencoder' -> 'an Autoencoder': a class named in a sentence."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

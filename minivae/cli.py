@@ -419,7 +419,7 @@ def _add_experiments(sub):
                    help="gap radii in standard deviations of each latent axis (default 0.25 0.5)")
     c.add_argument("--scatter", type=positive_int, default=5000, metavar="N",
                    help="codes drawn in each scatter (default 5000)")
-    c.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    c.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
     c.set_defaults(run=cmd_compare)
 
     w = sub.add_parser("sweep", help="one VAE per beta: the rate-distortion curve",
@@ -436,7 +436,7 @@ def _add_experiments(sub):
                    help="the first N training and N held-out images")
     add_data_flags(w, train=True)
     w.add_argument("--seed", type=nonnegative_int, default=0)
-    w.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    w.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
     w.set_defaults(run=cmd_sweep)
 
 
@@ -458,7 +458,7 @@ def _add_chapter3(sub):
     e.add_argument("--dims", type=positive_int, default=50,
                    help="latent axes in the histograms (default 50)")
     e.add_argument("--out", default="runs/embedding", help="default runs/embedding")
-    e.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    e.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
     e.set_defaults(run=cmd_embedding)
 
     a = sub.add_parser(
@@ -486,7 +486,7 @@ def _add_chapter3(sub):
     a.add_argument("--factors", type=float, nargs="+", default=[-4, -3, -2, -1, 0, 1, 2, 3, 4],
                    help="multiples of the vector (default -4 ... 4)")
     a.add_argument("--out", default="runs/attribute", help="default runs/attribute")
-    a.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    a.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
     a.set_defaults(run=cmd_attribute)
 
     m = sub.add_parser(

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._atomic import write_json
-from ._validation import check_positive_int, check_real, check_seed
+from ._validation import check_positive_int, check_real, check_seed, with_article
 from .checkpoint import load
 from .datasets import load_for_model
 from .datasets.spec import SAMPLE_HOLDOUT
@@ -291,10 +291,6 @@ def _print_progress(total):
     return progress
 
 
-def _article(name):
-    return "an" if name[:1].lower() in "aeiou" else "a"
-
-
 def _iwae_ks(iwae_k, owner):
     """iwae_k as a list of positive ints: None or () for none, one int, or a list of them."""
     if iwae_k is None:
@@ -384,8 +380,7 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
                          f"{' ...' if len(bad) > 4 else ''}): its weights or the data are "
                          f"broken, so there is nothing to report")
     if not bounds:
-        name = type(model).__name__
-        print(f"minivae: {checkpoint} holds {_article(name)} {name} trained with "
+        print(f"minivae: {checkpoint} holds {with_article(type(model).__name__)} trained with "
               f"{model.reconstruction_loss}; a likelihood bound needs a VAE with a Bernoulli "
               f"decoder (bce), so only its losses are shown", file=sys.stderr)
     if json_path:

@@ -34,7 +34,8 @@ from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from . import attributes, latent, plotting
 from ._atomic import atomic_write, write_json
-from ._validation import check_image_shape, check_positive_int, check_real, check_seed
+from ._validation import (check_image_shape, check_positive_int, check_real, check_seed,
+                          with_article)
 from .checkpoint import load
 from .datasets import FolderImages, flatten_images, load_for_model, load_spec, open_celeba
 from .datasets import parse_spec
@@ -54,10 +55,6 @@ STREAM_BATCH = PREDICT_BATCH    # images embedding and attribute read and encode
 # VAE's d = 200); more is refused. A scatter of more shows nothing new, and all of
 # Fashion-MNIST's training split (60,000) fits.
 MAX_CODES = 100_000
-
-
-def _article(name):
-    return "an" if name[:1].lower() in "aeiou" else "a"
 
 
 def _note(text):
@@ -192,9 +189,8 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
     check_seed(seed, "seed", "sample")
     model = _load_model(checkpoint, n, memory_budget, "decoding", image_shape)
     if not isinstance(model, VAE):
-        name = type(model).__name__
-        raise InputError(f"{checkpoint} holds {_article(name)} {name}, which has no prior to "
-                         f"sample from; train a VAE")
+        raise InputError(f"{checkpoint} holds {with_article(type(model).__name__)}, which has "
+                         f"no prior to sample from; train a VAE")
     rng = np.random.default_rng(seed)
     if os.fspath(out).lower().endswith(".npy"):
         # Streamed, chunk by chunk, so memory does not grow with n; written through a
@@ -491,6 +487,12 @@ def attribute(checkpoint, out="runs/attribute", positive=None, attribute=None, l
         labels = np.isin(labels, chosen)
     else:
         name, labels = attribute, labels == 1
+    with_it = int(labels.sum())
+    if not 0 < with_it < len(labels):
+        label = "--positive" if positive is not None else "--attribute"
+        raise InputError(f"{label} {name}: {with_it} of the {len(labels)} images of {where} "
+                         f"have it; the attribute's direction needs images with it and "
+                         f"without it (another {label}, or a larger --limit)")
     if verbose:
         print(f"label: {name} ({int(labels.sum())} of {len(labels)} images of {where})")
         print(f"{'with':>7} {'without':>8} {'move +':>8} {'move -':>8} {'distance':>9} "

@@ -257,6 +257,10 @@ CASES = [
      lambda m, d: figures.attribute(saved(m, d), d / "a", positive=3.5),
      InputTypeError, r"attribute: positive must be class names or indices \(a str, an int, or a "
                      r"list of them, .*\), got 3.5"),
+    ("attribute-no-image-has-it",       # the sample's first three are classes 9, 2 and 1
+     lambda m, d: figures.attribute(saved(m, d), d / "a", positive="Bag", limit=3, verbose=0),
+     InputError, r"--positive Bag: 0 of the 3 images of the embedded sample have it; the "
+                 r"attribute's direction needs images with it and without it"),
     ("attribute-column-not-a-name",
      lambda m, d: figures.attribute(saved(m, d), d / "a", attribute=5, celeba=d),
      InputTypeError, r"attribute: attribute must be a CelebA column's name \(a str, e.g. "
