@@ -21,10 +21,14 @@ def activate(layer, y, cache):
     act = layer.activation
     if type(act) is ReLU:
         mask = cache["mask"] = np.empty(y.shape, dtype=bool)
+        # np.maximum against a scalar runs numpy's unvectorised loop (numpy 2.4: 0.49 ms
+        # for a 32x32x32 float32 batch of 50), against an image of zeros broadcast over
+        # the batch its SIMD one (0.14 ms); the same ufunc, so the same values
+        zeros = np.zeros(y.shape[1:], dtype=y.dtype)
 
         def relu(s):
             np.greater(y[s], 0, out=mask[s])
-            np.maximum(y[s], 0, out=y[s])
+            np.maximum(y[s], zeros, out=y[s])
         over_batch(relu, y.shape[0])
         return y
     return y if act is None else act._forward(y)

@@ -16,7 +16,6 @@ shape.
 
 import numpy as np
 
-from ..im2col import crop
 from .activations import activate, deactivate
 from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, phase_input,
                      phase_rows, phase_taps, tap_spread, tap_sum)
@@ -72,42 +71,43 @@ class Conv2DIm2col:
 
 
 class Conv2DTaps:
-    """Q = xp2 @ Wq for every padded pixel and tap, then y = b + tap_sum(Q).
+    """Q = x2 @ Wq for every input pixel and tap, then y = b + tap_sum(Q).
 
     Its buffer holds kh*kw*F values per pixel where im2col's holds kh*kw*C, and it
-    multiplies every padded pixel, s*s times im2col's flops at stride s.
+    multiplies every input pixel, s*s times im2col's flops at stride s. The padding is
+    never built: a tap that would read it is clipped (its products would be zeros).
     """
 
     @staticmethod
     def forward(layer, x, training, cache):
         x = layer._check_input(x)
-        (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-        out_h, out_w, filters = layer.output_shape
         W = layer.params["kernel"]
-        xp = pad(x, layer.pads)
-        cache["xp"] = xp
-        channels = xp.shape[-1]
-        q = xp.reshape(-1, channels) @ W.transpose(2, 0, 1, 3).reshape(channels, -1)
-        y = tap_sum(q.reshape(*xp.shape[:3], kh, kw, filters), out_h, out_w, sh, sw,
-                           out=_biased_output(layer, x.shape[0]))
+        n, height, width, channels = x.shape
+        x2 = cache["x2"] = x.reshape(-1, channels)
+        q = x2 @ W.transpose(2, 0, 1, 3).reshape(channels, -1)
+        (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+        y = tap_sum(q.reshape(n, height, width, kh, kw, layer.filters),
+                    _biased_output(layer, n), sh, sw, layer.pads)
         return activate(layer, y, cache)
 
     @staticmethod
     def backward(layer, dy, cache):
         dy = deactivate(layer, layer._check_grad(dy, cache["y_shape"]), cache)
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
-        filters = layer.filters
-        W, xp = layer.params["kernel"], cache["xp"]
-        channels = W.shape[2]
+        W, x2 = layer.params["kernel"], cache["x2"]
+        n = dy.shape[0]
+        height, width, channels = layer.input_shape
         layer.grads["bias"] = channel_sum(dy)
-        dq = tap_spread(dy, xp.shape, kh, kw, sh, sw).reshape(-1, kh * kw * filters)
-        dW = xp.reshape(-1, channels).T @ dq
-        layer.grads["kernel"] = np.ascontiguousarray(
-            dW.reshape(channels, kh, kw, filters).transpose(1, 2, 0, 3))
+        dq = tap_spread(dy, (n, height, width), kh, kw, sh, sw, layer.pads)
+        dq = dq.reshape(-1, kh * kw * layer.filters)
+        # dq.T @ x2 (kh*kw*F x C) runs faster than x2.T @ dq when F is small (0.54 against
+        # 0.71 ms for the book's last conv, one core); the transposed copy is 288 numbers
+        dW = (dq.T @ x2).reshape(kh, kw, layer.filters, channels)
+        layer.grads["kernel"] = np.ascontiguousarray(dW.transpose(0, 1, 3, 2))
         if not layer.input_gradient:
             return None
-        dxp = (dq @ W.transpose(0, 1, 3, 2).reshape(-1, channels)).reshape(xp.shape)
-        return crop(dxp, layer.pads, *layer.input_shape[:2])
+        dx = dq @ W.transpose(0, 1, 3, 2).reshape(-1, channels)
+        return dx.reshape(n, height, width, channels)
 
 
 class _Transpose:
