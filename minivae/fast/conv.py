@@ -32,10 +32,21 @@ def channel_sum(dy):
     return (np.ones((1, flat.shape[0]), dtype=flat.dtype) @ flat)[0]
 
 
+def bias_image(bias, height, width):
+    """The bias repeated over a height x width image, (height, width, F).
+
+    numpy broadcasts a per-channel bias over an NHWC batch with an inner loop of F
+    values; broadcast as a whole image, its inner loop runs over the image (adding the
+    book's 32-channel bias to a 32x32 batch of 50: 0.26 ms against 0.11). The values
+    added are the same.
+    """
+    return np.tile(bias, height * width).reshape(height, width, -1)
+
+
 def _biased_output(layer, n):
     out_h, out_w, filters = layer.output_shape
     y = np.empty((n, out_h, out_w, filters), dtype=layer.dtype)
-    y[...] = layer.params["bias"]
+    y[...] = bias_image(layer.params["bias"], out_h, out_w)
     return y
 
 
@@ -50,9 +61,10 @@ class Conv2DIm2col:
         xp = pad(x, layer.pads)
         cols = im2col(xp, kh, kw, sh, sw, out_h, out_w)
         cache["cols"] = cols
-        y = cols @ layer.params["kernel"].reshape(-1, filters)
-        y += layer.params["bias"]
-        return activate(layer, y.reshape(x.shape[0], out_h, out_w, filters), cache)
+        y = (cols @ layer.params["kernel"].reshape(-1, filters)).reshape(
+            x.shape[0], out_h, out_w, filters)
+        y += bias_image(layer.params["bias"], out_h, out_w)
+        return activate(layer, y, cache)
 
     @staticmethod
     def backward(layer, dy, cache):
@@ -186,6 +198,7 @@ class TransposePhase(_Transpose):
         y = np.empty((n, out_h, out_w, filters), dtype=X.dtype)
         product = np.empty((m, filters), dtype=X.dtype)
         blocked = product.reshape(*xp.shape[:3], filters)
+        bias = bias_image(b, *xp.shape[1:3])
         for r in range(sh):
             j_lo, j_hi, o_r = phase_rows(r, sh, off_h, out_h, blocks_h)
             for c in range(sw):
@@ -206,6 +219,9 @@ class TransposePhase(_Transpose):
                         np.matmul(X[shift:], W[a, t].T, out=product[:m - shift])
                     else:
                         product[:m - shift] += X[shift:] @ W[a, t].T
+                # the bias on the product's contiguous rows, then a plain copy: numpy's
+                # strided add with a broadcast bias runs 1.5x slower than the two together
+                np.add(blocked, bias, out=blocked)
                 source = blocked[:, j_lo:j_hi, i_lo:i_hi]
-                over_batch(lambda s: np.add(source[s], b, out=target[s]), n)
+                over_batch(lambda s: np.copyto(target[s], source[s]), n)
         return activate(layer, y, cache)
