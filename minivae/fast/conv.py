@@ -22,6 +22,22 @@ from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, 
 from .threads import over_batch
 
 
+# A product whose operand is built for it (im2col's columns of dy in a transposed
+# convolution's backward) runs on chunks of the batch whose share of that operand is
+# about this many bytes, so that the GEMMs read it from the cache the gather has just
+# written it to instead of from memory (docs/fast.md, "Chunks").
+CHUNK_BYTES = 2 << 20
+
+
+def chunks(n, bytes_per_example):
+    """Contiguous slices covering range(n): as many as whole CHUNK_BYTES fit in the
+    batch's bytes (at least one), of near-equal sizes. They depend on n and the layer's
+    shapes only, never on the number of threads."""
+    k = max(1, min(n, n * bytes_per_example // CHUNK_BYTES))
+    bounds = [n * i // k for i in range(k + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(k)]
+
+
 def channel_sum(dy):
     """The bias gradient: dy (N, H, W, F) summed over all but the channel axis, (F,).
 
@@ -124,7 +140,12 @@ class Conv2DTaps:
 
 class _Transpose:
     """The backward both transposed kernels share: Conv2D's forward applied to dy, with
-    the activation's backward written straight into the padded buffer im2col reads."""
+    the activation's backward written straight into the padded buffer im2col reads.
+
+    The columns of dy are gathered and multiplied chunk by chunk of the batch
+    (`chunks`): dW is the sum of the chunks' products, in the chunks' order, and each
+    chunk's dx is written into its own rows.
+    """
 
     @staticmethod
     def backward(layer, dy, cache):
@@ -132,15 +153,27 @@ class _Transpose:
         (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
         height, width, channels = layer.input_shape
         W = layer.params["kernel"]
+        n = dy.shape[0]
         dyp, inner = padded_empty(dy.shape, layer.pads, dy.dtype)
         deactivate(layer, dy, cache, out=inner)
-        cols = im2col(dyp, kh, kw, sh, sw, height, width)
-        layer.grads["kernel"] = (cols.T @ cache["x2"]).reshape(W.shape)
         layer.grads["bias"] = channel_sum(dyp)                # the padding adds zeros
-        if not layer.input_gradient:
+        x2, W2 = cache["x2"], W.reshape(-1, channels)
+        pixels = height * width
+        dx = np.empty((n * pixels, channels), dtype=dy.dtype) if layer.input_gradient else None
+        dW = None
+        for part in chunks(n, pixels * W2.shape[0] * dy.itemsize):
+            rows = slice(part.start * pixels, part.stop * pixels)
+            cols = im2col(dyp[part], kh, kw, sh, sw, height, width)
+            if dW is None:
+                dW = cols.T @ x2[rows]
+            else:
+                dW += cols.T @ x2[rows]
+            if dx is not None:
+                np.matmul(cols, W2, out=dx[rows])
+        layer.grads["kernel"] = dW.reshape(W.shape)
+        if dx is None:
             return None
-        dx = cols @ W.reshape(-1, channels)
-        return dx.reshape(dy.shape[0], height, width, channels)
+        return dx.reshape(n, height, width, channels)
 
 
 class TransposeScatter(_Transpose):
