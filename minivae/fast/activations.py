@@ -4,7 +4,8 @@ The reference applies `layer.activation._forward(y)` to a fresh array and
 `_backward(dy)` into another. Here ReLU, the activation the book's layers fuse,
 overwrites the buffer the kernel has just made (its output is no longer needed
 as a pre-activation) and can write its backward straight into a buffer the
-kernel reads next (a padded one). Its mask goes into the kernel's cache, beside
+kernel reads next (a padded one), chunk by chunk of the batch when the kernel
+works in chunks (deactivate_by_parts). Its mask goes into the kernel's cache, beside
 the output's shape that backward checks dy against. Other activations run their
 reference code.
 """
@@ -53,3 +54,19 @@ def deactivate(layer, dy, cache, out=None):
         return dx
     out[...] = dx
     return out
+
+
+def deactivate_by_parts(layer, dy, cache):
+    """A function write(part, out) that puts the gradient before layer's activation, for
+    the examples `part` of dy, into `out`: a kernel that works chunk by chunk of the
+    batch then makes each chunk's while the chunk is in the cache. ReLU's (the mask)
+    and no activation's (a copy) run part by part; any other activation's backward runs
+    here once, on the whole batch, and the parts are copied from it."""
+    act = layer.activation
+    if act is None:
+        return lambda part, out: np.copyto(out, dy[part])
+    if type(act) is ReLU:
+        mask = cache["mask"]
+        return lambda part, out: np.multiply(dy[part], mask[part], out=out)
+    dz = act._backward(dy)
+    return lambda part, out: np.copyto(out, dz[part])

@@ -16,7 +16,7 @@ shape.
 
 import numpy as np
 
-from .activations import activate, deactivate
+from .activations import activate, deactivate, deactivate_by_parts
 from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, phase_input,
                      phase_rows, phase_taps, tap_spread, tap_sum)
 from .threads import over_batch
@@ -139,12 +139,12 @@ class Conv2DTaps:
 
 
 class _Transpose:
-    """The backward both transposed kernels share: Conv2D's forward applied to dy, with
-    the activation's backward written straight into the padded buffer im2col reads.
+    """The backward both transposed kernels share: Conv2D's forward applied to dy.
 
-    The columns of dy are gathered and multiplied chunk by chunk of the batch
-    (`chunks`): dW is the sum of the chunks' products, in the chunks' order, and each
-    chunk's dx is written into its own rows.
+    It runs chunk by chunk of the batch (`chunks`): the activation's backward is written
+    into a padded buffer of one chunk, whose columns im2col gathers and both GEMMs
+    multiply while they are in the cache. dW and the bias gradient are the sums of the
+    chunks' parts, in the chunks' order, and each chunk writes its own rows of dx.
     """
 
     @staticmethod
@@ -154,23 +154,29 @@ class _Transpose:
         height, width, channels = layer.input_shape
         W = layer.params["kernel"]
         n = dy.shape[0]
-        dyp, inner = padded_empty(dy.shape, layer.pads, dy.dtype)
-        deactivate(layer, dy, cache, out=inner)
-        layer.grads["bias"] = channel_sum(dyp)                # the padding adds zeros
         x2, W2 = cache["x2"], W.reshape(-1, channels)
         pixels = height * width
+        parts = chunks(n, pixels * W2.shape[0] * dy.itemsize)
+        # one padded buffer serves every chunk: its border stays zero
+        dyp, inner = padded_empty((max(p.stop - p.start for p in parts), *dy.shape[1:]),
+                                  layer.pads, dy.dtype)
+        write = deactivate_by_parts(layer, dy, cache)
         dx = np.empty((n * pixels, channels), dtype=dy.dtype) if layer.input_gradient else None
-        dW = None
-        for part in chunks(n, pixels * W2.shape[0] * dy.itemsize):
+        dW = bias = None
+        for part in parts:
+            k = part.stop - part.start
+            write(part, inner[:k])
             rows = slice(part.start * pixels, part.stop * pixels)
-            cols = im2col(dyp[part], kh, kw, sh, sw, height, width)
+            cols = im2col(dyp[:k], kh, kw, sh, sw, height, width)
             if dW is None:
-                dW = cols.T @ x2[rows]
+                dW, bias = cols.T @ x2[rows], channel_sum(dyp[:k])    # the padding adds zeros
             else:
                 dW += cols.T @ x2[rows]
+                bias += channel_sum(dyp[:k])
             if dx is not None:
                 np.matmul(cols, W2, out=dx[rows])
         layer.grads["kernel"] = dW.reshape(W.shape)
+        layer.grads["bias"] = bias
         if dx is None:
             return None
         return dx.reshape(n, height, width, channels)
