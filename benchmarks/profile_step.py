@@ -167,6 +167,9 @@ def instrument(model, timers, reference):
                               (fast_activations.deactivate, "backward")):
             replacements[id(fn)] = timers.timed(
                 fn, lambda layer, *_, d=direction: (layer.name, d, "activation"))
+        by_parts = getattr(fast_activations, "deactivate_by_parts", None)
+        if by_parts is not None:    # a chunked backward: the writes it returns are timed
+            replacements[id(by_parts)] = _timed_writes(timers, by_parts)
     core = {f"{module.__name__.rsplit('.', 1)[1]}.{name}": fn
             for module in (im2col, gather) for name, fn in vars(module).items()
             if callable(fn) and not isinstance(fn, type) and not name.startswith("_")
@@ -175,6 +178,15 @@ def instrument(model, timers, reference):
     replacements.update({id(fn): timers.core(fn, label) for label, fn in core.items()})
     replace_everywhere(replacements)
     return layers, sorted(core)
+
+
+def _timed_writes(timers, by_parts):
+    """deactivate_by_parts, whose returned write(part, out) calls (and any whole-batch
+    backward it runs first) are timed as the layer's backward activation."""
+    def wrapped(layer, *args):
+        key = lambda *_: (layer.name, "backward", "activation")
+        return timers.timed(timers.timed(by_parts, key)(layer, *args), key)
+    return wrapped
 
 
 def fixed_batch(size):

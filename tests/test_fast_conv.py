@@ -75,6 +75,32 @@ def test_conv2d_transpose_kernels_equal_the_reference(kernel, case, activation, 
     _check_kernel(kernel, _layer(Conv2DTranspose, case, activation, 3), batch, 4)
 
 
+@pytest.mark.parametrize("kernel", [kernels.TransposeScatter, kernels.TransposePhase])
+@given(case=conv_cases(), activation=ACTIVATIONS, batch=BATCHES,
+       chunk_bytes=st.sampled_from([1, 200, 3000]))
+def test_transposed_backward_in_chunks_equals_the_reference(kernel, case, activation, batch,
+                                                            chunk_bytes):
+    """The test geometries fit one chunk of CHUNK_BYTES (2 MB); with it at 1 byte every
+    example is a chunk of its own, and at 200 or 3000 bytes the chunks hold several."""
+    saved = kernels.CHUNK_BYTES
+    kernels.CHUNK_BYTES = chunk_bytes
+    try:
+        _check_kernel(kernel, _layer(Conv2DTranspose, case, activation, 3), batch, 4)
+    finally:
+        kernels.CHUNK_BYTES = saved
+
+
+@given(n=st.integers(1, 300), bytes_per_example=st.integers(1, 5 << 20))
+def test_chunks_cover_the_batch_in_near_equal_contiguous_slices(n, bytes_per_example):
+    parts = kernels.chunks(n, bytes_per_example)
+    want = max(1, min(n, n * bytes_per_example // kernels.CHUNK_BYTES))
+    assert len(parts) == want
+    assert parts[0].start == 0 and parts[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+    sizes = [p.stop - p.start for p in parts]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
+
+
 @pytest.mark.parametrize("kernel", [kernels.Conv2DIm2col, kernels.Conv2DTaps,
                                     kernels.TransposeScatter, kernels.TransposePhase])
 def test_kernels_skip_the_input_gradient_when_not_needed(kernel):

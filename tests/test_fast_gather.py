@@ -25,24 +25,34 @@ def test_threaded_im2col_equals_the_reference(g):
                                   reference.im2col(xp, kh, kw, sh, sw, out_h, out_w))
 
 
-@given(geometry, st.integers(1, 3))
-def test_tap_spread_is_the_adjoint_of_tap_sum(g, f):
+@given(geometry, st.integers(1, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
+       st.integers(0, 3))
+def test_tap_sum_clips_the_padding_and_tap_spread_is_its_adjoint(g, f, top, bottom, left, right):
     n, h, w, _, kh, kw, sh, sw = g
-    h, w = max(h, kh), max(w, kw)
-    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
+    hp, wp = max(h + top + bottom, kh), max(w + left + right, kw)
+    bottom, right = hp - h - top, wp - w - left
+    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    pads = ((top, bottom), (left, right))
     rng = np.random.default_rng(0)
     q = rng.standard_normal((n, h, w, kh, kw, f))
-    y = tap_sum(q, out_h, out_w, sh, sw)
-    # Loop definition: y[n, i, j] = sum_{a, b} q[n, i*sh + a, j*sw + b, a, b].
-    ref = np.zeros_like(y)
+    bias = rng.standard_normal(f)
+    out = np.empty((n, out_h, out_w, f))
+    out[...] = bias
+    y = tap_sum(q, out, sh, sw, pads)
+    # Loop definition: y[n, i, j] = sum_{a, b} q[n, i*sh + a - top, j*sw + b - left, a, b]
+    # over the input pixels that exist (a padding pixel's products are zero).
+    ref = np.zeros_like(y) + bias
     for i in range(out_h):
         for j in range(out_w):
             for a in range(kh):
                 for b in range(kw):
-                    ref[:, i, j] += q[:, i * sh + a, j * sw + b, a, b]
+                    r, c = i * sh + a - top, j * sw + b - left
+                    if 0 <= r < h and 0 <= c < w:
+                        ref[:, i, j] += q[:, r, c, a, b]
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
     dy = rng.standard_normal(y.shape)
-    lhs, rhs = np.sum(y * dy), np.sum(q * tap_spread(dy, q.shape[:3], kh, kw, sh, sw))
+    spread = tap_spread(dy, (n, h, w), kh, kw, sh, sw, pads)
+    lhs, rhs = np.sum((y - bias) * dy), np.sum(q * spread)
     assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
 
 

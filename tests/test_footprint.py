@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from minivae import fast
 from minivae.architectures import fashion_vae
 from minivae.errors import InputError
 from minivae.layers import Conv2D, Conv2DTranspose, Dense, Flatten, Reshape
@@ -27,16 +28,22 @@ def _peak(fn):
 @pytest.mark.parametrize("part", ["encoder", "decoder"])
 def test_the_estimate_is_near_what_a_pass_of_the_book_vae_allocates(part):
     """The estimate bounds the largest layer; the whole pass keeps a few more arrays
-    alive (the previous layer's output, a cache), so the measured peak lies within a
-    small factor of it. 100 images, float32, the reference and fast paths alike."""
+    alive (the previous layer's output, a cache), so the reference's measured peak lies
+    within a small factor of it. The fast kernels may need less (the taps form of the
+    decoder's last conv builds no im2col columns: 41 MB against an estimate of 146), never
+    more. 100 images, float32."""
     model = fashion_vae(seed=0)
     z = np.random.default_rng(0).standard_normal((100, 2)).astype(np.float32)
     x = np.random.default_rng(0).uniform(size=(100, 32, 32, 1)).astype(np.float32)
     run = (lambda: model.encoder.encode(x, training=False)) if part == "encoder" else \
         (lambda: model.decoder.forward(z, training=False))
-    run()                                           # first-use allocations out of the way
-    measured, estimate = _peak(run), forward_bytes(getattr(model, part), 100)
+    estimate = forward_bytes(getattr(model, part), 100)
+    with fast.reference():
+        run()                                       # first-use allocations out of the way
+        measured = _peak(run)
     assert estimate / 3 <= measured <= 3 * estimate, (measured, estimate)
+    run()
+    assert _peak(run) <= 3 * estimate, estimate
 
 
 def _stride_3000_vae():

@@ -73,42 +73,59 @@ def im2col(xp, kh, kw, sh, sw, out_h, out_w):
     return cols.reshape(n * out_h * out_w, kh * kw * c)
 
 
-# The GEMM-first form of a convolution (docs/conv.md): multiply every padded pixel by
-# every kernel tap first, Q = xp2 @ Wq with Q (N, Hp, Wp, kh, kw, F), then gather:
-# y[n, i, j] = sum_{a, b} Q[n, i*sh + a, j*sw + b, a, b]. Its buffer holds kh*kw*F values
-# per pixel where im2col's holds kh*kw*C, so it wins when F < C (the 32 -> 1 output conv).
+# The GEMM-first form of a convolution (docs/fast.md): multiply every input pixel by
+# every kernel tap first, Q = x2 @ Wq with Q (N, H, W, kh, kw, F), then gather:
+# y[n, i, j] = sum_{a, b} Q[n, i*sh + a - top, j*sw + b - left, a, b], over the taps that
+# land on the input (the padding's pixels would only add zero products). Its buffer holds
+# kh*kw*F values per pixel where im2col's holds kh*kw*C, so it wins when F < C (the
+# 32 -> 1 output conv).
 
-def tap_sum(q, out_h, out_w, sh, sw, out=None):
-    """y (N, out_h, out_w, F) = sum over taps (a, b) of q[:, a + sh*i, b + sw*j, a, b, :].
+def tap_sum(q, out, sh, sw, pads):
+    """out (N, out_h, out_w, F) += sum over taps (a, b) of q[:, sh*i + a - top, sw*j + b -
+    left, a, b, :], for each tap over the outputs whose input pixel exists.
 
-    q is (N, Hp, Wp, kh, kw, F); `out`, when given, is added into (it may hold a bias).
+    q is (N, H, W, kh, kw, F), the products of the unpadded input; `out` may hold a
+    bias. Equal to the sum over the padded input's products, whose padding rows are 0.
     """
-    n, _, _, kh, kw, f = q.shape
-    y = np.zeros((n, out_h, out_w, f), dtype=q.dtype) if out is None else out
-    rows_end, cols_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+    _, height, width, kh, kw, _ = q.shape
+    _, out_h, out_w, _ = out.shape
+    (top, _), (left, _) = pads
     for a in range(kh):
+        i_lo, i_hi, r_lo = _tap_range(a, sh, out_h, height, top)
         for b in range(kw):
-            y += q[:, a:a + rows_end:sh, b:b + cols_end:sw, a, b, :]
-    return y
+            j_lo, j_hi, c_lo = _tap_range(b, sw, out_w, width, left)
+            if i_hi > i_lo and j_hi > j_lo:
+                out[:, i_lo:i_hi, j_lo:j_hi] += q[:, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
+                                                  c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw,
+                                                  a, b, :]
+    return out
 
 
-def tap_spread(dy, xp_shape, kh, kw, sh, sw):
-    """Adjoint of tap_sum: dq (N, Hp, Wp, kh, kw, F) with dy copied to every tap's place.
+def tap_spread(dy, in_shape, kh, kw, sh, sw, pads):
+    """Adjoint of tap_sum: dq (N, H, W, kh, kw, F) with dy copied to every tap's place.
 
-    Taps never collide (each (a, b) owns its own slot), so this is pure assignment.
+    in_shape is (N, H, W). Taps never collide (each (a, b) owns its own slot), so this
+    is pure assignment; the slots no output reads stay zero.
     """
     n, out_h, out_w, f = dy.shape
-    dq = np.zeros((n, xp_shape[1], xp_shape[2], kh, kw, f), dtype=dy.dtype)
-    rows_end, cols_end = sh * (out_h - 1) + 1, sw * (out_w - 1) + 1
+    _, height, width = in_shape
+    (top, _), (left, _) = pads
+    dq = np.zeros((n, height, width, kh, kw, f), dtype=dy.dtype)
     for a in range(kh):
+        i_lo, i_hi, r_lo = _tap_range(a, sh, out_h, height, top)
         for b in range(kw):
-            dq[:, a:a + rows_end:sh, b:b + cols_end:sw, a, b, :] = dy
+            j_lo, j_hi, c_lo = _tap_range(b, sw, out_w, width, left)
+            if i_hi > i_lo and j_hi > j_lo:
+                dq[:, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
+                   c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw, a, b, :] = dy[:, i_lo:i_hi,
+                                                                             j_lo:j_hi]
     return dq
 
 
 def _tap_range(offset, stride, n_in, n_out, before):
-    """For kernel offset `offset`: the input indices i whose output o = stride*i + offset -
-    before lands inside [0, n_out), as (i_lo, i_hi, o_lo)."""
+    """For kernel offset `offset`: the indices i in [0, n_in) whose o = stride*i + offset -
+    before lands inside [0, n_out), as (i_lo, i_hi, o_lo). (A transposed convolution's
+    input i lands on output o; a convolution's output i reads input o.)"""
     i_lo = max(0, -(-(before - offset) // stride))
     i_hi = min(n_in, (n_out - 1 + before - offset) // stride + 1)
     return i_lo, i_hi, stride * i_lo + offset - before
