@@ -29,6 +29,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._atomic import write_json
+from ._progress import progress_line
 from ._validation import check_positive_int, check_real, check_seed, with_article
 from .checkpoint import load
 from .datasets import load_for_model
@@ -284,13 +285,6 @@ def _non_finite(values, prefix=""):
     return []
 
 
-def _print_progress(total):
-    def progress(done):
-        print(f"\rIWAE: {done:,} of {total:,} samples decoded", end="", file=sys.stderr,
-              flush=True)
-    return progress
-
-
 def _iwae_ks(iwae_k, owner):
     """iwae_k as a list of positive ints: None or () for none, one int, or a list of them."""
     if iwae_k is None:
@@ -362,13 +356,10 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
     if bounds:
         started = time.perf_counter()
         samples = iwae_images * max(iwae_k or [0])
-        progress = _print_progress(samples) if samples > PROGRESS_DECODES else None
-        try:
+        with progress_line("IWAE", samples, "samples decoded",
+                           show=samples > PROGRESS_DECODES) as progress:
             summary = summarize(model, x, iwae_k=iwae_k, iwae_limit=iwae_limit,
                                 rng=np.random.default_rng(seed or 0), progress=progress)
-        finally:
-            if progress is not None:    # end the progress line, whatever ends the work
-                print(file=sys.stderr)
         summary["seconds"] = round(time.perf_counter() - started, 1)
         report.update(summary)
     report["dataset"] = "embedded sample" if test.is_sample else test.source

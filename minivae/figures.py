@@ -34,6 +34,7 @@ from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from . import attributes, latent, plotting
 from ._atomic import atomic_write, write_json
+from ._progress import progress_line
 from ._validation import (check_image_shape, check_positive_int, check_real, check_seed,
                           with_article)
 from .checkpoint import load
@@ -49,6 +50,7 @@ from .pixels import to_float
 # 3200 x 2000 pixels; ten times that many tiles made figures of gigabytes.
 MAX_FIGURE_IMAGES = 1000
 NPY_CHUNK = 1000                # images generated and written at a time to a .npy
+PROGRESS_SAMPLES = 20_000       # a .npy of more shows its progress (about 5 s of decoding)
 SCATTER_CODES = 5000            # codes a run's scatter shows (the notebooks' n_to_predict)
 STREAM_BATCH = PREDICT_BATCH    # images embedding and attribute read and encode at a time
 # Codes embedding keeps for its figures (z and a draw, d float64 each: 320 MB at the faces
@@ -201,9 +203,13 @@ def sample(checkpoint, out="samples.png", n=30, seed=0, memory_budget=DEFAULT_BU
 
         def write(f):
             write_array_header_1_0(f, header)
-            for lo in range(0, n, NPY_CHUNK):
-                f.write(np.ascontiguousarray(model.generate(min(NPY_CHUNK, n - lo), rng))
-                        .tobytes())
+            with progress_line("sample", n, "images decoded",
+                               show=n > PROGRESS_SAMPLES) as progress:
+                for lo in range(0, n, NPY_CHUNK):
+                    f.write(np.ascontiguousarray(model.generate(min(NPY_CHUNK, n - lo), rng))
+                            .tobytes())
+                    if progress is not None:
+                        progress(min(lo + NPY_CHUNK, n))
         return atomic_write(out, write)
     _check_figure_count(n, "-n", " (use --out FILE.npy for the images themselves)")
     return plotting.plot_image_grid(model.as_images(model.generate(n, rng)), out,

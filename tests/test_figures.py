@@ -43,6 +43,20 @@ def test_sample_writes_a_figure_or_any_number_to_npy(saved, tmp_path):
         figures.sample(saved["ae"], tmp_path / "u.png")
 
 
+def test_a_long_npy_sample_shows_its_progress_and_ends_the_line(saved, tmp_path, monkeypatch,
+                                                              capsys):
+    """Issue 22: `sample -n 200000 --out s.npy` decoded for 48 s with nothing on the
+    screen. Beyond PROGRESS_SAMPLES images it counts them on one stderr line, chunk by
+    chunk, and ends that line; below it, it prints nothing."""
+    figures.sample(saved["vae"], tmp_path / "quiet.npy", n=2500)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(figures, "PROGRESS_SAMPLES", 2000)
+    figures.sample(saved["vae"], tmp_path / "s.npy", n=2500)
+    err = capsys.readouterr().err
+    assert err == ("\rsample: 1,000 of 2,500 images decoded\rsample: 2,000 of 2,500 images "
+                   "decoded\rsample: 2,500 of 2,500 images decoded\n")
+
+
 def test_reconstruct_interpolate_and_morph_read_the_recorded_data(saved, tmp_path,
                                                                  no_real_data):
     assert figures.reconstruct(saved["ae"], tmp_path / "r.png", n=3).exists()

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent / "minivae"
 # below for the whole package). The longest matching prefix decides a module's level.
 LEVELS = [
     ("ground", ["minivae.errors", "minivae._validation", "minivae._files", "minivae._atomic",
-                "minivae._matplotlib",
+                "minivae._matplotlib", "minivae._progress",
                 "minivae.im2col", "minivae.pixels"]),
     ("math", ["minivae.layers", "minivae.losses", "minivae.optimizers",
               "minivae.distributions", "minivae.datasets"]),
