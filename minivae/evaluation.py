@@ -371,9 +371,10 @@ def evaluate_checkpoint(checkpoint, data=None, data_dir=None, image_size=None, v
                          f"{' ...' if len(bad) > 4 else ''}): its weights or the data are "
                          f"broken, so there is nothing to report")
     if not bounds:
-        print(f"minivae: {checkpoint} holds {with_article(type(model).__name__)} trained with "
-              f"{model.reconstruction_loss}; a likelihood bound needs a VAE with a Bernoulli "
-              f"decoder (bce), so only its losses are shown", file=sys.stderr)
+        held = f"a VAE trained with {model.reconstruction_loss}" if isinstance(model, VAE) \
+            else with_article(type(model).__name__)
+        print(f"minivae: {checkpoint} holds {held}; a likelihood bound needs a VAE with a "
+              f"Bernoulli decoder (bce), so only its losses are shown", file=sys.stderr)
     if json_path:
         write_json(json_path, report)
     return report

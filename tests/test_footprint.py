@@ -68,3 +68,8 @@ def test_a_small_checkpoint_asking_for_gigabytes_is_refused_before_it_runs():
         check_budget(model, 30)
     assert check_budget(model, 1, budget=10 * 1024 ** 3) > 0
     assert check_budget(fashion_vae(seed=0), 100) < DEFAULT_BUDGET / 10
+    # a tiny budget is said in a unit that shows it (it read "0.0 MiB")
+    with pytest.raises(InputError, match=r"needs about [\d.]+ MiB .* the budget of 100 bytes;"):
+        check_budget(fashion_vae(seed=0), 1, budget=100)
+    with pytest.raises(InputError, match=r"the budget of 1.5 KiB;"):
+        check_budget(fashion_vae(seed=0), 1, budget=1536)

@@ -79,5 +79,9 @@ def check_budget(model, n, budget=DEFAULT_BUDGET, what="a forward pass", flag="-
 
 
 def _gib(nbytes):
-    return f"{nbytes / 1024 ** 3:.2f} GiB" if nbytes >= 1024 ** 3 else \
-        f"{nbytes / 1024 ** 2:.1f} MiB"
+    """Bytes in the largest unit that keeps them above 1 (a budget of 100 bytes is not
+    '0.0 MiB')."""
+    for unit, size, digits in (("GiB", 1024 ** 3, 2), ("MiB", 1024 ** 2, 1), ("KiB", 1024, 1)):
+        if nbytes >= size:
+            return f"{nbytes / size:.{digits}f} {unit}"
+    return f"{nbytes:,.0f} bytes"
