@@ -44,7 +44,12 @@ __all__ = ["main", "build_parser", "EXIT_ERROR"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line (no usage block): `--help` shows the usage."""
+    """argparse with its errors on one line (no usage block): `--help` shows the usage.
+    Flags are spelled whole: an abbreviation (`--n` taken for `--no-verify`) is refused."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -513,6 +518,8 @@ def build_parser():
     _add_gradcheck(sub)
     _add_experiments(sub)
     _add_chapter3(sub)
+    for command in sub.choices.values():     # a flag no command knows is refused by its own
+        command.set_defaults(parser=command)
     return p
 
 
@@ -545,7 +552,9 @@ def _terminate(signum, frame):
 
 def main(argv=None):
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:
+            args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:               # --help, or a flag argparse refused (one line)
         return exc.code
     handles_signals = threading.current_thread() is threading.main_thread()

@@ -320,6 +320,11 @@ CLI_CASES = [
      r"\(truncated or corrupted\?\): BadZipFile"),
     ("cli-autoencoder-has-no-prior", ["sample", "{d}/ae.npz"],
      r"minivae sample: error: .*ae.npz holds an Autoencoder, which has no prior"),
+    # an abbreviation was taken for another flag (--n for --no-verify): flags are whole,
+    # and the command that refuses one names itself
+    ("cli-abbreviated-flag", ["reconstruct", "{d}/vae.npz", "--n", "3"],
+     r"minivae reconstruct: error: unrecognized arguments: --n 3 \(see minivae reconstruct "
+     r"--help\)"),
     ("cli-zero-samples", ["sample", "{d}/vae.npz", "-n", "0", "--out", "{d}/s.png"],
      r"minivae sample: error: argument -n: expected a positive integer, got '0'"),
     ("cli-checkpoint-of-another-architecture", ["reconstruct", "{d}/faces.npz", "--out",
