@@ -224,7 +224,8 @@ CASES = [
      InputTypeError, r"^tile_images: fill must be a number .*got 'a' of type str"),
     # -------------------------------------------------------- checkpoints --
     ("checkpoint-path-none", lambda m, d: checkpoint.load(None),
-     InputTypeError, r"path must be a str or os.PathLike naming a .npz file, got NoneType"),
+     InputTypeError, r"checkpoint.load: path must be a str or os.PathLike naming a .npz file, "
+                     r"got NoneType"),
     ("checkpoint-of-no-model", lambda m, d: checkpoint.save(d / "m.npz", None),
      InputTypeError, r"checkpoint.save: model must be a minivae model .*got NoneType"),
     ("checkpoint-negative-epoch", lambda m, d: checkpoint.save(d / "m.npz", m, epoch=-1),

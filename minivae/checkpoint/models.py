@@ -238,7 +238,7 @@ def load(path, custom_objects=None):
     completed, `model.history` the training History so far, and `model.run` what
     the saver recorded (`minivae train`'s data and settings).
     """
-    arrays, meta = read(path)
+    arrays, meta = read(_check_path(path, "checkpoint.load"))
     model = build_model(meta, custom_objects, repr(os.fspath(path)), arrays)
     model.epoch, model.history = restore(model, path, arrays, meta)
     model.run = meta.get("run") or {}
