@@ -281,6 +281,27 @@ def test_a_checkpoint_keeps_the_initializers(tmp_path):
     assert again.decoder.layers[2].kernel_initializer == VarianceScaling(0.1)
 
 
+def test_the_encoders_heads_take_initializers_and_keep_them(tmp_path):
+    """GaussianEncoder's two Dense heads are drawn as kernel_initializer and
+    bias_initializer say (a port of PyTorch's MLP VAE wants torch_default there too);
+    a checkpoint keeps them, and one of the default heads describes them as before."""
+    def model(**init):
+        encoder = GaussianEncoder([Dense(6, activation="relu")], 3, **init)
+        return VAE(encoder, Sequential([Dense(16, activation="sigmoid")])).build(
+            (16,), rng=np.random.default_rng(0))
+    plain = model()
+    assert "kernel_initializer" not in plain.encoder.get_config()
+    assert np.all(plain.named_params()["z_mean/bias"] == 0)
+    torch_like = model(kernel_initializer="torch_default", bias_initializer="torch_default")
+    for head in ("z_mean", "z_log_var"):
+        bias = torch_like.named_params()[f"{head}/bias"]
+        assert np.all(bias != 0) and np.all(np.abs(bias) <= 1 / np.sqrt(6))    # U(+-1/sqrt(6))
+    again = checkpoint.load(checkpoint.save(tmp_path / "m.npz", torch_like))
+    assert again.encoder.z_log_var.kernel_initializer == TorchDefault()
+    assert again.encoder.z_mean.bias_initializer == TorchDefault()
+    assert again.encoder.get_config() == torch_like.encoder.get_config()
+
+
 @pytest.mark.parametrize("spec, exc, match", [
     ("glorot", InputError, r"Dense: unknown kernel_initializer 'glorot'; expected one of "
                            r"'glorot_uniform', .*'torch_default'"),

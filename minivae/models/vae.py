@@ -28,11 +28,14 @@ from ..fast import dispatch
 from .._validation import check_generator, check_positive_int, check_real
 from ..distributions import reparameterize
 from ..errors import InputTypeError
-from ..layers import Dense, Layer, Sampling
+from ..layers import Dense, Layer, Sampling, initializers
 from ..losses import gaussian_kl
 from ..serialization import built_in, deserialize, serialize
 from .model import PREDICT_BATCH, Model
 from .sequential import LayerList, assign_names
+
+# the Dense heads' initializers by default: Dense's own (Keras's)
+HEAD_INITIALIZERS = {"kernel_initializer": "glorot_uniform", "bias_initializer": "zeros"}
 
 
 @built_in
@@ -46,15 +49,19 @@ class GaussianEncoder(LayerList):
     params, grads and summary read as Keras's encoder does.
     """
 
-    def __init__(self, body_layers, latent_dim, rng=None, name="encoder"):
+    def __init__(self, body_layers, latent_dim, rng=None, name="encoder",
+                 kernel_initializer=HEAD_INITIALIZERS["kernel_initializer"],
+                 bias_initializer=HEAD_INITIALIZERS["bias_initializer"]):
         self.latent_dim = check_positive_int(latent_dim, "latent_dim", "GaussianEncoder")
         body = list(body_layers)
         for i, layer in enumerate(body):
             if not isinstance(layer, Layer):
                 raise InputTypeError(f"GaussianEncoder: body item {i} is {type(layer).__name__}, "
                                      f"not a Layer")
-        heads = [Dense(self.latent_dim, name="z_mean"), Dense(self.latent_dim, name="z_log_var"),
-                 Sampling(rng=rng, name="sampling")]
+        # kernel_initializer, bias_initializer: the two Dense heads', as Dense takes them
+        heads = [Dense(self.latent_dim, kernel_initializer=kernel_initializer,
+                       bias_initializer=bias_initializer, name=head)
+                 for head in ("z_mean", "z_log_var")] + [Sampling(rng=rng, name="sampling")]
         self.layers = body + heads
         assign_names(self.layers, owner="GaussianEncoder")
         self.body = self.layers[:-3]
@@ -64,8 +71,15 @@ class GaussianEncoder(LayerList):
         self._dtype = np.dtype("float32")
 
     def get_config(self):
-        return {"name": self.name, "latent_dim": self.latent_dim,
-                "body": [serialize(layer) for layer in self.body]}
+        config = {"name": self.name, "latent_dim": self.latent_dim,
+                  "body": [serialize(layer) for layer in self.body]}
+        # the heads' initializers, where they are not the defaults (a checkpoint of the
+        # book's VAE describes it as before)
+        heads = self.z_mean.get_config()
+        for key, default in HEAD_INITIALIZERS.items():
+            if heads[key] != initializers.serialize(initializers.get_initializer(default)):
+                config[key] = heads[key]
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

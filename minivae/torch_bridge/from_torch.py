@@ -123,7 +123,9 @@ def vae_from_torch(body, z_mean, z_log_var, decoder, input_shape, *,
     taken = {"z_mean", "z_log_var", "sampling"}
     _unique(body_layers, taken), _unique(decoder_layers, taken)
     rng = np.random.default_rng(seed)
-    encoder = GaussianEncoder(body_layers, z_mean.out_features, name="encoder")
+    encoder = GaussianEncoder(body_layers, z_mean.out_features, name="encoder",
+                              kernel_initializer=heads[0].kernel_initializer,
+                              bias_initializer=heads[0].bias_initializer)
     model = VAE(encoder, Sequential(decoder_layers, name="decoder"),
                 reconstruction_weight=reconstruction_weight, beta=beta,
                 reconstruction_loss=reconstruction_loss, rng=rng, name=name)
