@@ -669,3 +669,13 @@ def test_the_sample_holds_out_its_last_images_for_validation(tmp_path, monkeypat
     with pytest.raises(InputError, match=r"reads images of shape \(28, 28, 1\), but the "
                                          r"embedded sample gives \(32, 32, 1\)"):
         datasets.check_fits(train, (28, 28, 1), "the model")
+
+
+def test_a_fall_back_to_the_sample_is_said_even_when_quiet(no_real_data, capsys):
+    """A quiet run (verbose=0, `train --quiet`) that asked for Fashion-MNIST and got the
+    embedded sample says so: the data it trains on is not the data it asked for. The
+    sample named as the data is announced only when verbose."""
+    datasets.load_spec(datasets.parse_spec("fashion-mnist"), "train", verbose=0)
+    assert "Fashion-MNIST not found; using the embedded sample" in capsys.readouterr().err
+    datasets.load_spec(datasets.parse_spec("sample"), "train", verbose=0)
+    assert capsys.readouterr().err == ""

@@ -198,9 +198,10 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
     A folder or CelebA is split TRAIN_SHARE train, the rest test (one image: the
     same image for both), sorted by file name, and streamed: its files are listed
     and each image is read when indexed (streaming.FolderImages); limit takes at
-    most that many CelebA faces before the split (all by default). The MNIST-format sets fall back to the embedded sample as
-    load_dataset does, saying so on stderr when verbose; verify=False accepts
-    IDX files of the published size whose SHA-256 differs.
+    most that many CelebA faces before the split (all by default). The MNIST-format
+    sets fall back to the embedded sample as load_dataset does, saying so on stderr
+    whatever verbose says (the sample named as data is announced when verbose);
+    verify=False accepts IDX files of the published size whose SHA-256 differs.
     """
     if spec["name"] in FOLDER_FORMAT:
         size = (spec["image_size"],) * 2
@@ -229,8 +230,8 @@ def load_spec(spec, split="train", limit=None, allow_sample=True, verify=True, v
                            f"holding the four IDX files")
     data = load_dataset(split, spec["data_dir"], name=spec["name"], dtype="uint8",
                         allow_sample=allow_sample, pad=spec["image_size"] == 32, verify=verify)
-    if data.is_sample and verbose:
-        _sample_notice(data)
+    if data.is_sample:          # a warning, so said even when not verbose: the data asked
+        _sample_notice(data)    # for was not found, and results on the sample are not its
     return dataclasses.replace(data, spec=spec)
 
 
