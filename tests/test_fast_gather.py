@@ -52,7 +52,7 @@ def test_tap_sum_clips_the_padding_and_tap_spread_is_its_adjoint(g, f, top, bott
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
     dy = rng.standard_normal(y.shape)
     spread = tap_spread(dy, (n, h, w), kh, kw, sh, sw, pads)
-    lhs, rhs = np.sum((y - bias) * dy), np.sum(q * spread)
+    lhs, rhs = np.sum((y - bias) * dy), np.sum(q.transpose(3, 4, 0, 1, 2, 5) * spread)
     assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
 
 

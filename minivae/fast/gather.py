@@ -102,23 +102,25 @@ def tap_sum(q, out, sh, sw, pads):
 
 
 def tap_spread(dy, in_shape, kh, kw, sh, sw, pads):
-    """Adjoint of tap_sum: dq (N, H, W, kh, kw, F) with dy copied to every tap's place.
+    """Adjoint of tap_sum, tap by tap: dq (kh, kw, N, H, W, F), where dq[a, b] is tap
+    (a, b)'s slot of every input pixel, dy copied to the pixels its outputs read.
 
-    in_shape is (N, H, W). Taps never collide (each (a, b) owns its own slot), so this
-    is pure assignment; the slots no output reads stay zero.
+    in_shape is (N, H, W). Taps never collide (each (a, b) owns its own plane), so this
+    is pure assignment; the slots no output reads stay zero. Plane by plane, each copy
+    runs along whole rows of dy (tap_sum's q has the taps innermost, where the copies
+    would write F values at a time, one value for the book's last layer).
     """
     n, out_h, out_w, f = dy.shape
     _, height, width = in_shape
     (top, _), (left, _) = pads
-    dq = np.zeros((n, height, width, kh, kw, f), dtype=dy.dtype)
+    dq = np.zeros((kh, kw, n, height, width, f), dtype=dy.dtype)
     for a in range(kh):
         i_lo, i_hi, r_lo = _tap_range(a, sh, out_h, height, top)
         for b in range(kw):
             j_lo, j_hi, c_lo = _tap_range(b, sw, out_w, width, left)
             if i_hi > i_lo and j_hi > j_lo:
-                dq[:, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
-                   c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw, a, b, :] = dy[:, i_lo:i_hi,
-                                                                             j_lo:j_hi]
+                dq[a, b, :, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
+                   c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw] = dy[:, i_lo:i_hi, j_lo:j_hi]
     return dq
 
 
