@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from minivae import im2col as reference
-from minivae.fast.gather import (col2im_cropped, im2col, pad, padded_empty, tap_spread,
-                                 tap_sum)
+from minivae.fast.gather import (col2im_cropped, im2col, pad, padded_empty, scatter_products,
+                                 tap_spread, tap_sum)
 
 geometry = st.tuples(st.integers(1, 20), st.integers(1, 9), st.integers(1, 9), st.integers(1, 3),
                      st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3))
@@ -52,7 +52,7 @@ def test_tap_sum_clips_the_padding_and_tap_spread_is_its_adjoint(g, f, top, bott
     np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
     dy = rng.standard_normal(y.shape)
     spread = tap_spread(dy, (n, h, w), kh, kw, sh, sw, pads)
-    lhs, rhs = np.sum((y - bias) * dy), np.sum(q * spread)
+    lhs, rhs = np.sum((y - bias) * dy), np.sum(q.transpose(3, 4, 0, 1, 2, 5) * spread)
     assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
 
 
@@ -73,6 +73,33 @@ def test_col2im_cropped_equals_crop_of_col2im(g, top, bottom, left, right):
     # The same additions in the same order per element, minus the clipped ones: ~1 ulp.
     np.testing.assert_allclose(got, reference.crop(full, pads, height, width) + bias, rtol=1e-13,
                                atol=1e-13)
+
+
+@given(geometry, st.integers(1, 3), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2),
+       st.integers(0, 2))
+def test_scatter_products_equals_crop_of_col2im_of_the_product(g, k, top, bottom, left, right):
+    """Any stride against any kernel width: a group of column taps is cut short by the
+    kernel's last taps (kw not a multiple of sw) and at the crop's edges; batches up to 20
+    split between threads."""
+    n, h, w, c, kh, kw, sh, sw = g
+    hp, wp = max(h, kh) + top + bottom, max(w, kw) + left + right
+    out_h, out_w = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    rng = np.random.default_rng(0)
+    x2 = rng.standard_normal((n * out_h * out_w, k))
+    taps = rng.standard_normal((kh, kw, k, c))
+    pads = ((top, bottom), (left, right))
+    cols = x2 @ taps.transpose(2, 0, 1, 3).reshape(k, -1)
+    full = reference.col2im(cols, (n, hp, wp, c), kh, kw, sh, sw, out_h, out_w)
+    height, width = hp - top - bottom, wp - left - right
+    bias = rng.standard_normal(c)
+    out = np.empty((n, height, width, c))
+    out[...] = bias
+    got = scatter_products(x2, taps, out, out_h, out_w, sh, sw, pads)
+    assert got is out
+    # The same products (each a dot product of k terms, from a GEMM of other shape) and
+    # the same additions per element, minus the clipped ones: a few ulp of the scale.
+    np.testing.assert_allclose(got, reference.crop(full, pads, height, width) + bias,
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_padded_empty_zeroes_only_the_border_and_pad_fills_the_window():

@@ -7,6 +7,8 @@ computes, with less memory traffic or on both cores:
                         are zero, and a padded buffer whose window a caller fills itself
     im2col              the reference gather, split over the batch
     col2im_cropped      crop(col2im(cols)) added into an output, without the padded canvas
+    scatter_products    the same for cols = x2 @ W, the products made a row tap and a group of
+                        column taps at a time
     tap_sum, tap_spread the GEMM-first ("taps") form of a convolution and its adjoint
     phase_*             the geometry of a transposed convolution's phase form, and its
                         padded (or trimmed) input
@@ -102,23 +104,25 @@ def tap_sum(q, out, sh, sw, pads):
 
 
 def tap_spread(dy, in_shape, kh, kw, sh, sw, pads):
-    """Adjoint of tap_sum: dq (N, H, W, kh, kw, F) with dy copied to every tap's place.
+    """Adjoint of tap_sum, tap by tap: dq (kh, kw, N, H, W, F), where dq[a, b] is tap
+    (a, b)'s slot of every input pixel, dy copied to the pixels its outputs read.
 
-    in_shape is (N, H, W). Taps never collide (each (a, b) owns its own slot), so this
-    is pure assignment; the slots no output reads stay zero.
+    in_shape is (N, H, W). Taps never collide (each (a, b) owns its own plane), so this
+    is pure assignment; the slots no output reads stay zero. Plane by plane, each copy
+    runs along whole rows of dy (tap_sum's q has the taps innermost, where the copies
+    would write F values at a time, one value for the book's last layer).
     """
     n, out_h, out_w, f = dy.shape
     _, height, width = in_shape
     (top, _), (left, _) = pads
-    dq = np.zeros((n, height, width, kh, kw, f), dtype=dy.dtype)
+    dq = np.zeros((kh, kw, n, height, width, f), dtype=dy.dtype)
     for a in range(kh):
         i_lo, i_hi, r_lo = _tap_range(a, sh, out_h, height, top)
         for b in range(kw):
             j_lo, j_hi, c_lo = _tap_range(b, sw, out_w, width, left)
             if i_hi > i_lo and j_hi > j_lo:
-                dq[:, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
-                   c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw, a, b, :] = dy[:, i_lo:i_hi,
-                                                                             j_lo:j_hi]
+                dq[a, b, :, r_lo:r_lo + sh * (i_hi - i_lo - 1) + 1:sh,
+                   c_lo:c_lo + sw * (j_hi - j_lo - 1) + 1:sw] = dy[:, i_lo:i_hi, j_lo:j_hi]
     return dq
 
 
@@ -158,6 +162,62 @@ def _scatter_cropped(blocks, out, sh, sw, pads):
             out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh,
                 o_c:o_c + sw * (c_hi - c_lo - 1) + 1:sw, :] += \
                 blocks[:, r_lo:r_hi, c_lo:c_hi, a, b, :]
+
+
+def scatter_products(x2, taps, out, in_h, in_w, sh, sw, pads):
+    """out (N, H, W, F) += the products of x2 with every tap, scattered: for each tap (a, b),
+    out[:, sh*i + a - top, sw*j + b - left] += x2[(n, i, j)] @ taps[a, b], over the (i, j)
+    that land inside out.
+
+    x2 is (N*in_h*in_w, K), taps (kh, kw, K, F); `out` may hold a bias. Equal to adding
+    crop(col2im(x2 @ W, padded shape, ...), pads, H, W) to out, W the taps side by side
+    (K, kh*kw*F): a transposed convolution's forward, or a convolution's input gradient.
+
+    Made that way, the products (N, in_h, in_w, kh, kw, F) would be added one tap at a
+    time, F values per run of numpy's inner loop (numpy spends its time starting loops).
+    Here they are made one row tap `a` and one group of (at most) sw neighbouring column
+    taps at a time, (N, in_h, in_w, g, F): the group's taps land on g neighbouring output
+    pixels, and the next input pixel's on the next sw, so with g = sw a row of products is
+    one run, as is the row of the output it is added to. The columns where only some of a
+    group's taps land (at the edges) are added tap by tap.
+    """
+    n, height, width, f = out.shape
+    kh, kw, k, _ = taps.shape
+    (top, _), (left, _) = pads
+    s_w, s_f = out.strides[2:]
+    for a in range(kh):
+        r_lo, r_hi, o_r = _tap_range(a, sh, in_h, height, top)
+        if r_hi <= r_lo:
+            continue
+        rows = out[:, o_r:o_r + sh * (r_hi - r_lo - 1) + 1:sh]
+        for b0 in range(0, kw, sw):
+            g = min(sw, kw - b0)
+            spans = [_tap_range(b0 + t, sw, in_w, width, left) for t in range(g)]
+            if all(hi <= lo for lo, hi, _ in spans):
+                continue
+            weights = taps[a, b0:b0 + g].transpose(1, 0, 2).reshape(k, g * f)
+            products = (x2 @ weights).reshape(n, in_h, in_w, g, f)[:, r_lo:r_hi]
+            c_lo, c_hi = max(lo for lo, _, _ in spans), min(hi for _, hi, _ in spans)
+            adds = []
+            if c_hi > c_lo:                 # every tap of the group lands: one add
+                first = rows[:, :, sw * c_lo + b0 - left]
+                adds.append((as_strided(first, shape=(*first.shape[:2], c_hi - c_lo, g, f),
+                                        strides=(*first.strides[:2], sw * s_w, s_w, s_f)),
+                             products[:, :, c_lo:c_hi]))
+            for t, (lo, hi, o_c) in enumerate(spans):
+                # the tap's columns outside the group's common ones, on either side
+                for j_lo, j_hi in ((lo, min(hi, c_lo)), (max(lo, c_hi), hi)) if c_hi > c_lo \
+                        else ((lo, hi),):
+                    if j_hi > j_lo:
+                        o = o_c + sw * (j_lo - lo)
+                        adds.append((rows[:, :, o:o + sw * (j_hi - j_lo - 1) + 1:sw],
+                                     products[:, :, j_lo:j_hi, t]))
+
+            def add(s, adds=adds):
+                for dst, src in adds:
+                    dst[s] += src[s]
+            over_batch(add, n)
+    return out
 
 
 # The phase form of a transposed convolution (docs/conv.md, "Conv2DTranspose's
