@@ -26,6 +26,9 @@ from torch import nn
 
 from minivae import checkpoint
 from minivae.torch_bridge import vae_from_torch
+# minivae's side of the port, beside this file (python puts the script's folder first
+# on sys.path): both sides measure their memory the same way
+from torch_mlp_vae import peak_rss_mib, reset_peak_rss
 
 
 class VAE(nn.Module):
@@ -91,19 +94,6 @@ def as_minivae(model):
     return vae_from_torch(nn.Sequential(model.fc1, nn.ReLU()), model.fc21, model.fc22,
                           nn.Sequential(model.fc3, nn.ReLU(), model.fc4, nn.Sigmoid()),
                           input_shape=(784,), reconstruction_weight=784.0)
-
-
-def peak_rss_mib():
-    """The process's peak resident memory since the last reset_peak_rss()."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-
-
-def reset_peak_rss():
-    with open("/proc/self/clear_refs", "w") as refs:    # Linux: "5" resets VmHWM
-        refs.write("5")
 
 
 def main(argv=None):

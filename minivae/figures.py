@@ -72,11 +72,17 @@ def _check_index(value, name, owner):
     return int(value)
 
 
-def _check_steps(steps, owner):
+def _check_path(index_a, index_b, steps, owner, ends):
+    """The two image indices and the steps of a path between their codes (interpolate,
+    morph), each checked; steps also as a figure's count. ends: what steps 2 are."""
+    indices = _check_index(index_a, "index_a", owner), _check_index(index_b, "index_b", owner)
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
         raise InputTypeError(f"{owner}: steps must be an integer >= 2, got {steps!r} of type "
                              f"{type(steps).__name__}")
-    return int(steps)
+    if steps < 2:
+        raise InputError(f"--steps must be at least 2 ({ends}), got {steps}")
+    _check_figure_count(steps, "--steps")
+    return indices
 
 
 def write_figures(model, out, data, history, seed=0):
@@ -234,12 +240,7 @@ def interpolate(checkpoint, out="interpolation.png", index_a=0, index_b=1, steps
     """The images decoded along the path between two test images' codes (a straight
     line, or with spherical=True the great circle: latent.interpolate); returns the
     figure's path."""
-    owner = "interpolate"
-    index_a, index_b = _check_index(index_a, "index_a", owner), \
-        _check_index(index_b, "index_b", owner)
-    if _check_steps(steps, owner) < 2:
-        raise InputError(f"--steps must be at least 2 (both ends), got {steps}")
-    _check_figure_count(steps, "--steps")
+    index_a, index_b = _check_path(index_a, index_b, steps, "interpolate", "both ends")
     model = _load_model(checkpoint, steps, memory_budget, image_shape=image_shape)
     test = _test_data(model, checkpoint, data, data_dir, image_size, verify)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
@@ -537,11 +538,7 @@ def morph(checkpoint, out="morph.png", index_a=0, index_b=1, steps=11, split="te
     alpha = 0, ..., 1 between the two originals (attributes.morph); returns the
     figure's path."""
     owner = "morph"
-    index_a, index_b = _check_index(index_a, "index_a", owner), \
-        _check_index(index_b, "index_b", owner)
-    if _check_steps(steps, owner) < 2:
-        raise InputError(f"--steps must be at least 2 (alpha 0 and 1), got {steps}")
-    _check_figure_count(steps, "--steps")
+    index_a, index_b = _check_path(index_a, index_b, steps, owner, "alpha 0 and 1")
     check_seed(seed, "seed", owner)
     for flag, index in (("--index-a", index_a), ("--index-b", index_b)):
         if index < 0:
