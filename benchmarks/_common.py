@@ -129,6 +129,106 @@ def step_flops(model, n):
             "layers": layers}
 
 
+def layer_products(layer, n):
+    """A layer's three products for a batch of n as one GEMM shape (M, K, F): forward
+    A (M x K) @ B (K x F), dW = A.T @ G, dx = G @ B.T (G the gradient, M x F), dx
+    only where the layer computes one; None for a layer without products.
+
+    Each is written the way that moves the least memory for its flops, as the fast
+    path writes it: Conv2D by im2col (M = n * out_h * out_w, K = kh * kw * C, F =
+    filters), or, where minivae.fast.kernel_for picks the taps form, over input
+    pixels (M = n * H * W, K = C, F = kh * kw * filters); Conv2DTranspose over input
+    pixels too (its scatter form); Dense (M = n, K = D_in, F = D_out). 2 * M * K * F
+    is layer_flops's count for each product.
+    """
+    from minivae.fast import kernel_for
+    from minivae.fast.conv import Conv2DTaps
+    from minivae.layers import Conv2D, Conv2DTranspose, Dense
+    kind = type(layer)
+    if issubclass(kind, Conv2DTranspose) or kernel_for(layer) is Conv2DTaps:
+        height, width, channels = layer.input_shape
+        kh, kw = layer.kernel_size
+        shape = (n * height * width, channels, kh * kw * layer.filters)
+    elif issubclass(kind, Conv2D):
+        out_h, out_w, filters = layer.output_shape
+        kh, kw = layer.kernel_size
+        shape = (n * out_h * out_w, kh * kw * layer.input_shape[-1], filters)
+    elif issubclass(kind, Dense):
+        shape = (n, layer.input_shape[-1], layer.units)
+    else:
+        return None
+    return shape, bool(layer.input_gradient)
+
+
+def step_products(model, n):
+    """A training step's products for a batch of n, in the order a step runs them
+    (forward through the model, backward in reverse): a list of (name, kind, shape),
+    kind "forward", "dW" or "dx", shape (M, K, N) of an M x K times K x N GEMM."""
+    from minivae.fast.data_parallel import leaves
+    layers = [layer for part in (model.encoder, model.decoder) for layer in leaves(part)]
+    found = [(layer.name, layer_products(layer, n)) for layer in layers]
+    found = [(name, products) for name, products in found if products is not None]
+    step = [(name, "forward", (m, k, f)) for name, ((m, k, f), _) in found]
+    for name, ((m, k, f), input_gradient) in reversed(found):
+        step.append((name, "dW", (k, m, f)))
+        if input_gradient:
+            step.append((name, "dx", (m, f, k)))
+    return step
+
+
+def products_ms(part_shapes, repeats=5, seed=0):
+    """The products alone: one thread per part, each running every GEMM of its list
+    of shapes ((M, K, N) each, an M x K times K x N product) back to back, once per
+    repeat, on float32 operands of its own made beforehand, with BLAS held to one
+    thread (threadpoolctl), as DataParallel runs a step's parts. The parts start
+    together, and a repeat lasts until the last one ends. Returns the repeats'
+    milliseconds, after one untimed repeat.
+
+    No gather, scatter, activation, loss, optimizer or Python of a step runs: this
+    is a floor for any step that makes these products through BLAS, whatever else it
+    does.
+    """
+    import threading
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    parts = len(part_shapes)
+    start, done = threading.Barrier(parts + 1), threading.Barrier(parts + 1)
+    failed = []
+
+    def part(index):
+        work = []
+        try:
+            rng = np.random.default_rng([seed, index])
+            work = [(rng.standard_normal((m, k), dtype=np.float32),
+                     rng.standard_normal((k, f), dtype=np.float32),
+                     np.empty((m, f), dtype=np.float32)) for m, k, f in part_shapes[index]]
+        except BaseException as error:          # pragma: no cover - out of memory
+            failed.append(error)
+        for _ in range(repeats + 1):
+            start.wait()
+            for a, b, c in work:
+                np.matmul(a, b, out=c)
+            done.wait()
+
+    times = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        threads = [threading.Thread(target=part, args=(i,)) for i in range(parts)]
+        for thread in threads:
+            thread.start()
+        for _ in range(repeats + 1):
+            start.wait()
+            t = time.perf_counter()
+            done.wait()
+            times.append((time.perf_counter() - t) * 1e3)
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
+    return times[1:]
+
+
 def gemm_rate(size=2048, repeats=3, threads=None):
     """GFLOP/s of a square float32 matmul in numpy, BLAS on its default threads (or
     held to `threads` with threadpoolctl): the best of `repeats` after one untimed

@@ -40,6 +40,16 @@ projected seconds per epoch (600 steps, no validation), peak RSS of each process
 and minivae's time divided by each contender's (median and range of the
 per-round ratios, so each ratio compares two measurements taken seconds apart).
 
+Two rows measure no contender, each once a round in a process of its own. The
+limit: the step's products, counted from the layer shapes (_common.step_flops),
+at the rate of a 2048^3 sgemm on all cores; "/ limit" is each step over it.
+"products alone": the same products as the GEMMs of the layers
+(_common.step_products: im2col's, or the taps form's where minivae's fast path
+uses it), each one numpy matmul at its shape, run back to back in the parts
+`minivae train` splits the batch into, one thread and one BLAS thread per part,
+and nothing else; a floor for any step that makes its products through numpy's
+BLAS, printed beside Keras's step.
+
 The BLAS pin: where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE,
 every worker starts with both unset, so numpy's OpenBLAS picks its own kernels as
 it would on a user's machine; the run prints which family it then runs.
@@ -72,6 +82,9 @@ from _common import (BATCH, LEARNING_RATE, STEPS_PER_EPOCH, fmt_ms, load_fashion
                      print_table, timed_steps)
 
 BASELINE = "minivae@baseline"
+# A row of the table that is no contender: the step's GEMMs alone (_common.products_ms)
+PRODUCTS = "products alone"
+PRODUCT_REPEATS = 5
 ONE_CORE = "minivae 1 core"
 OPT_IN = (BASELINE, ONE_CORE)       # not in the default run
 REFERENCE_VAR = "MINIVAE_REFERENCE"     # minivae.fast's switch to the reference layers
@@ -233,7 +246,23 @@ def gemm_worker():
         return {"gflops": _common.gemm_rate(),
                 "cores_gflops": cores * _common.gemm_rate(1024, 7, threads=1)}
 
-    _common.serve({"flops": flops, "gemm": gemm})
+    split = {}
+
+    def products(repeats):
+        # the step's products alone, split into parts as `minivae train` splits the batch
+        if not split:
+            from minivae.architectures import fashion_vae
+            from minivae.fast.data_parallel import DataParallel
+            model = fashion_vae(seed=0)
+            parts = DataParallel(model).split(BATCH) or [slice(0, BATCH)]
+            split["shapes"] = [[shape for _, _, shape in
+                                _common.step_products(model, part.stop - part.start)]
+                               for part in parts]
+            split["sizes"] = [part.stop - part.start for part in parts]
+        return {"ms": _common.products_ms(split["shapes"], repeats), "parts": split["sizes"],
+                "gemms": len(split["shapes"][0])}
+
+    _common.serve({"flops": flops, "gemm": gemm, "products": products})
 
 
 # ------------------------------------------------------------- orchestrator --
@@ -303,11 +332,17 @@ def measure_steps(args, workers, batch_path, batch_info, gemm):
               f"{fmt_ms(setups[name]['first_step_ms'])} ms; {setups[name]['version']}",
               flush=True)
     rounds = {name: [] for name in workers}
-    losses, rates, core_rates = {}, [], []
+    losses, rates, core_rates, products = {}, [], [], []
     for r in range(args.rounds):
         reply = gemm.request(cmd="gemm")
         rates.append(reply["gflops"])
         core_rates.append(reply["cores_gflops"])
+        reply = gemm.request(cmd="products", repeats=PRODUCT_REPEATS)
+        products.append(reply["ms"])
+        if r == 0:
+            print(f"  {PRODUCTS}: {reply['gemms']} GEMMs per part, parts of "
+                  f"{' + '.join(map(str, reply['parts']))} images, one BLAS thread each",
+                  flush=True)
         order = list(workers) if r % 2 == 0 else list(reversed(workers))
         for name in order:
             reply = workers[name].request(cmd="steps", n=args.steps)
@@ -315,10 +350,11 @@ def measure_steps(args, workers, batch_path, batch_info, gemm):
             losses[name] = reply["loss"]
         print(f"  round {r + 1}/{args.rounds}: " + ", ".join(
             f"{name} {fmt_ms(statistics.median(rounds[name][-1]))}" for name in workers)
-            + f" ms/step; sgemm {rates[-1]:.0f} GFLOP/s (one core's x cores "
-            f"{core_rates[-1]:.0f})", flush=True)
+            + f" ms/step; {PRODUCTS} {fmt_ms(statistics.median(products[-1]))}; sgemm "
+            f"{rates[-1]:.0f} GFLOP/s (one core's x cores {core_rates[-1]:.0f})", flush=True)
     return {"batch": batch_info, "setup": setups, "rounds_ms": rounds, "last_loss": losses,
-            "flops": flops, "gemm_gflops": rates, "cores_gemm_gflops": core_rates}
+            "flops": flops, "gemm_gflops": rates, "cores_gemm_gflops": core_rates,
+            "products_ms": products}
 
 
 def report_steps(result, finals):
@@ -332,14 +368,19 @@ def report_steps(result, finals):
     limits_ms = [flops / (rate * 1e6) for rate in rates]
     result["limit"] = {"flops": flops, "gemm_gflops_per_round": rates,
                        "limit_ms_per_round": limits_ms}
+    # The floor below every contender that makes its products through BLAS: those
+    # products alone, no other work, in parts as minivae's step runs them
+    products = result["products_ms"]
+    medians[PRODUCTS] = statistics.median([t for rnd in products for t in rnd])
+    round_medians[PRODUCTS] = [statistics.median(rnd) for rnd in products]
     summary = {}
     rows = []
-    for name in rounds:
+    for name in [*rounds, PRODUCTS]:
         ms = medians[name]
         entry = {"ms_per_step": ms, "round_medians_ms": round_medians[name],
                  "images_per_s": BATCH / ms * 1e3,
                  "projected_epoch_s": STEPS_PER_EPOCH * ms / 1e3,
-                 "peak_rss_mb": finals[name]["peak_rss_mb"]}
+                 "peak_rss_mb": finals[name]["peak_rss_mb"] if name in finals else None}
         ratio = "-"
         if "minivae" in rounds and name != "minivae":
             per_round = [a / b for a, b in zip(round_medians["minivae"], round_medians[name])]
@@ -353,7 +394,8 @@ def report_steps(result, finals):
         summary[name] = entry
         rows.append([name, fmt_ms(ms), f"{fmt_ms(min(round_medians[name]))}-"
                      f"{fmt_ms(max(round_medians[name]))}", f"{entry['images_per_s']:.0f}",
-                     f"{entry['projected_epoch_s']:.1f}", f"{entry['peak_rss_mb']:.0f}",
+                     f"{entry['projected_epoch_s']:.1f}",
+                     "-" if entry["peak_rss_mb"] is None else f"{entry['peak_rss_mb']:.0f}",
                      f"{statistics.median(over):.2f}x ({min(over):.2f}-{max(over):.2f})", ratio])
     print()
     print_table(["contender", "ms/step", "round range", "images/s", "s/epoch",
@@ -368,6 +410,16 @@ def report_steps(result, finals):
           f"over the round's limit, median (min-max); one core's best 1024^3 sgemm "
           f"times the cores: median {statistics.median(result['cores_gemm_gflops']):.0f} "
           f"GFLOP/s (when far above the 2048^3 rate, load held the large one up)")
+    print(f"{PRODUCTS}: the step's {flops / 1e9:.2f} GFLOP as the GEMMs of its layers, each "
+          f"one numpy matmul at its shape, back to back in minivae's parts on one BLAS thread "
+          f"each, with nothing else (no gather, scatter, activation, loss, Adam or Python): a "
+          f"floor for a step that makes its products through numpy's BLAS")
+    if "keras" in round_medians:
+        per_round = [p / k for p, k in zip(round_medians[PRODUCTS], round_medians["keras"])]
+        summary[PRODUCTS]["over_keras"] = {"median": statistics.median(per_round),
+                                           "min": min(per_round), "max": max(per_round)}
+        print(f"{PRODUCTS} / keras: {statistics.median(per_round):.3f}x "
+              f"({min(per_round):.3f}-{max(per_round):.3f}) per round")
     return summary
 
 

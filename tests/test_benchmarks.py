@@ -85,6 +85,12 @@ def test_bench_train_runs_every_minivae_contender_and_a_baseline_of_this_tree():
     assert payload["flops"]["total"] == 8_707_276_800
     assert len(payload["gemm_gflops"]) == 1 and payload["gemm_gflops"][0] > 0
     assert payload["summary"]["minivae"]["over_limit"]["median"] > 0
+    # the floor: the step's products alone, once a round, in the table and the JSON
+    assert "products alone: 29 GEMMs per part" in out
+    assert len(payload["products_ms"]) == 1 and len(payload["products_ms"][0]) == 5
+    assert all(ms > 0 for ms in payload["products_ms"][0])
+    floor = payload["summary"]["products alone"]
+    assert floor["peak_rss_mb"] is None and floor["minivae_over_this"]["median"] > 0
 
 
 def test_step_flops_counts_the_products_from_the_layer_shapes():
@@ -110,6 +116,34 @@ def test_step_flops_counts_the_products_from_the_layer_shapes():
     n_macs = 784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784
     first = 784 * 400
     assert common.step_flops(mlp, 10)["total"] == 10 * (6 * n_macs - 2 * first)
+
+
+def test_step_products_are_the_counted_flops_as_gemms():
+    """Each layer's three products as GEMM shapes: their flops are step_flops's count,
+    the last conv is written over input pixels (the taps form) and the first conv has
+    no dx."""
+    from minivae.architectures import fashion_vae
+    from minivae.layers import Dense
+    from minivae.models import VAE, GaussianEncoder, Sequential
+    common = _benchmarks_common()
+    for model, n in [(fashion_vae(seed=0), 100), (fashion_vae(seed=0), 50),
+                     (VAE(GaussianEncoder([Dense(400, activation="relu")], 20),
+                          Sequential([Dense(784)]), output_activation="sigmoid").build((784,)), 7)]:
+        products = common.step_products(model, n)
+        assert sum(2 * m * k * f for _, _, (m, k, f) in products) == \
+            common.step_flops(model, n)["total"]
+    products = common.step_products(fashion_vae(seed=0), 50)
+    assert ("conv2d_3", "forward", (50 * 32 * 32, 32, 9)) in products
+    assert ("conv2d", "forward", (50 * 16 * 16, 9, 32)) in products
+    assert ("conv2d_transpose_2", "dx", (50 * 16 * 16, 288, 64)) in products
+    assert [kind for name, kind, _ in products if name == "conv2d"] == ["forward", "dW"]
+    assert len(products) == 29
+
+
+def test_products_ms_times_every_part_together():
+    common = _benchmarks_common()
+    times = common.products_ms([[(30, 20, 10), (5, 7, 3)], [(30, 20, 10)]], repeats=3)
+    assert len(times) == 3 and all(ms > 0 for ms in times)
 
 
 @pytest.mark.skipif(not (OLD_CHECKOUT / "minivae" / "__init__.py").is_file(),
