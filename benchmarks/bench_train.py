@@ -47,8 +47,9 @@ at the rate of a 2048^3 sgemm on all cores; "/ limit" is each step over it.
 (_common.step_products: im2col's, or the taps form's where minivae's fast path
 uses it), each one numpy matmul at its shape, run back to back in the parts
 `minivae train` splits the batch into, one thread and one BLAS thread per part,
-and nothing else; a floor for any step that makes its products through numpy's
-BLAS, printed beside Keras's step.
+and nothing else: about the least a step that makes its products through numpy's
+BLAS can take (chunking a product to keep an operand in cache beats it by a few
+percent), printed beside Keras's step.
 
 The BLAS pin: where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE,
 every worker starts with both unset, so numpy's OpenBLAS picks its own kernels as
@@ -368,7 +369,7 @@ def report_steps(result, finals):
     limits_ms = [flops / (rate * 1e6) for rate in rates]
     result["limit"] = {"flops": flops, "gemm_gflops_per_round": rates,
                        "limit_ms_per_round": limits_ms}
-    # The floor below every contender that makes its products through BLAS: those
+    # About the least a step that makes its products through BLAS can take: those
     # products alone, no other work, in parts as minivae's step runs them
     products = result["products_ms"]
     medians[PRODUCTS] = statistics.median([t for rnd in products for t in rnd])
@@ -413,7 +414,8 @@ def report_steps(result, finals):
     print(f"{PRODUCTS}: the step's {flops / 1e9:.2f} GFLOP as the GEMMs of its layers, each "
           f"one numpy matmul at its shape, back to back in minivae's parts on one BLAS thread "
           f"each, with nothing else (no gather, scatter, activation, loss, Adam or Python): a "
-          f"floor for a step that makes its products through numpy's BLAS")
+          f"near-floor for a step that makes its products through numpy's BLAS (chunking a "
+          f"product for the cache beats it by a few percent)")
     if "keras" in round_medians:
         per_round = [p / k for p, k in zip(round_medians[PRODUCTS], round_medians["keras"])]
         summary[PRODUCTS]["over_keras"] = {"median": statistics.median(per_round),
