@@ -22,6 +22,13 @@ from .gather import (col2im_cropped, im2col, pad, padded_empty, phase_geometry, 
 from .threads import over_batch
 
 
+# The products that reduce over the batch (dW of a layer with few weights, a bias
+# gradient) have small outputs, and numpy's matmul keeps the GIL through a product of
+# fewer than 500 outputs however long it runs (numpy 2.4: its loop releases the GIL only
+# above that size). Those are written np.dot(a, b), which releases the GIL around every
+# BLAS call, so the other part's thread goes on meanwhile (docs/fast.md, "The GIL").
+# The same BLAS products, the same numbers.
+
 # A product whose operand is built for it (im2col's columns of dy in a transposed
 # convolution's backward) runs on chunks of the batch whose share of that operand is
 # about this many bytes, so that the GEMMs read it from the cache the gather has just
@@ -41,11 +48,12 @@ def chunks(n, bytes_per_example):
 def channel_sum(dy):
     """The bias gradient: dy (N, H, W, F) summed over all but the channel axis, (F,).
 
-    Computed as the product ones @ dy.reshape(-1, F): BLAS reads dy once with all
-    cores, where numpy's sum over axes (0, 1, 2) runs 4x slower on one.
+    Computed as the product ones . dy.reshape(-1, F): BLAS reads dy once with all
+    cores, where numpy's sum over axes (0, 1, 2) runs 4x slower on one. np.dot keeps
+    the GIL free while it runs (see above).
     """
     flat = dy.reshape(-1, dy.shape[-1])
-    return (np.ones((1, flat.shape[0]), dtype=flat.dtype) @ flat)[0]
+    return np.dot(np.ones(flat.shape[0], dtype=flat.dtype), flat)
 
 
 def bias_image(bias, height, width):
@@ -89,7 +97,7 @@ class Conv2DIm2col:
         out_h, out_w, filters = layer.output_shape
         W, cols = layer.params["kernel"], cache["cols"]
         dy2 = dy.reshape(-1, filters)
-        layer.grads["kernel"] = (cols.T @ dy2).reshape(W.shape)
+        layer.grads["kernel"] = np.dot(cols.T, dy2).reshape(W.shape)
         layer.grads["bias"] = channel_sum(dy)
         if not layer.input_gradient:
             return None
@@ -136,7 +144,7 @@ class Conv2DTaps:
             -1, kh * kw * layer.filters)
         # dq.T @ x2 (kh*kw*F x C) runs faster than x2.T @ dq when F is small (0.54 against
         # 0.71 ms for the book's last conv, one core); the transposed copy is 288 numbers
-        dW = (dq.T @ x2).reshape(kh, kw, layer.filters, channels)
+        dW = np.dot(dq.T, x2).reshape(kh, kw, layer.filters, channels)
         layer.grads["kernel"] = np.ascontiguousarray(dW.transpose(0, 1, 3, 2))
         if not layer.input_gradient:
             return None
@@ -175,9 +183,9 @@ class _Transpose:
             rows = slice(part.start * pixels, part.stop * pixels)
             cols = im2col(dyp[:k], kh, kw, sh, sw, height, width)
             if dW is None:
-                dW, bias = cols.T @ x2[rows], channel_sum(dyp[:k])    # the padding adds zeros
+                dW, bias = np.dot(cols.T, x2[rows]), channel_sum(dyp[:k])    # the padding adds zeros
             else:
-                dW += cols.T @ x2[rows]
+                dW += np.dot(cols.T, x2[rows])
                 bias += channel_sum(dyp[:k])
             if dx is not None:
                 np.matmul(cols, W2, out=dx[rows])

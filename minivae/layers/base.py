@@ -138,7 +138,7 @@ class Layer:
         """Validate a batch at this layer's boundary and cast it to the layer dtype."""
         if not self.built:
             raise RuntimeError(f"{self} is not built: call build(input_shape) first")
-        x = check_float_array(x, name, owner=str(self))
+        x = check_float_array(x, name, owner=self)
         if x.shape[1:] != self.input_shape or x.ndim != len(self.input_shape) + 1:
             raise InputError(f"{self}: expected {name} of shape {format_shape(self.input_shape)}, "
                              f"got {x.shape}")
@@ -149,7 +149,7 @@ class Layer:
     def _check_grad(self, dy, expected=None):
         """Validate an output gradient against the shape of the last forward output
         (`expected`, when the forward that ran recorded it elsewhere)."""
-        dy = check_float_array(dy, "dy", owner=str(self))
+        dy = check_float_array(dy, "dy", owner=self)
         if expected is None:
             expected = getattr(self, "_y_shape", None)
         if expected is None:

@@ -57,7 +57,7 @@ class Sampling(Layer):
         if eps is None:
             eps = self.draw_eps(len(z_mean))
         else:
-            eps = check_float_array(eps, "eps", owner=str(self))
+            eps = check_float_array(eps, "eps", owner=self)
             if eps.shape != z_mean.shape:
                 raise InputError(f"{self}: eps must have z_mean's shape {z_mean.shape}, "
                                  f"got {eps.shape}")
