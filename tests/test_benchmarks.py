@@ -128,7 +128,8 @@ def test_step_products_are_the_counted_flops_as_gemms():
     common = _benchmarks_common()
     for model, n in [(fashion_vae(seed=0), 100), (fashion_vae(seed=0), 50),
                      (VAE(GaussianEncoder([Dense(400, activation="relu")], 20),
-                          Sequential([Dense(784)]), output_activation="sigmoid").build((784,)), 7)]:
+                          Sequential([Dense(784)]),
+                          output_activation="sigmoid").build((784,)), 7)]:
         products = common.step_products(model, n)
         assert sum(2 * m * k * f for _, _, (m, k, f) in products) == \
             common.step_flops(model, n)["total"]

@@ -183,7 +183,8 @@ class _Transpose:
             rows = slice(part.start * pixels, part.stop * pixels)
             cols = im2col(dyp[:k], kh, kw, sh, sw, height, width)
             if dW is None:
-                dW, bias = np.dot(cols.T, x2[rows]), channel_sum(dyp[:k])    # the padding adds zeros
+                # the padding adds zeros to the bias gradient
+                dW, bias = np.dot(cols.T, x2[rows]), channel_sum(dyp[:k])
             else:
                 dW += np.dot(cols.T, x2[rows])
                 bias += channel_sum(dyp[:k])
