@@ -95,23 +95,15 @@ def layer_flops(layer, n):
 
     Conv2D: n * out_h * out_w * kh * kw * C * F multiply-adds forward, as many for dW
     and for dx. Conv2DTranspose is Conv2D's adjoint: n * H * W * kh * kw * C * F (H, W,
-    C its input's), the same three times. Dense: n * D_in * D_out, three times.
+    C its input's), the same three times. Dense: n * D_in * D_out, three times. Each is
+    M * K * F of layer_products's GEMM shape, Conv2D's written by im2col.
     """
-    from minivae.layers import Conv2D, Conv2DTranspose, Dense
-    kind = type(layer)
-    if issubclass(kind, Conv2DTranspose):
-        height, width, channels = layer.input_shape
-        kh, kw = layer.kernel_size
-        macs = n * height * width * kh * kw * channels * layer.filters
-    elif issubclass(kind, Conv2D):
-        out_h, out_w, filters = layer.output_shape
-        kh, kw = layer.kernel_size
-        macs = n * out_h * out_w * kh * kw * layer.input_shape[-1] * filters
-    elif issubclass(kind, Dense):
-        macs = n * layer.input_shape[-1] * layer.units
-    else:
+    found = layer_products(layer, n, as_run=False)
+    if found is None:
         return 0, 0
-    return 2 * macs, (4 if layer.input_gradient else 2) * macs
+    (m, k, f), input_gradient = found
+    macs = m * k * f
+    return 2 * macs, (4 if input_gradient else 2) * macs
 
 
 def step_flops(model, n):
@@ -129,23 +121,23 @@ def step_flops(model, n):
             "layers": layers}
 
 
-def layer_products(layer, n):
+def layer_products(layer, n, as_run=True):
     """A layer's three products for a batch of n as one GEMM shape (M, K, F): forward
-    A (M x K) @ B (K x F), dW = A.T @ G, dx = G @ B.T (G the gradient, M x F), dx
-    only where the layer computes one; None for a layer without products.
+    A (M x K) @ B (K x F), dW = A.T @ G, dx = G @ B.T (G the gradient, M x F), and
+    whether it computes dx; None for a layer without products.
 
-    Each is written the way that moves the least memory for its flops, as the fast
-    path writes it: Conv2D by im2col (M = n * out_h * out_w, K = kh * kw * C, F =
-    filters), or, where minivae.fast.kernel_for picks the taps form, over input
-    pixels (M = n * H * W, K = C, F = kh * kw * filters); Conv2DTranspose over input
-    pixels too (its scatter form); Dense (M = n, K = D_in, F = D_out). 2 * M * K * F
-    is layer_flops's count for each product.
+    Conv2D by im2col (M = n * out_h * out_w, K = kh * kw * C, F = filters), or, with
+    as_run and where minivae.fast.kernel_for picks the taps form, over input pixels as
+    that kernel runs it (M = n * H * W, K = C, F = kh * kw * filters: the same count at
+    stride 1 with 'same' padding, more where the input has more pixels than the
+    output); Conv2DTranspose over input pixels (M = n * H * W, K = C, F = kh * kw *
+    filters, its scatter form); Dense (M = n, K = D_in, F = D_out).
     """
     from minivae.fast import kernel_for
     from minivae.fast.conv import Conv2DTaps
     from minivae.layers import Conv2D, Conv2DTranspose, Dense
     kind = type(layer)
-    if issubclass(kind, Conv2DTranspose) or kernel_for(layer) is Conv2DTaps:
+    if issubclass(kind, Conv2DTranspose) or as_run and kernel_for(layer) is Conv2DTaps:
         height, width, channels = layer.input_shape
         kh, kw = layer.kernel_size
         shape = (n * height * width, channels, kh * kw * layer.filters)
